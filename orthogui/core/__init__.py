@@ -1,0 +1,1 @@
+"""Pure domain model: geometry, categories, annotations, commands, history. No Qt, no torch."""

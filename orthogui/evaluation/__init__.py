@@ -1,0 +1,1 @@
+"""Metrics over COCO ground truth and results (pycocotools-equal AP, IoU, Dice, ...)."""

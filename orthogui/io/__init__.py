@@ -1,0 +1,1 @@
+"""Readers and writers: radiographs, COCO, project store. No Qt, no torch."""

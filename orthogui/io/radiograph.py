@@ -1,0 +1,106 @@
+"""The ``Radiograph`` value every reader returns, and the typed errors readers raise.
+
+Pixels are kept exactly as stored (full bit depth); the LUT parameters travel beside them so
+that analysis, the model and the display each apply what they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Photometric = Literal["MONOCHROME1", "MONOCHROME2"]
+SpacingSource = Literal["PixelSpacing", "ImagerPixelSpacing", "none"]
+
+
+class RadiographError(Exception):
+    """A file could not be read as a radiograph. ``str()`` names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnsupportedFormatError(RadiographError):
+    """No reader recognises the file (magic bytes and suffix)."""
+
+
+class CorruptFileError(RadiographError):
+    """The file is truncated, defective or empty."""
+
+
+class NotAnImageError(RadiographError):
+    """A valid file that holds no displayable radiograph (e.g. a DICOM SR or RT plan)."""
+
+
+@dataclass(frozen=True)
+class WindowPreset:
+    """A VOI window: centre and width in modality-LUT output units (DICOM C.11.2.1.2)."""
+
+    center: float
+    width: float
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class VoiLut:
+    """A VOI LUT table (DICOM VOI LUT Sequence item)."""
+
+    first_mapped: int
+    bits: int
+    table: NDArray[np.integer[Any]]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ModalityLut:
+    """A Modality LUT table (DICOM Modality LUT Sequence), used instead of rescale when present."""
+
+    first_mapped: int
+    bits: int
+    table: NDArray[np.integer[Any]]
+
+
+@dataclass(frozen=True, eq=False)
+class Radiograph:
+    """One greyscale projection radiograph at full bit depth.
+
+    ``stored`` is the decoded stored pixel array, shape ``(rows, cols)``, in its own dtype
+    (uint8, uint16, int16, float32...). RGB sources are converted to luminance on reading and
+    say so in ``metadata['converted_from']``.
+    """
+
+    path: str
+    format: str  # "dicom" | "png" | "jpeg" | "tiff"
+    stored: NDArray[Any]
+    bits_stored: int
+    photometric: Photometric = "MONOCHROME2"
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    modality_lut: ModalityLut | None = None
+    windows: tuple[WindowPreset, ...] = ()
+    voi_lut: VoiLut | None = None
+    voi_lut_function: str = "LINEAR"  # LINEAR | LINEAR_EXACT | SIGMOID
+    presentation_lut_shape: str = ""  # "" | IDENTITY | INVERSE
+    pixel_spacing: tuple[float, float] | None = None  # (row, column) in mm
+    spacing_source: SpacingSource = "none"
+    transfer_syntax: str = ""  # DICOM UID, "" for plain images
+    modality: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.stored.shape[0])
+
+    @property
+    def columns(self) -> int:
+        return int(self.stored.shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, self.columns)

@@ -1,0 +1,1 @@
+"""Mask R-CNN models, predictor, inference service, datasets, uncertainty. torch lives here."""

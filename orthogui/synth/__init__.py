@@ -1,0 +1,1 @@
+"""Synthetic orthopaedic radiographs (phantoms) with exact ground truth."""

@@ -1,0 +1,1 @@
+"""Fine-tuning worker process, its launcher and its JSON-lines protocol."""
