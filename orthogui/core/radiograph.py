@@ -1,4 +1,4 @@
-"""The ``Radiograph`` value every reader returns, and the typed errors readers raise.
+"""The ``Radiograph`` value every reader (``orthogui.io``) returns, and the typed read errors.
 
 Pixels are kept exactly as stored (full bit depth); the LUT parameters travel beside them so
 that analysis, the model and the display each apply what they need.

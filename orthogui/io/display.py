@@ -1,0 +1,102 @@
+"""The display path: Modality LUT -> VOI (window or VOI LUT) -> MONOCHROME1 inversion -> 8 bit.
+
+Pure functions over a ``Radiograph``; analysis and the model never see these 8-bit values.
+For integer pixels the whole chain is folded into one lookup table over the stored value range,
+so a window change costs one table build and one gather (see ``bench/io_display.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orthogui.core.radiograph import Radiograph, WindowPreset
+
+_LUT_MAX_RANGE = 1 << 20  # integer ranges up to this size go through a lookup table
+
+
+def modality_values(rg: Radiograph, stored: NDArray[Any]) -> NDArray[np.float64]:
+    """Apply the Modality LUT (table, else rescale slope/intercept) to stored values."""
+    if rg.modality_lut is not None:
+        lut = rg.modality_lut
+        idx = np.clip(stored.astype(np.int64) - lut.first_mapped, 0, len(lut.table) - 1)
+        return np.asarray(lut.table, dtype=np.float64)[idx]
+    return stored.astype(np.float64) * rg.rescale_slope + rg.rescale_intercept
+
+
+def value_range(rg: Radiograph) -> tuple[float, float]:
+    """Min and max of the modality-LUT output over the image."""
+    lo, hi = float(rg.stored.min()), float(rg.stored.max())
+    vals = modality_values(rg, np.array([lo, hi]))
+    return float(vals.min()), float(vals.max())
+
+
+def default_window(rg: Radiograph) -> WindowPreset:
+    """The first stored window preset, else the full value range."""
+    if rg.windows:
+        return rg.windows[0]
+    lo, hi = value_range(rg)
+    return WindowPreset(center=(lo + hi) / 2.0, width=max(hi - lo, 1.0), name="Full range")
+
+
+def inverted(rg: Radiograph) -> bool:
+    """Whether high values display dark (MONOCHROME1), after the Presentation LUT Shape."""
+    if rg.presentation_lut_shape == "INVERSE":
+        return rg.photometric == "MONOCHROME2"
+    if rg.presentation_lut_shape == "IDENTITY":
+        return rg.photometric == "MONOCHROME1"
+    return rg.photometric == "MONOCHROME1"
+
+
+def _voi(
+    rg: Radiograph, x: NDArray[np.float64], window: WindowPreset | None
+) -> NDArray[np.float64]:
+    """Map modality values to [0, 1] by a window (DICOM C.11.2.1.2) or the VOI LUT table."""
+    if window is None and rg.voi_lut is not None:
+        lut = rg.voi_lut
+        idx = np.clip(np.rint(x).astype(np.int64) - lut.first_mapped, 0, len(lut.table) - 1)
+        table = np.asarray(lut.table, dtype=np.float64)
+        span = float((1 << lut.bits) - 1) if lut.bits else float(table.max() or 1)
+        return np.clip(table[idx] / span, 0.0, 1.0)
+    w = window or default_window(rg)
+    c, width = float(w.center), max(float(w.width), 1e-6)
+    func = rg.voi_lut_function.upper()
+    if func == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (x - c) / width))
+    if func == "LINEAR_EXACT":
+        return np.clip((x - (c - width / 2.0)) / width, 0.0, 1.0)
+    if width <= 1:
+        return (x > c - 0.5).astype(np.float64)
+    return np.clip((x - (c - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)
+
+
+def _to_8bit(unit: NDArray[np.float64], invert: bool) -> NDArray[np.uint8]:
+    if invert:
+        unit = 1.0 - unit
+    return np.rint(unit * 255.0).astype(np.uint8)
+
+
+def render(
+    rg: Radiograph, window: WindowPreset | tuple[float, float] | None = None
+) -> NDArray[np.uint8]:
+    """8-bit display image ``(rows, cols)`` for a window (default: the file's first preset).
+
+    ``window=None`` on a file with a VOI LUT table and no window uses the table.
+    """
+    if isinstance(window, tuple):
+        window = WindowPreset(center=window[0], width=window[1])
+    if window is None and rg.voi_lut is None:
+        window = default_window(rg)
+    invert = inverted(rg)
+    stored = rg.stored
+    if np.issubdtype(stored.dtype, np.integer):
+        lo, hi = int(stored.min()), int(stored.max())
+        if hi - lo < _LUT_MAX_RANGE:
+            codes = np.arange(lo, hi + 1, dtype=np.int64)
+            lut = _to_8bit(_voi(rg, modality_values(rg, codes), window), invert)
+            if lo == 0 and stored.dtype in (np.uint8, np.uint16):
+                return np.take(lut, stored)
+            return np.take(lut, (stored.astype(np.int64) - lo))
+    return _to_8bit(_voi(rg, modality_values(rg, stored), window), invert)
