@@ -1,8 +1,8 @@
 """The display path: Modality LUT -> VOI (window or VOI LUT) -> MONOCHROME1 inversion -> 8 bit.
 
 Pure functions over a ``Radiograph``; analysis and the model never see these 8-bit values.
-For integer pixels the whole chain is folded into one lookup table over the stored value range,
-so a window change costs one table build and one gather (see ``bench/io_display.py``).
+For 8/16-bit integer pixels the whole chain is folded into one table over every code the dtype
+can hold, so a window change costs one 64 Ki-entry table build and one gather (``bench/io_open.py``).
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def default_window(rg: Radiograph) -> WindowPreset:
 
 
 def inverted(rg: Radiograph) -> bool:
-    """Whether high values display dark (MONOCHROME1), after the Presentation LUT Shape."""
-    if rg.presentation_lut_shape == "INVERSE":
-        return rg.photometric == "MONOCHROME2"
-    if rg.presentation_lut_shape == "IDENTITY":
-        return rg.photometric == "MONOCHROME1"
-    return rg.photometric == "MONOCHROME1"
+    """Whether high values display dark: MONOCHROME1, or a Presentation LUT Shape of INVERSE.
+
+    DX/CR objects encode MONOCHROME1 *with* INVERSE (PS3.3 C.8.11.7): the two describe one
+    inversion, so they must not cancel out (the double inversion some viewers show).
+    """
+    return rg.photometric == "MONOCHROME1" or rg.presentation_lut_shape == "INVERSE"
 
 
 def _voi(
@@ -78,25 +78,82 @@ def _to_8bit(unit: NDArray[np.float64], invert: bool) -> NDArray[np.uint8]:
     return np.rint(unit * 255.0).astype(np.uint8)
 
 
+def display_lut(rg: Radiograph, window: WindowPreset | None) -> NDArray[np.uint8]:
+    """The whole display chain as a table over every code of an 8- or 16-bit stored dtype.
+
+    Parameters
+    ----------
+    rg
+        A radiograph whose ``stored`` dtype is (u)int8 or (u)int16.
+    window
+        The VOI window; ``None`` uses the VOI LUT table if the file has one, else the default.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 table of 256 or 65536 entries, indexed by the stored value viewed as unsigned
+        (so signed codes -1, -2... sit at the top of the table).
+    """
+    if window is None and rg.voi_lut is None:
+        window = default_window(rg)
+    dtype = rg.stored.dtype
+    unsigned = np.dtype(f"u{dtype.itemsize}")
+    codes = np.arange(1 << (8 * dtype.itemsize), dtype=np.int64)
+    if dtype.kind == "i":
+        codes = codes.astype(unsigned).view(dtype).astype(np.int64)
+    return _to_8bit(_voi(rg, modality_values(rg, codes), window), inverted(rg))
+
+
+_GATHER_BLOCK = 1 << 16  # pixels per np.take call: keeps the index conversion in cache
+
+
+def _gather(lut: NDArray[np.uint8], codes: NDArray[Any]) -> NDArray[np.uint8]:
+    """``lut[codes]`` for uint8/uint16 codes, without a full-size intp index array."""
+    if codes.dtype == np.uint8:
+        import cv2
+
+        mapped: NDArray[np.uint8] = np.asarray(cv2.LUT(np.ascontiguousarray(codes), lut))
+        return mapped.reshape(codes.shape)
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    out = np.empty(flat.shape, dtype=np.uint8)
+    for start in range(0, flat.size, _GATHER_BLOCK):
+        stop = start + _GATHER_BLOCK
+        np.take(lut, flat[start:stop], out=out[start:stop])
+    return out.reshape(codes.shape)
+
+
 def render(
     rg: Radiograph, window: WindowPreset | tuple[float, float] | None = None
 ) -> NDArray[np.uint8]:
     """8-bit display image ``(rows, cols)`` for a window (default: the file's first preset).
 
     ``window=None`` on a file with a VOI LUT table and no window uses the table.
+
+    Parameters
+    ----------
+    rg
+        The radiograph.
+    window
+        A preset, a ``(center, width)`` pair in modality units, or ``None``.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``(rows, cols)``; bone is bright whatever the photometric interpretation.
     """
     if isinstance(window, tuple):
         window = WindowPreset(center=window[0], width=window[1])
     if window is None and rg.voi_lut is None:
         window = default_window(rg)
-    invert = inverted(rg)
     stored = rg.stored
+    if stored.dtype.kind in "iu" and stored.dtype.itemsize <= 2:
+        lut = display_lut(rg, window)
+        return _gather(lut, stored.view(np.dtype(f"u{stored.dtype.itemsize}")))
+    invert = inverted(rg)
     if np.issubdtype(stored.dtype, np.integer):
         lo, hi = int(stored.min()), int(stored.max())
         if hi - lo < _LUT_MAX_RANGE:
             codes = np.arange(lo, hi + 1, dtype=np.int64)
             lut = _to_8bit(_voi(rg, modality_values(rg, codes), window), invert)
-            if lo == 0 and stored.dtype in (np.uint8, np.uint16):
-                return np.take(lut, stored)
             return np.take(lut, (stored.astype(np.int64) - lo))
     return _to_8bit(_voi(rg, modality_values(rg, stored), window), invert)

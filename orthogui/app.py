@@ -1,0 +1,159 @@
+"""Composition root of the desktop app: arguments, settings, project, model, main window.
+
+``main()`` imports torch before PySide6 (Windows DLL order, pytorch#166628), then builds the
+QApplication with the style sheet from ``resources/`` and opens one project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+DEMO_IMAGES = RESOURCES / "demo"
+
+
+def _preload_torch() -> None:
+    with contextlib.suppress(ImportError, OSError):
+        import torch  # noqa: F401  (DLL order on Windows: torch before Qt)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="orthogui", description="Review and correct AI findings on radiographs."
+    )
+    p.add_argument("paths", nargs="*", type=Path, help="radiograph files or folders to add")
+    p.add_argument("--project", type=Path, help="project file to open (created if missing)")
+    p.add_argument("--demo", action="store_true", help="open the bundled demo project")
+    p.add_argument("--user", default=None, help="reviewer name (default: the OS user)")
+    return p
+
+
+def config_dir() -> Path:
+    """Settings folder: $ORTHOGUI_CONFIG_DIR (tests isolate it), else the OS config place."""
+    env = os.environ.get("ORTHOGUI_CONFIG_DIR")
+    if env:
+        return Path(env)
+    from PySide6.QtCore import QStandardPaths
+
+    loc = QStandardPaths.StandardLocation.AppConfigLocation
+    return Path(QStandardPaths.writableLocation(loc) or Path.home() / ".orthogui")
+
+
+def data_dir() -> Path:
+    """Where the app keeps its own projects (inbox, demo)."""
+    env = os.environ.get("ORTHOGUI_CONFIG_DIR")
+    if env:
+        return Path(env) / "data"
+    from PySide6.QtCore import QStandardPaths
+
+    loc = QStandardPaths.StandardLocation.AppDataLocation
+    return Path(QStandardPaths.writableLocation(loc) or Path.home() / ".orthogui")
+
+
+def make_settings() -> Any:
+    from PySide6.QtCore import QSettings
+
+    folder = config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(folder / "orthogui.ini"), QSettings.Format.IniFormat)
+
+
+def open_or_create(path: Path, *, user: str) -> Any:
+    from orthogui.io.store import ProjectStore
+
+    if path.exists():
+        return ProjectStore.open(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ProjectStore.create(path, user=user)
+
+
+def demo_project(*, user: str) -> tuple[Any, list[Path]]:
+    """The demo project and the images to add to it.
+
+    Hook: when ``orthogui/demo.py`` defines ``build_demo_project(folder) -> Path`` it builds
+    the real demo (synthetic radiographs with findings); until then the demo is a project in
+    the data folder made of the images in ``resources/demo/``.
+    """
+    folder = data_dir() / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        from orthogui import demo  # type: ignore[attr-defined]
+    except ImportError:
+        demo = None
+    if demo is not None and hasattr(demo, "build_demo_project"):
+        return open_or_create(Path(demo.build_demo_project(folder)), user=user), []
+    images = sorted(p for p in DEMO_IMAGES.glob("*") if p.is_file()) if DEMO_IMAGES.is_dir() else []
+    return open_or_create(folder / "demo.orthogui", user=user), images
+
+
+def default_predictor() -> Any:
+    """The model used for pre-annotation, or None (the Model menu then says so).
+
+    Hook for the inference work: ``orthogui.ml.service.default_predictor()`` when it exists.
+    """
+    try:
+        from orthogui.ml import service  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    factory = getattr(service, "default_predictor", None)
+    try:
+        return factory() if factory is not None else None
+    except Exception as exc:  # a broken model must not stop the app from starting
+        print(f"orthogui: no model loaded: {exc}", file=sys.stderr)
+        return None
+
+
+def build_window(args: argparse.Namespace, *, predictor: Any = None) -> Any:
+    """The main window for parsed arguments (the QApplication must exist)."""
+    from orthogui.ui.main_window import MainWindow
+
+    settings = make_settings()
+    user = args.user or getpass.getuser() or "reviewer"
+    extra: list[Path] = []
+    if args.demo:
+        store, extra = demo_project(user=user)
+    elif args.project is not None:
+        store = open_or_create(args.project, user=user)
+    else:
+        last = settings.value("main/last_project")
+        path = Path(str(last)) if last and Path(str(last)).exists() else None
+        store = open_or_create(path or data_dir() / "inbox.orthogui", user=user)
+    window = MainWindow(store, user=user, predictor=predictor, settings=settings)
+    paths = [*extra, *args.paths]
+    if paths:
+        window.add_paths(paths)
+    elif store.model.images():
+        window.step_image(+1)
+    return window
+
+
+def create_application(argv: Sequence[str]) -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(list(argv))
+    app.setApplicationName("OrthoGUI")
+    app.setOrganizationName("OrthoGUI")
+    qss = RESOURCES / "style.qss"
+    if qss.is_file():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _preload_torch()
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    app = create_application([sys.argv[0]])
+    try:
+        window = build_window(args, predictor=default_predictor())
+    except Exception as exc:  # e.g. a damaged project file: one clear line, no traceback
+        print(f"orthogui: {exc}", file=sys.stderr)
+        return 1
+    window.show()
+    return int(app.exec())

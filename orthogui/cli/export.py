@@ -1,0 +1,71 @@
+"""``orthogui export PROJECT OUT``: a de-identified COCO snapshot of a project, written atomically."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+COMMAND = "export"
+HELP = "Export a COCO snapshot (split, de-identified, hashed) of a project."
+
+SALT_SETTING = "snapshot_salt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the project, the destination and the snapshot options."""
+    from orthogui.io.snapshot import ImageMode
+
+    parser.add_argument("project", type=Path, help="project file")
+    parser.add_argument("out", type=Path, help="snapshot folder to create (must not exist)")
+    parser.add_argument("--all-images", action="store_true", help="not only approved images")
+    parser.add_argument("--categories", nargs="+", metavar="NAME")
+    parser.add_argument("--include-rejected", action="store_true")
+    parser.add_argument(
+        "--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--images", choices=[m.value for m in ImageMode], default=ImageMode.ORIGINAL.value
+    )
+    parser.add_argument(
+        "--new-salt",
+        action="store_true",
+        help="unlinkable to earlier snapshots (default: the project's own salt)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print where the snapshot went with its counts."""
+    from orthogui.io.deid import new_salt
+    from orthogui.io.snapshot import ImageMode, SnapshotOptions, export_snapshot
+    from orthogui.io.store import ProjectStore
+
+    parts = [float(v) for v in args.split.split(",")]
+    if len(parts) != 3:
+        raise ValueError(f"--split {args.split!r}: expected three fractions")
+    store = ProjectStore.open(args.project)
+    try:
+        salt = "" if args.new_salt else store.get_setting(SALT_SETTING, "")
+        if not salt and not args.new_salt:
+            salt = new_salt()
+            store.set_setting(SALT_SETTING, salt)
+        options = SnapshotOptions(
+            approved_only=not args.all_images,
+            categories=tuple(args.categories) if args.categories else None,
+            include_rejected=args.include_rejected,
+            fractions=(parts[0], parts[1], parts[2]),
+            seed=args.seed,
+            image_mode=ImageMode(args.images),
+            salt=salt,
+        )
+        result = export_snapshot(
+            store.model, args.out, image_path_of=store.image_path, options=options
+        )
+    finally:
+        store.close()
+    counts = ", ".join(
+        f"{s}: {c['images']} images / {c['annotations']} findings"
+        for s, c in result.manifest["counts"].items()
+    )
+    print(f"snapshot {result.path} ({counts}); sha256 {result.manifest['sha256']}")
+    return 0

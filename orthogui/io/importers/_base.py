@@ -1,0 +1,152 @@
+"""What every importer shares: the result value, typed validation errors and label mapping.
+
+Importers only read and validate; ``merge_into`` adds a validated result to a project as one
+undoable step, so a bad file never leaves a project half-imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from orthogui.core.annotation import Annotation
+from orthogui.core.categories import CategorySet
+from orthogui.core.commands import AddAnnotations
+from orthogui.core.history import History
+from orthogui.core.project import ImageRecord, ProjectModel
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one entry of one file."""
+
+    file: str
+    entry: str  # "annotation id 7", "shape 2", "line 5", "" for the file as a whole
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.entry}: " if self.entry else f"{self.file}: "
+        return where + self.problem
+
+
+class ImportValidationError(ValueError):
+    """A file cannot be imported. ``problems`` lists every entry found wrong (file, entry, why)."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        head = str(self.problems[0]) if self.problems else "invalid import"
+        more = len(self.problems) - 1
+        super().__init__(head + (f" (and {more} more problem{'s' * (more != 1)})" if more else ""))
+
+    @classmethod
+    def one(cls, file: str | Path, entry: str, problem: str) -> ImportValidationError:
+        return cls([Problem(str(file), entry, problem)])
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Plain data read from a file: new image records and their annotations, plus warnings.
+
+    Image records carry fresh ids and ``path`` as the file names them (resolved against the
+    images root when one was given).
+    """
+
+    images: tuple[ImageRecord, ...]
+    annotations: tuple[Annotation, ...]
+    warnings: tuple[Problem, ...] = ()
+    source: str = ""
+    categories: CategorySet | None = None  # the file's own categories, where it defines them
+
+    def __post_init__(self) -> None:
+        ids = {im.id for im in self.images}
+        stray = [a.id for a in self.annotations if a.image_id not in ids]
+        if stray:
+            raise ValueError(f"annotations {stray[:5]} refer to images not in the result")
+
+
+@dataclass
+class LabelMap:
+    """Source label -> project category name; identity for names the project already has.
+
+    ``drop`` lists source labels to skip on purpose (e.g. an "ignore" class).
+    """
+
+    categories: CategorySet
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    drop: frozenset[str] = frozenset()
+
+    def resolve(self, labels: Iterable[str], *, file: str | Path) -> dict[str, str | None]:
+        """Map every label or raise one error listing all unknown ones."""
+        out: dict[str, str | None] = {}
+        unknown = []
+        names = set(self.categories.names())
+        for label in sorted(set(labels)):
+            if label in self.drop:
+                out[label] = None
+                continue
+            target = self.mapping.get(label, label)
+            if target not in names:
+                unknown.append(label if target == label else f"{label} -> {target}")
+                continue
+            out[label] = target
+        if unknown:
+            raise ImportValidationError.one(
+                file,
+                "labels",
+                f"labels not in the project's categories: {unknown}; give a mapping "
+                f"(e.g. --map {unknown[0].split(' ')[0]}=<category>) to one of {sorted(names)}",
+            )
+        return out
+
+
+def resolve_image_path(file_name: str, images_root: Path | None) -> str:
+    if images_root is None:
+        return file_name
+    return str(images_root / file_name)
+
+
+def merge_into(
+    model: ProjectModel,
+    result: ImportResult,
+    *,
+    history: History | None = None,
+    add_images: Callable[[list[ImageRecord]], object] | None = None,
+    label: str = "Import",
+) -> dict[str, str]:
+    """Add an import to a project: new images, then all annotations as one undo step.
+
+    Images whose path (or, failing that, file name) matches an existing image are reused;
+    the others are added through ``add_images`` (e.g. ``ProjectStore.add_images``; default:
+    ``model.put_image``). Returns result image id -> project image id.
+    """
+    by_path = {im.path: im.id for im in model.images()}
+    by_name: dict[str, str] = {}
+    for im in model.images():
+        by_name.setdefault(PurePath(im.path).name, im.id)
+    id_map: dict[str, str] = {}
+    new: list[ImageRecord] = []
+    for im in result.images:
+        found = by_path.get(im.path) or by_name.get(PurePath(im.path).name)
+        if found is None:
+            new.append(im)
+            found = im.id
+        id_map[im.id] = found
+    anns = tuple(a.evolve(image_id=id_map[a.image_id]) for a in result.annotations)
+    taken = [a.id for a in anns if model.get(a.id) is not None]
+    if taken:
+        raise ImportValidationError.one(
+            result.source, f"annotation {taken[0]}", "an annotation with this id exists already"
+        )
+    if new:
+        if add_images is not None:
+            add_images(new)
+        else:
+            for im in new:
+                model.put_image(im)
+    cmd = AddAnnotations(anns, f"{label} {len(anns)} finding{'s' * (len(anns) != 1)}")
+    if history is not None:
+        history.push(cmd)
+    else:
+        cmd.apply(model)
+    return id_map

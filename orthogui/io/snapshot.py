@@ -1,0 +1,328 @@
+"""COCO snapshots: a de-identified, split, hashed export of a project, written atomically.
+
+Layout: ``annotations/{train,val,test}.json``, ``images/<salted hash><ext>``, ``manifest.json``.
+A snapshot is written into a temporary folder beside ``out_dir`` and renamed: complete or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orthogui.core.annotation import ReviewState
+from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
+from orthogui.io.coco import DEFAULT_INCLUDE, to_coco
+from orthogui.io.deid import deidentify_dicom, new_salt, salted_hash, scrub_attributes
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+MANIFEST = "manifest.json"
+
+
+class ImageMode(StrEnum):
+    """How image files go into a snapshot."""
+
+    ORIGINAL = "original"  # a copy (DICOM: a de-identified copy)
+    PNG16 = "png16"  # stored pixels, full depth, as 16-bit PNG (no metadata)
+    PNG8 = "png8"  # windowed 8-bit display image as PNG (no metadata)
+    NONE = "none"  # annotations only
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """What goes into a snapshot and how it is split.
+
+    ``salt`` links the studies inside one snapshot; empty means a fresh random salt, so two
+    snapshots cannot be linked to each other. The salt itself is never written out.
+    """
+
+    approved_only: bool = True
+    categories: tuple[str, ...] | None = None
+    include_rejected: bool = False
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    image_mode: ImageMode = ImageMode.ORIGINAL
+    window: tuple[float, float] | None = None  # (centre, width) for PNG8; None = file default
+    salt: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
+            raise ValueError(f"fractions must be three non-negative numbers, got {self.fractions}")
+        if abs(sum(self.fractions) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1, got {self.fractions}")
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """Where the snapshot went and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+
+def assign_splits(
+    records: Sequence[ImageRecord],
+    categories_of: Mapping[str, Sequence[str]],
+    *,
+    fractions: tuple[float, float, float],
+    seed: int,
+) -> dict[str, str]:
+    """Split images into train/val/test, grouped by ``study_key``, stratified by category.
+
+    Parameters
+    ----------
+    records
+        The images; those sharing a non-empty ``study_key`` always land in one split.
+    categories_of
+        Category names of the findings on each image id.
+    fractions
+        Target share of each split.
+    seed
+        Same records and seed give the same split.
+
+    Returns
+    -------
+    dict
+        Image id -> split name.
+    """
+    groups: dict[str, list[ImageRecord]] = defaultdict(list)
+    for rec in records:
+        groups[rec.study_key or f"\x00image:{rec.id}"].append(rec)
+    names = sorted({c for cats in categories_of.values() for c in cats})
+    col = {n: i for i, n in enumerate(names)}
+    keys = sorted(groups)
+    np.random.default_rng(seed).shuffle(keys)
+    vectors: dict[str, NDArray[np.float64]] = {}
+    for key in keys:
+        v = np.zeros(len(names) + 1)
+        v[-1] = len(groups[key])  # the last column counts images
+        for rec in groups[key]:
+            for c in categories_of.get(rec.id, ()):
+                v[col[c]] += 1
+        vectors[key] = v
+    totals = np.sum(list(vectors.values()), axis=0) if vectors else np.zeros(1)
+    n = len(totals) - 1
+
+    def rarest(v: NDArray[np.float64]) -> int:
+        present = np.flatnonzero(v[:-1] > 0)
+        return int(present[np.argmin(totals[present])]) if present.size else n
+
+    # Iterative stratification (Sechidis et al. 2011): groups holding the rarest categories go
+    # first, each to the split that still wants most of its rarest category, then most images.
+    keys.sort(key=lambda k: totals[rarest(vectors[k])] if rarest(vectors[k]) < n else np.inf)
+    frac = np.asarray(fractions, dtype=np.float64)
+    filled = np.zeros((3, len(totals)))
+    out: dict[str, str] = {}
+    for key in keys:
+        v = vectors[key]
+        k = rarest(v)
+        want = frac * totals[k] - filled[:, k]
+        want_images = frac * totals[n] - filled[:, n]
+        order = sorted(
+            (s for s in range(3) if frac[s] > 0), key=lambda s: (-want[s], -want_images[s], s)
+        )
+        s = order[0]
+        filled[s] += v
+        for rec in groups[key]:
+            out[rec.id] = SPLITS[s]
+    return out
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    with path.open("rb") as f:
+        head = f.read(132)
+    return head[128:132] == b"DICM"
+
+
+def _load_pixels(path: Path, *, mode: ImageMode, window: tuple[float, float] | None) -> Any:
+    """Pixels for a PNG export: stored values (PNG16) or the display rendering (PNG8)."""
+    from orthogui.io.display import render
+    from orthogui.io.readers import read_radiograph
+
+    rg = read_radiograph(path)
+    if mode is ImageMode.PNG8:
+        return render(rg, window)
+    stored: NDArray[Any] = rg.stored
+    if np.issubdtype(stored.dtype, np.floating) or stored.dtype.itemsize > 2 or stored.min() < 0:
+        # PNG holds unsigned 16 bit: signed or float pixels are rescaled over their range.
+        lo, hi = float(stored.min()), float(stored.max())
+        stored = np.rint((stored - lo) / max(hi - lo, 1e-9) * 65535.0)
+    return stored.astype(np.uint16)
+
+
+def _write_image(src: Path, dst: Path, options: SnapshotOptions, salt: str) -> None:
+    if options.image_mode is ImageMode.ORIGINAL:
+        if _is_dicom(src):
+            deidentify_dicom(src, dst, salt=salt)
+        else:
+            shutil.copyfile(src, dst)
+        return
+    import cv2
+
+    pixels = _load_pixels(src, mode=options.image_mode, window=options.window)
+    if not cv2.imwrite(str(dst), np.ascontiguousarray(pixels)):
+        raise OSError(f"{dst}: cannot write PNG (from {src})")
+
+
+def _suffix(record: ImageRecord, mode: ImageMode) -> str:
+    if mode in (ImageMode.PNG8, ImageMode.PNG16):
+        return ".png"
+    suffix = Path(record.path).suffix.lower()
+    return suffix if suffix in (".dcm", ".png", ".jpg", ".jpeg", ".tif", ".tiff") else ".dcm"
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_snapshot(
+    model: ProjectModel,
+    out_dir: str | Path,
+    *,
+    image_path_of: Callable[[ImageRecord], Path],
+    options: SnapshotOptions,
+) -> SnapshotResult:
+    """Write a COCO snapshot of the project to ``out_dir`` (which must not exist).
+
+    Parameters
+    ----------
+    model
+        The project model.
+    out_dir
+        Destination folder; created by an atomic rename, so it is complete or absent.
+    image_path_of
+        Resolves an image record to its file (e.g. ``ProjectStore.image_path``).
+    options
+        What to export, the split, the image mode and the salt.
+
+    Returns
+    -------
+    SnapshotResult
+        The folder and the manifest (counts per split and category, sha256 of the content).
+    """
+    out = Path(out_dir)
+    if out.exists():
+        raise FileExistsError(f"{out}: a snapshot folder exists already")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    salt = options.salt or new_salt()
+    records = [
+        r for r in model.images() if not options.approved_only or r.status is ImageStatus.APPROVED
+    ]
+    wanted = set(options.categories or model.categories.names())
+    include = set(DEFAULT_INCLUDE) | ({ReviewState.REJECTED} if options.include_rejected else set())
+    cats_of = {
+        r.id: [
+            a.category
+            for a in model.annotations(r.id)
+            if a.category in wanted and a.review.state is not ReviewState.REJECTED
+        ]
+        for r in records
+    }
+    split_of = assign_splits(records, cats_of, fractions=options.fractions, seed=options.seed)
+    names = {r.id: salted_hash(r.id, salt=salt) + _suffix(r, options.image_mode) for r in records}
+
+    def image_fields(rec: ImageRecord) -> dict[str, Any]:
+        return {
+            "split": split_of[rec.id],
+            "study": salted_hash(rec.study_key or rec.id, salt=salt),
+            "status": rec.status.value,
+            "attributes": scrub_attributes(rec.attributes),
+        }
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        files: dict[str, str] = {}
+        (tmp / "annotations").mkdir()
+        counts: dict[str, Any] = {}
+        for split in SPLITS:
+            subset = [r for r in records if split_of[r.id] == split]
+            coco = to_coco(
+                model,
+                images=subset,
+                categories=sorted(wanted),
+                include=include,
+                file_name_of=lambda r: f"images/{names[r.id]}",
+                image_fields_of=image_fields,
+                info={"split": split, **options.info},
+            )
+            rel = f"annotations/{split}.json"
+            data = json.dumps(coco, separators=(",", ":")).encode()
+            _write_bytes(tmp / rel, data)
+            files[rel] = hashlib.sha256(data).hexdigest()
+            by_cat = Counter(
+                model.categories.by_id(a["category_id"]).name for a in coco["annotations"]
+            )
+            counts[split] = {
+                "images": len(subset),
+                "annotations": len(coco["annotations"]),
+                "rejected_annotations": len(coco["rejected_annotations"]),
+                "categories": {c: by_cat.get(c, 0) for c in sorted(wanted)},
+            }
+        if options.image_mode is not ImageMode.NONE:
+            (tmp / "images").mkdir()
+            for rec in records:
+                rel = f"images/{names[rec.id]}"
+                _write_image(Path(image_path_of(rec)), tmp / rel, options, salt)
+                _fsync(tmp / rel)
+                files[rel] = _sha256(tmp / rel)
+            _fsync(tmp / "images")
+        content = hashlib.sha256(
+            "".join(f"{k}\x00{files[k]}\n" for k in sorted(files)).encode()
+        ).hexdigest()
+        opts = asdict(options)
+        opts.pop("salt")
+        opts["image_mode"] = options.image_mode.value
+        manifest = {
+            "format": "orthogui-coco-snapshot",
+            "version": 1,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "options": opts,
+            "counts": counts,
+            "files": files,
+            "sha256": content,
+        }
+        text = json.dumps(manifest, indent=2)
+        manifest = json.loads(text)  # the caller sees exactly what the file holds
+        _write_bytes(tmp / MANIFEST, text.encode())
+        _fsync(tmp / "annotations")
+        _fsync(tmp)
+        os.rename(tmp, out)
+        _fsync(out.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SnapshotResult(out, manifest)

@@ -1,0 +1,23 @@
+"""The crash-safe project store: one SQLite file per project (see ``project_store``)."""
+
+from __future__ import annotations
+
+from orthogui.io.store.errors import (
+    CorruptProjectError,
+    NotAProjectError,
+    ProjectStoreError,
+    SchemaTooNewError,
+    StoreWriteError,
+)
+from orthogui.io.store.project_store import PROJECT_SUFFIX, ProjectStore, Synchronous
+
+__all__ = [
+    "PROJECT_SUFFIX",
+    "CorruptProjectError",
+    "NotAProjectError",
+    "ProjectStore",
+    "ProjectStoreError",
+    "SchemaTooNewError",
+    "StoreWriteError",
+    "Synchronous",
+]

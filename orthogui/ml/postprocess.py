@@ -1,0 +1,153 @@
+"""Detections (boxes, labels, scores, 28x28 mask logits' probabilities) -> ``Prediction``s.
+
+Host-side and torch-free: masks are pasted only inside their own box at the original
+resolution (never one full-image mask per instance, as torchvision does), then traced to
+polygons. The geometry copies torchvision's ``paste_masks_in_image`` so both agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from orthogui.core.annotation import Prediction
+from orthogui.core.categories import ShapeKind
+from orthogui.core.geometry import Box, Polygon
+from orthogui.io.masks import mask_to_polygons
+from orthogui.ml.card import CardCategory, Postprocessing
+
+
+@dataclass(frozen=True)
+class MaskCrop:
+    """A binary mask that is zero outside ``[x0, x0+w) x [y0, y0+h)`` of the image."""
+
+    x0: int
+    y0: int
+    mask: NDArray[np.bool_]
+
+    def full(self, shape: tuple[int, int]) -> NDArray[np.bool_]:
+        """The mask at full image size (for comparisons and export)."""
+        out = np.zeros(shape, dtype=bool)
+        h, w = self.mask.shape
+        out[self.y0 : self.y0 + h, self.x0 : self.x0 + w] = self.mask
+        return out
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One image's raw detections in original-image pixels (numpy, on the host)."""
+
+    image_size: tuple[int, int]  # (rows, cols)
+    boxes: NDArray[np.float32]  # (N, 4) x0, y0, x1, y1
+    scores: NDArray[np.float32]  # (N,)
+    labels: NDArray[np.int64]  # (N,)
+    masks: tuple[MaskCrop, ...]  # thresholded, one per detection
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+
+def _expanded_boxes(boxes: NDArray[np.float32], scale: float) -> NDArray[np.int64]:
+    # As torchvision's expand_boxes + .to(int64): float32 arithmetic, truncation toward zero.
+    b = boxes.astype(np.float32)
+    w_half = (b[:, 2] - b[:, 0]) * np.float32(0.5) * np.float32(scale)
+    h_half = (b[:, 3] - b[:, 1]) * np.float32(0.5) * np.float32(scale)
+    x_c = (b[:, 2] + b[:, 0]) * np.float32(0.5)
+    y_c = (b[:, 3] + b[:, 1]) * np.float32(0.5)
+    out = np.stack([x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half], axis=1)
+    return np.trunc(out).astype(np.int64)
+
+
+def paste_masks(
+    masks: NDArray[np.float32],
+    boxes: NDArray[np.float32],
+    image_size: tuple[int, int],
+    *,
+    threshold: float,
+) -> tuple[MaskCrop, ...]:
+    """Paste ``(N, M, M)`` mask probabilities into their boxes and threshold them.
+
+    Each mask is resized to its (one-pixel padded) box only, so the cost scales with the box
+    area, not with the image area times the number of instances.
+    """
+    n = masks.shape[0]
+    if n == 0:
+        return ()
+    m = masks.shape[-1]
+    padded = np.pad(masks.reshape(n, m, m), ((0, 0), (1, 1), (1, 1)))
+    ib = _expanded_boxes(boxes, (m + 2) / m)
+    im_h, im_w = image_size
+    out = []
+    for i in range(n):
+        bx0, by0, bx1, by1 = (int(v) for v in ib[i])
+        w = max(bx1 - bx0 + 1, 1)
+        h = max(by1 - by0 + 1, 1)
+        x_0, x_1 = max(bx0, 0), min(bx1 + 1, im_w)
+        y_0, y_1 = max(by0, 0), min(by1 + 1, im_h)
+        if x_1 <= x_0 or y_1 <= y_0:
+            out.append(
+                MaskCrop(max(min(x_0, im_w), 0), max(min(y_0, im_h), 0), np.zeros((0, 0), bool))
+            )
+            continue
+        # INTER_LINEAR on float32 is the half-pixel bilinear of F.interpolate(align_corners=False).
+        resized = cv2.resize(padded[i], (w, h), interpolation=cv2.INTER_LINEAR)
+        crop = resized[y_0 - by0 : y_1 - by0, x_0 - bx0 : x_1 - bx0] > threshold
+        out.append(MaskCrop(x_0, y_0, crop))
+    return tuple(out)
+
+
+def to_predictions(
+    det: Detections,
+    *,
+    categories: dict[int, CardCategory],
+    post: Postprocessing,
+    model_name: str,
+    model_version: str,
+) -> list[Prediction]:
+    """Turn detections into predictions: polygons for mask categories, boxes for box ones.
+
+    A mask's polygon is the outer ring of its largest component (holes and small fragments
+    dropped); a detection whose mask is empty or below ``post.min_area`` is dropped.
+    """
+    out: list[Prediction] = []
+    rows, cols = det.image_size
+    for i in range(len(det)):
+        cat = categories.get(int(det.labels[i]))
+        if cat is None:
+            continue
+        score = float(det.scores[i])
+        shape: Box | Polygon
+        if cat.shape is ShapeKind.BOX:
+            x0, y0, x1, y1 = (float(v) for v in det.boxes[i])
+            box = Box(
+                min(max(x0, 0.0), cols),
+                min(max(y0, 0.0), rows),
+                min(max(x1, 0.0), cols),
+                min(max(y1, 0.0), rows),
+            )
+            if box.area <= 0:
+                continue
+            shape = box
+        else:
+            crop = det.masks[i]
+            if crop.mask.size == 0 or not crop.mask.any():
+                continue
+            polys = mask_to_polygons(
+                crop.mask, tolerance=post.polygon_tolerance, min_area=post.min_area
+            )
+            if not polys:
+                continue
+            shape = polys[0].translated(crop.x0, crop.y0)
+        out.append(
+            Prediction(
+                category=cat.project_category,
+                score=score,
+                shape=shape,
+                model_name=model_name,
+                model_version=model_version,
+            )
+        )
+    return out

@@ -1,0 +1,11 @@
+"""The image canvas: radiograph display, annotation items projected from the model, and tools."""
+
+from __future__ import annotations
+
+from orthogui.ui.canvas import _none_guard  # noqa: F401  (must precede heavy Qt use)
+
+from orthogui.ui.canvas.items import BoxItem, PolygonItem
+from orthogui.ui.canvas.scene import AnnotationScene
+from orthogui.ui.canvas.view import CanvasView
+
+__all__ = ["AnnotationScene", "BoxItem", "CanvasView", "PolygonItem"]

@@ -1,0 +1,1 @@
+"""Controllers of the main window: loading, review actions, pre-annotation, inventory."""

@@ -1,0 +1,1 @@
+"""Dock panels of the main window: review queue, findings, categories, properties."""

@@ -1,0 +1,245 @@
+"""ReviewQueuePanel: the project's images with review status, filtered and sorted.
+
+The panel's visible order is the review queue: next/previous image and "approve and next"
+follow it. Rows update in place when an image record changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from orthogui.core.project import ImageRecord, ImageStatus
+
+STATUS_TEXT = {
+    ImageStatus.NEW: "new",
+    ImageStatus.PRE_ANNOTATED: "pre-annotated",
+    ImageStatus.IN_REVIEW: "in review",
+    ImageStatus.APPROVED: "approved",
+}
+STATUS_COLOR = {
+    ImageStatus.NEW: "#9aa0a6",
+    ImageStatus.PRE_ANNOTATED: "#f2b84b",
+    ImageStatus.IN_REVIEW: "#5fa8f5",
+    ImageStatus.APPROVED: "#5cc26a",
+}
+_STATUS_ORDER = list(ImageStatus)
+SORTS = ("name", "status", "uncertainty")
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ReviewQueuePanel(QDockWidget):
+    """Images of the project; emits ``imageActivated(id)`` when the user picks one."""
+
+    imageActivated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Review queue", parent)
+        self.setObjectName("ReviewQueuePanel")
+        body = QWidget(self)
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.filter_combo = QComboBox(body)
+        self.filter_combo.setObjectName("queueFilter")
+        self.filter_combo.addItem("All", None)
+        for st in ImageStatus:
+            self.filter_combo.addItem(STATUS_TEXT[st], st)
+        self.sort_combo = QComboBox(body)
+        self.sort_combo.setObjectName("queueSort")
+        for key in SORTS:
+            self.sort_combo.addItem(f"Sort: {key}", key)
+        row.addWidget(QLabel("Show", body))
+        row.addWidget(self.filter_combo, 1)
+        row.addWidget(self.sort_combo, 1)
+        lay.addLayout(row)
+        self.tree = QTreeWidget(body)
+        self.tree.setObjectName("queueTree")
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels(["Image", "Status", "Find.", "Unc."])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.tree.header().setStretchLastSection(False)
+        for col, width in enumerate((130, 95, 40, 40)):
+            self.tree.setColumnWidth(col, width)
+        lay.addWidget(self.tree, 1)
+        self.summary = QLabel(body)
+        self.summary.setObjectName("queueSummary")
+        lay.addWidget(self.summary)
+        self.setWidget(body)
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._records: dict[str, ImageRecord] = {}
+        self._counts: dict[str, int] = {}
+        self._failed: dict[str, str] = {}
+        self._current: str | None = None
+        self.tree.itemActivated.connect(self._on_tree_itemActivated)
+        self.tree.itemClicked.connect(self._on_tree_itemActivated)
+        self.filter_combo.currentIndexChanged.connect(self._on_filter_combo_currentIndexChanged)
+        self.sort_combo.currentIndexChanged.connect(self._on_sort_combo_currentIndexChanged)
+
+    # -- content --------------------------------------------------------------------------------
+    def set_records(self, records: list[ImageRecord], counts: dict[str, int]) -> None:
+        self.tree.clear()
+        self._items.clear()
+        self._records = {r.id: r for r in records}
+        self._counts = dict(counts)
+        for rec in records:
+            item = QTreeWidgetItem()
+            item.setData(0, ID_ROLE, rec.id)
+            self._items[rec.id] = item
+            self._fill(item, rec)
+        self._resort()
+
+    def update_record(self, rec: ImageRecord) -> None:
+        item = self._items.get(rec.id)
+        self._records[rec.id] = rec
+        if item is None:
+            item = QTreeWidgetItem()
+            item.setData(0, ID_ROLE, rec.id)
+            self._items[rec.id] = item
+            self._fill(item, rec)
+            self._resort()
+            return
+        old_status = item.data(1, ID_ROLE)
+        self._fill(item, rec)
+        if self.sort_combo.currentData() != "name" and old_status != rec.status:
+            self._resort()
+        else:
+            self._apply_filter(item, rec)
+        self._update_summary()
+
+    def set_count(self, image_id: str, n: int) -> None:
+        self._counts[image_id] = n
+        item = self._items.get(image_id)
+        if item is not None:
+            item.setText(2, str(n) if n else "")
+
+    def mark_failed(self, image_id: str, message: str) -> None:
+        self._failed[image_id] = message
+        item = self._items.get(image_id)
+        if item is not None:
+            self._fill(item, self._records[image_id])
+
+    def is_failed(self, image_id: str) -> bool:
+        return image_id in self._failed
+
+    def _fill(self, item: QTreeWidgetItem, rec: ImageRecord) -> None:
+        item.setText(0, Path(rec.path).name)
+        item.setToolTip(0, rec.path)
+        failed = self._failed.get(rec.id)
+        item.setText(1, "failed" if failed else STATUS_TEXT[rec.status])
+        item.setData(1, ID_ROLE, rec.status)
+        color = "#e5533d" if failed else STATUS_COLOR[rec.status]
+        item.setForeground(1, QBrush(QColor(color)))
+        item.setToolTip(1, failed or STATUS_TEXT[rec.status])
+        if failed:
+            item.setToolTip(0, failed)
+        n = self._counts.get(rec.id, 0)
+        item.setText(2, str(n) if n else "")
+        item.setText(3, "" if rec.uncertainty is None else f"{rec.uncertainty:.2f}")
+        font = item.font(0)
+        font.setBold(rec.id == self._current)
+        item.setFont(0, font)
+
+    # -- order and filter -----------------------------------------------------------------------
+    def _key(self, rec: ImageRecord) -> tuple[object, ...]:
+        name = Path(rec.path).name.lower()
+        mode = self.sort_combo.currentData()
+        if mode == "status":
+            return (_STATUS_ORDER.index(rec.status), name)
+        if mode == "uncertainty":  # most uncertain first; unknown last
+            u = rec.uncertainty
+            return (u is None, -(u or 0.0), name)
+        return (name,)
+
+    def _resort(self) -> None:
+        current_sel = self.selected_ids()
+        while self.tree.topLevelItemCount():
+            self.tree.takeTopLevelItem(0)
+        recs = sorted(self._records.values(), key=self._key)
+        self.tree.addTopLevelItems([self._items[r.id] for r in recs])
+        for r in recs:
+            self._apply_filter(self._items[r.id], r)
+        for i in current_sel:
+            if i in self._items:
+                self._items[i].setSelected(True)
+        self._update_summary()
+
+    def _apply_filter(self, item: QTreeWidgetItem, rec: ImageRecord) -> None:
+        wanted = self.filter_combo.currentData()
+        item.setHidden(wanted is not None and rec.status != wanted and rec.id != self._current)
+
+    def _update_summary(self) -> None:
+        n = len(self._records)
+        done = sum(r.status == ImageStatus.APPROVED for r in self._records.values())
+        self.summary.setText(f"{done} of {n} images approved")
+
+    # -- queue order ----------------------------------------------------------------------------
+    def ordered_ids(self) -> list[str]:
+        """The queue as shown (filter and sort applied)."""
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if not item.isHidden():
+                out.append(str(item.data(0, ID_ROLE)))
+        return out
+
+    def neighbour(
+        self, image_id: str | None, step: int, *, skip_approved: bool = False
+    ) -> str | None:
+        ids = self.ordered_ids()
+        if not ids:
+            return None
+        start = ids.index(image_id) if image_id in ids else (-1 if step > 0 else len(ids))
+        i = start + step
+        while 0 <= i < len(ids):
+            cand = ids[i]
+            rec = self._records[cand]
+            if (
+                not (skip_approved and rec.status == ImageStatus.APPROVED)
+                and cand not in self._failed
+            ):
+                return cand
+            i += step
+        return None
+
+    def selected_ids(self) -> list[str]:
+        return [str(it.data(0, ID_ROLE)) for it in self.tree.selectedItems()]
+
+    def set_current(self, image_id: str | None) -> None:
+        previous, self._current = self._current, image_id
+        for i in (previous, image_id):
+            if i is not None and i in self._items:
+                self._fill(self._items[i], self._records[i])
+        item = self._items.get(image_id or "")
+        if item is not None:
+            self.tree.blockSignals(True)
+            self.tree.setCurrentItem(item)
+            self.tree.blockSignals(False)
+            self.tree.scrollToItem(item)
+
+    # -- slots ------------------------------------------------------------------------------------
+    def _on_tree_itemActivated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        self.imageActivated.emit(str(item.data(0, ID_ROLE)))
+
+    def _on_filter_combo_currentIndexChanged(self, _index: int) -> None:
+        for image_id, item in self._items.items():
+            self._apply_filter(item, self._records[image_id])
+
+    def _on_sort_combo_currentIndexChanged(self, _index: int) -> None:
+        self._resort()

@@ -1,0 +1,86 @@
+"""Screw inventory: counts by type and length (mm), rejected excluded, CSV, HTML and PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from orthogui.core.annotation import Annotation, Prediction, ReviewState
+from orthogui.core.project import ImageRecord, ProjectModel
+from orthogui.core.review import set_state
+from orthogui.ui.controllers.inventory import build_inventory, to_csv, to_html
+from orthogui.ui.dialogs.inventory import InventoryDialog
+from tests.ui._workbench import screw
+
+
+def _model() -> ProjectModel:
+    m = ProjectModel()
+    m.put_image(ImageRecord("a", "/x/a.png", attributes={"pixel_spacing": [0.5, 0.25]}))
+    m.put_image(ImageRecord("b", "/x/b.png"))  # no spacing
+
+    def pred(cat: str, length: float, image: str, y: float = 10) -> Annotation:
+        p = Prediction(cat, 0.9, screw(10, y, length, 4), "fake", "1")
+        return Annotation.from_prediction(p, image_id=image)
+
+    accepted = set_state([pred("cortical_screw", 160, "a")], ReviewState.ACCEPTED, user="t")
+    rejected = set_state([pred("cortical_screw", 160, "a", 40)], ReviewState.REJECTED, user="t")
+    m.load(
+        [],
+        [
+            accepted.after[0],  # 160 px x 0.25 mm = 40 mm
+            pred("cortical_screw", 160, "a", 20),  # proposed, counts as unreviewed
+            rejected.after[0],  # excluded
+            pred("locking_screw", 200, "a", 30),  # 50 mm
+            pred("locking_screw", 90, "b"),  # length unknown
+            pred("fracture", 50, "b"),  # not a screw
+        ],
+    )
+    return m
+
+
+def test_counts_lengths_and_exclusions() -> None:
+    inv = build_inventory(_model())
+    per = {(r.image, r.screw_type, r.length_mm): (r.count, r.unreviewed) for r in inv.per_image}
+    assert per == {
+        ("a.png", "cortical_screw", 40): (2, 1),
+        ("a.png", "locking_screw", 50): (1, 1),
+        ("b.png", "locking_screw", None): (1, 1),
+    }
+    study = {(r.screw_type, r.length_mm): r.count for r in inv.study}
+    assert study == {
+        ("cortical_screw", 40): 2,
+        ("locking_screw", 50): 1,
+        ("locking_screw", None): 1,
+    }
+    assert inv.total() == 4 and inv.images_without_spacing == ("b.png",)
+    # spacing given by the window (from the loaded radiograph) wins over none
+    inv2 = build_inventory(_model(), image_ids=["b"], spacings={"b": (1.0, 1.0)})
+    assert [(r.screw_type, r.length_mm) for r in inv2.study] == [("locking_screw", 90)]
+
+
+def test_csv_html_and_pdf(qtbot, tmp_path: Path) -> None:
+    inv = build_inventory(_model())
+    rows = list(csv.DictReader(io.StringIO(to_csv(inv))))
+    assert rows[0] == {
+        "scope": "image",
+        "image": "a.png",
+        "screw_type": "cortical_screw",
+        "length_mm": "40",
+        "count": "2",
+        "unreviewed": "1",
+    }
+    assert [r["length_mm"] for r in rows if r["scope"] == "study"] == ["40", "50", "unknown"]
+    html = to_html(inv, title="Study <1>")
+    assert "Study &lt;1&gt;" in html and "Lengths unknown" in html and "b.png" in html
+
+    dlg = InventoryDialog(_model(), title="t", current_image="a", spacings={}, parent=None)
+    qtbot.addWidget(dlg)
+    assert dlg.table.rowCount() == 3 + 3  # study rows + per-image rows
+    dlg.scope.setCurrentIndex(dlg.scope.findData("image"))
+    assert dlg.inventory.total() == 3
+    dlg.export_csv(tmp_path / "inv.csv")
+    assert (tmp_path / "inv.csv").read_text().startswith("scope,image,screw_type")
+    dlg.save_pdf(tmp_path / "inv.pdf")
+    data = (tmp_path / "inv.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 1000

@@ -1,0 +1,124 @@
+"""The Mask R-CNN predictor end to end on small synthetic radiographs, random weights with
+biased heads so that there is something to detect; plus the input preprocessing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from orthogui.core.geometry import Box, Polygon
+from orthogui.core.predictor import Predictor
+from orthogui.core.radiograph import Radiograph, WindowPreset
+from orthogui.io.masks import polygons_to_mask
+from orthogui.ml.architectures import build_model
+from orthogui.ml.card import Preprocessing
+from orthogui.ml.predictor import MaskRCNNPredictor
+from orthogui.ml.preprocess import to_unit_image
+from orthogui.ml.weights import build_options
+from tests.unit.ml.conftest import card_for, synthetic_radiograph, wake_up
+
+
+@pytest.fixture(scope="module")
+def predictor() -> MaskRCNNPredictor:
+    card = card_for(score_threshold=0.2)
+    torch.manual_seed(0)
+    model = build_model(card.architecture, build_options(card))
+    wake_up(model, card, [1, 6])  # cortical screw (polygon) and fracture (box)
+    return MaskRCNNPredictor(model, card, device="cpu", max_detections=30)
+
+
+def test_predictions_are_valid_shapes_inside_the_image(predictor: MaskRCNNPredictor) -> None:
+    assert isinstance(predictor, Predictor)
+    rg = synthetic_radiograph(0)
+    preds = predictor.predict(rg)
+    assert preds, "biased heads must produce detections"
+    kinds = {type(p.shape) for p in preds}
+    assert kinds == {Polygon, Box}
+    for p in preds:
+        assert p.category in {"cortical_screw", "fracture"}
+        assert isinstance(p.shape, Box) == (p.category == "fracture")
+        assert 0.2 <= p.score <= 1.0
+        assert (p.model_name, p.model_version) == ("test-model", "0.1")
+        b = p.shape.bbox()
+        assert 0 <= b.x0 < b.x1 <= rg.columns and 0 <= b.y0 < b.y1 <= rg.rows
+        if isinstance(p.shape, Polygon):
+            assert len(p.shape) >= 3 and p.shape.area >= predictor.card.postprocessing.min_area
+
+
+def test_polygons_follow_the_pasted_masks(predictor: MaskRCNNPredictor) -> None:
+    rg = synthetic_radiograph(1)
+    (det,) = predictor.detect([to_unit_image(rg, predictor.card.preprocessing)])
+    preds = predictor.predictions(det)
+    polys = [p for p in preds if isinstance(p.shape, Polygon)]
+    masks = [det.masks[i] for i in range(len(det)) if det.labels[i] == 1 and det.masks[i].mask.any()]
+    assert len(polys) == len(masks) > 0
+    for poly, crop in zip(polys, masks):
+        drawn = polygons_to_mask([poly.shape], rg.shape).astype(bool)  # type: ignore[list-item]
+        full = crop.full(rg.shape)
+        # The polygon is the outer ring of the largest component (random masks are ragged).
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(full.astype(np.uint8), connectivity=8)
+        largest = comp == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        assert np.count_nonzero(drawn & largest) / np.count_nonzero(largest) > 0.95
+        assert np.count_nonzero(drawn & full) / np.count_nonzero(drawn) > 0.8
+
+
+def test_batched_equals_single(predictor: MaskRCNNPredictor) -> None:
+    # Same-size images: a batch pads to its largest image, which shifts results near the
+    # padded border for smaller ones (torchvision behaves the same).
+    rgs = [synthetic_radiograph(2), synthetic_radiograph(3), synthetic_radiograph(4)]
+    singles = [predictor.predict(rg) for rg in rgs]
+    batched = predictor.predict_batch(rgs)
+    assert [len(s) for s in singles] == [len(b) for b in batched]
+    for single, batch in zip(singles, batched):
+        assert len({p.score for p in single}) > 1  # varied scores: the order means something
+        for a, b in zip(single, batch):
+            assert a.category == b.category
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+            assert a.shape.bbox().iou(b.shape.bbox()) > 0.95
+
+
+def test_overrides_change_thresholds(predictor: MaskRCNNPredictor) -> None:
+    strict = MaskRCNNPredictor(predictor.model, predictor.card, device="cpu", score_threshold=0.99)
+    assert strict.predict(synthetic_radiograph(0)) == []
+    # The shared network is configured per predictor; restore the fixture's settings.
+    MaskRCNNPredictor(predictor.model, predictor.card, device="cpu", max_detections=30)
+
+
+def test_auto_device_is_cpu_without_cuda(predictor: MaskRCNNPredictor) -> None:
+    auto = MaskRCNNPredictor(predictor.model, predictor.card, max_detections=30)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert auto.device.type == expected and auto.fp16 == (expected == "cuda")
+
+
+def test_unit_image_uses_window_and_inverts_monochrome1() -> None:
+    stored = np.array([[0, 100], [200, 400]], np.uint16)
+    rg = Radiograph(
+        path="a", format="dicom", stored=stored, bits_stored=12, rescale_slope=2.0,
+        rescale_intercept=-100.0, windows=(WindowPreset(center=200, width=400),),
+    )
+    unit = to_unit_image(rg, Preprocessing(window="default"))
+    # modality values -100, 100, 300, 700; window [0, 400]
+    np.testing.assert_allclose(unit, [[0.0, 0.25], [0.75, 1.0]])
+    inv = to_unit_image(replace(rg, photometric="MONOCHROME1"), Preprocessing())
+    np.testing.assert_allclose(inv, 1.0 - unit)
+    assert unit.dtype == np.float32
+
+
+def test_unit_image_percentile_window() -> None:
+    stored = np.arange(100 * 100, dtype=np.uint16).reshape(100, 100)
+    stored[0, 0] = 65535  # one hot pixel must not squash the window
+    unit = to_unit_image(
+        Radiograph(path="p", format="png", stored=stored, bits_stored=16),
+        Preprocessing(window="percentile", percentiles=(1.0, 99.0)),
+    )
+    assert unit.min() == 0.0 and unit.max() == 1.0
+    assert 0.4 < float(np.median(unit)) < 0.6
+    with pytest.raises(ValueError, match="rgb.png: expected a 2-D"):
+        to_unit_image(
+            Radiograph(path="rgb.png", format="png", stored=np.zeros((4, 4, 3)), bits_stored=8),
+            Preprocessing(),
+        )
