@@ -19,9 +19,9 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
     QGraphicsPixmapItem,
@@ -31,15 +31,15 @@ from PySide6.QtWidgets import (  # noqa: E402
     QGraphicsView,
 )
 
-from orthogui.core.annotation import Annotation, Prediction  # noqa: E402
-from orthogui.core.categories import DEFAULT_CATEGORIES  # noqa: E402
-from orthogui.core.geometry import Polygon  # noqa: E402
-from orthogui.core.history import History  # noqa: E402
-from orthogui.core.project import ImageRecord, ProjectModel  # noqa: E402
-from orthogui.core.radiograph import Radiograph  # noqa: E402
-from orthogui.io.display import default_window, render  # noqa: E402
-from orthogui.ui.canvas import CanvasView  # noqa: E402
-from orthogui.ui.canvas.items import qpolygon  # noqa: E402
+from orthogui.core.annotation import Annotation, Prediction
+from orthogui.core.categories import DEFAULT_CATEGORIES
+from orthogui.core.geometry import Polygon
+from orthogui.core.history import History
+from orthogui.core.project import ImageRecord, ProjectModel
+from orthogui.core.radiograph import Radiograph
+from orthogui.io.display import default_window, render
+from orthogui.ui.canvas import CanvasView
+from orthogui.ui.canvas.items import qpolygon
 
 SIDE, N_POLY, N_VERT = 3000, 200, 100
 VIEW_W, VIEW_H = 1600, 1000
@@ -64,7 +64,9 @@ def make_data(seed: int = 0) -> tuple[Radiograph, list[Annotation]]:
         pred = Prediction(names[i % len(names)], float(rng.uniform(0.3, 1)), Polygon(pts), "b", "1")
         anns.append(Annotation.from_prediction(pred, image_id="img"))
         if i % 2:  # half of them accepted (solid), half proposed (dashed)
-            anns[-1] = Annotation.human(image_id="img", category=anns[-1].category, shape=Polygon(pts))
+            anns[-1] = Annotation.human(
+                image_id="img", category=anns[-1].category, shape=Polygon(pts)
+            )
     return rg, anns
 
 
@@ -139,7 +141,10 @@ def zoom(view: QGraphicsView, factor: float) -> None:
 
 def fit(view: QGraphicsView) -> None:
     view.resetTransform()
-    view.fitInView(QGraphicsPixmapItem().boundingRect().adjusted(0, 0, SIDE, SIDE), Qt.AspectRatioMode.KeepAspectRatio)
+    view.fitInView(
+        QGraphicsPixmapItem().boundingRect().adjusted(0, 0, SIDE, SIDE),
+        Qt.AspectRatioMode.KeepAspectRatio,
+    )
     if isinstance(view, CanvasView):
         view.fit()
 

@@ -6,6 +6,7 @@ with the button held through QApplication.sendEvent; presses and releases go thr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -53,7 +54,7 @@ def drag(
     """Press at path[0], move through the points (``steps`` moves per segment), release."""
     vp = view.viewport()
     qtbot.mousePress(vp, button, mods, path[0])
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         for k in range(1, steps + 1):
             t = k / steps
             p = QPoint(round(a.x() + (b.x() - a.x()) * t), round(a.y() + (b.y() - a.y()) * t))

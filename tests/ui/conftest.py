@@ -130,4 +130,3 @@ def canvas(qtbot, project: ProjectFixture):  # type: ignore[no-untyped-def]
     view.fit()
     view.setFocus()
     return view
-

@@ -134,7 +134,9 @@ def test_undo_redo_a_whole_session(canvas, project, qtbot) -> None:
     while project.history.undo():
         pass
     assert {a.id: a for a in project.model.annotations()} == initial
-    assert set(canvas.scene_.items_by_id) == {a.id for a in initial.values() if a.image_id == "img-1"}
+    assert set(canvas.scene_.items_by_id) == {
+        a.id for a in initial.values() if a.image_id == "img-1"
+    }
     while project.history.redo():
         pass
     assert {a.id: a for a in project.model.annotations()} == final

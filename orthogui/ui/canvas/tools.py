@@ -65,8 +65,12 @@ class Tool:
         return False
 
     def cancel(self) -> bool:
-        """Abandon the gesture in flight; True if there was one."""
+        """Abandon the gesture in flight (Esc); True if there was one."""
         return False
+
+    def deactivate(self) -> None:
+        """Another tool takes over."""
+        self.cancel()
 
 
 @dataclass
@@ -423,6 +427,9 @@ class RulerTool(Tool):
         self._dragging = False
         self.ruler.set_ends(self.ruler.start, p, self.view.radiograph())
         self.view.measured.emit(self.ruler.length_px, self.ruler.length_mm)
+
+    def deactivate(self) -> None:
+        self._dragging = False  # the last measurement stays visible until Esc
 
     def cancel(self) -> bool:
         had = self.ruler.scene() is not None

@@ -189,7 +189,7 @@ class CanvasView(QGraphicsView):
             raise ValueError(f"unknown tool {tool!r}; known: {TOOLS}")
         if self._tools[tool] is self._tool:
             return
-        self._cancel_tool()
+        self._tool.deactivate()
         self._tool = self._tools[tool]
         cursor = Qt.CursorShape.ArrowCursor if tool == "select" else Qt.CursorShape.CrossCursor
         self.viewport().setCursor(cursor)
@@ -399,7 +399,8 @@ class CanvasView(QGraphicsView):
                 self._space = True
                 self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         elif key == Qt.Key.Key_Escape:
-            if not self._cancel_tool():
+            ruler = self._tools["ruler"]
+            if not self._cancel_tool() and not ruler.cancel():
                 self.select([])
         elif self._tool.key(key, event.modifiers()):
             pass
