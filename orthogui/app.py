@@ -142,7 +142,7 @@ def create_application(argv: Sequence[str]) -> Any:
     app.setOrganizationName("OrthoGUI")
     qss = RESOURCES / "style.qss"
     if qss.is_file():
-        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     return app
 
 

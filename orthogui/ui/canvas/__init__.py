@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from orthogui.ui.canvas import _none_guard  # noqa: F401  (must precede heavy Qt use)
 from orthogui.ui.canvas.items import BoxItem, PolygonItem
 from orthogui.ui.canvas.scene import AnnotationScene
 from orthogui.ui.canvas.view import CanvasView

@@ -13,7 +13,7 @@ import torch
 from orthogui.core.geometry import Box, Polygon
 from orthogui.core.predictor import Predictor
 from orthogui.core.radiograph import Radiograph, WindowPreset
-from orthogui.io.masks import polygons_to_mask
+from orthogui.io.masks import mask_iou, polygons_to_mask
 from orthogui.ml.architectures import build_model
 from orthogui.ml.card import Preprocessing
 from orthogui.ml.predictor import MaskRCNNPredictor
@@ -51,19 +51,24 @@ def test_predictions_are_valid_shapes_inside_the_image(predictor: MaskRCNNPredic
 
 def test_polygons_follow_the_pasted_masks(predictor: MaskRCNNPredictor) -> None:
     rg = synthetic_radiograph(1)
-    (det,) = predictor.detect([to_unit_image(rg, predictor.card.preprocessing)])
-    preds = predictor.predictions(det)
+    # Tolerance 0: this checks placement; simplification of ragged random masks moves ~10 %.
+    card = predictor.card
+    exact = replace(card, postprocessing=replace(card.postprocessing, polygon_tolerance=0.0))
+    pred0 = MaskRCNNPredictor(predictor.model, exact, device="cpu", max_detections=30)
+    (det,) = pred0.detect([to_unit_image(rg, card.preprocessing)])
+    preds = pred0.predictions(det)
     polys = [p for p in preds if isinstance(p.shape, Polygon)]
     masks = [det.masks[i] for i in range(len(det)) if det.labels[i] == 1 and det.masks[i].mask.any()]
     assert len(polys) == len(masks) > 0
     for poly, crop in zip(polys, masks):
         drawn = polygons_to_mask([poly.shape], rg.shape).astype(bool)  # type: ignore[list-item]
         full = crop.full(rg.shape)
-        # The polygon is the outer ring of the largest component (random masks are ragged).
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(full.astype(np.uint8), connectivity=8)
-        largest = comp == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        assert np.count_nonzero(drawn & largest) / np.count_nonzero(largest) > 0.8
-        assert np.count_nonzero(drawn & full) / np.count_nonzero(drawn) > 0.8
+        # The polygon is the outer ring of the largest component (random masks are ragged):
+        # compare with that component, holes filled, in image coordinates.
+        contours, _ = cv2.findContours(full.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        outer = np.zeros(rg.shape, np.uint8)
+        cv2.drawContours(outer, [max(contours, key=cv2.contourArea)], -1, 1, thickness=-1)
+        assert mask_iou(drawn, outer) > 0.95
 
 
 def test_batched_equals_single(predictor: MaskRCNNPredictor) -> None:
