@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-DEMO_IMAGES = RESOURCES / "demo"
 
 
 def _preload_torch() -> None:
@@ -75,22 +74,12 @@ def open_or_create(path: Path, *, user: str) -> Any:
 
 
 def demo_project(*, user: str) -> tuple[Any, list[Path]]:
-    """The demo project and the images to add to it.
+    """The demo project (built on first start, a few seconds) and no extra paths to add."""
+    from orthogui.demo import build_demo_project
 
-    Hook: when ``orthogui/demo.py`` defines ``build_demo_project(folder) -> Path`` it builds
-    the real demo (synthetic radiographs with findings); until then the demo is a project in
-    the data folder made of the images in ``resources/demo/``.
-    """
     folder = data_dir() / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        from orthogui import demo  # type: ignore[attr-defined]
-    except ImportError:
-        demo = None
-    if demo is not None and hasattr(demo, "build_demo_project"):
-        return open_or_create(Path(demo.build_demo_project(folder)), user=user), []
-    images = sorted(p for p in DEMO_IMAGES.glob("*") if p.is_file()) if DEMO_IMAGES.is_dir() else []
-    return open_or_create(folder / "demo.orthogui", user=user), images
+    path = build_demo_project(folder, user=user, progress=lambda line: print(line, file=sys.stderr))
+    return open_or_create(path, user=user), []
 
 
 def default_predictor() -> Any:

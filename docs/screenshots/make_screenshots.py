@@ -2,7 +2,8 @@
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/make_screenshots.py
 Needs ../shared/data/fracatlas (real radiographs with hardware). The findings are placed by
-hand on the screws of IMG0000443 and given as a model's proposals (no model is run).
+hand on the screws of IMG0000443 and shown as proposals of a model named
+"hand-placed-example" (no model is run; the name says so on screen).
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ def predictions() -> list[Prediction]:
             c,
             s,
             Polygon([(x0, y - 2.5), (x1, y - 2), (x1, y + 2), (x0, y + 2.5)]),
-            "maskrcnn-r50",
-            "0.1",
+            "hand-placed-example",
+            "no-model",
         )
         for c, x0, x1, y, s in SCREWS
     ]
-    out.append(Prediction("fracture", 0.58, Box(140, 250, 200, 285), "maskrcnn-r50", "0.1"))
+    out.append(
+        Prediction("fracture", 0.58, Box(140, 250, 200, 285), "hand-placed-example", "no-model")
+    )
     return out
 
 

@@ -30,11 +30,14 @@ def test_build_window_creates_project_adds_paths_and_remembers_it(qtbot, tmp_pat
     again.close()
 
 
-def test_demo_hook_uses_resources_demo(qtbot, monkeypatch, tmp_path: Path) -> None:
-    demo_images = tmp_path / "demo"
-    demo_images.mkdir()
-    write_png16(demo_images / "d.png")
-    monkeypatch.setattr(app, "DEMO_IMAGES", demo_images)
-    store, images = app.demo_project(user="u")
-    assert images == [demo_images / "d.png"] and store.path.name.endswith(".orthogui")
-    store.close()
+def test_demo_opens_with_its_studies_in_the_queue(qtbot) -> None:
+    win = app.build_window(app.build_parser().parse_args(["--demo", "--user", "dr"]))
+    qtbot.addWidget(win)
+    images = win.model.images()
+    assert len(images) == 11  # 4 synthetic PNG + 3 synthetic DICOM + 4 FracAtlas
+    assert {Path(i.path).suffix for i in images} == {".png", ".dcm", ".jpg"}
+    outlines = win.model.annotations()
+    assert outlines and all(a.category == "fracture" for a in outlines)
+    assert all(a.provenance.source != "model" for a in outlines)  # expert labels, not a model
+    qtbot.waitUntil(lambda: win.canvas.radiograph() is not None, timeout=20000)
+    win.close()

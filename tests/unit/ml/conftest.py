@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import pytest
 
 from orthogui.core.categories import DEFAULT_CATEGORIES

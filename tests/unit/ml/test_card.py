@@ -50,7 +50,7 @@ def _valid(tmp_path: Path) -> dict:
         (lambda d: d.update(format="other/9"), "unknown card format"),
     ],
 )
-def test_invalid_cards_name_file_and_field(tmp_path: Path, edit, message: str) -> None:  # noqa: ANN001
+def test_invalid_cards_name_file_and_field(tmp_path: Path, edit, message: str) -> None:
     obj = _valid(tmp_path)
     edit(obj)
     path = _write(tmp_path, obj)

@@ -23,7 +23,9 @@ def test_paste_agrees_with_torchvision() -> None:
     # Smooth blobs rather than noise, like real mask heads produce.
     yy, xx = np.mgrid[0:28, 0:28] / 27.0
     cx, cy, r = rng.uniform(0.3, 0.7, (3, n, 1, 1))
-    masks = (1.0 / (1.0 + np.exp(((xx - cx) ** 2 + (yy - cy) ** 2 - r * r / 4) * 40))).astype(np.float32)
+    masks = (1.0 / (1.0 + np.exp(((xx - cx) ** 2 + (yy - cy) ** 2 - r * r / 4) * 40))).astype(
+        np.float32
+    )
     ours = paste_masks(masks, boxes, (h, w), threshold=0.5)
     ref = paste_masks_in_image(torch.from_numpy(masks)[:, None], torch.from_numpy(boxes), (h, w))
     for i in range(n):
@@ -31,12 +33,18 @@ def test_paste_agrees_with_torchvision() -> None:
         assert mask_iou(ours[i].full((h, w)), theirs) > 0.99, i
 
 
-def _blob(shape: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float]) -> np.ndarray:
+def _blob(
+    shape: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float]
+) -> np.ndarray:
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    return (((xx - centre[0]) / radii[0]) ** 2 + ((yy - centre[1]) / radii[1]) ** 2 <= 1).astype(bool)
+    return (((xx - centre[0]) / radii[0]) ** 2 + ((yy - centre[1]) / radii[1]) ** 2 <= 1).astype(
+        bool
+    )
 
 
-def _one(mask: np.ndarray, x0: int, y0: int, label: int, post: Postprocessing, size: tuple[int, int]):  # noqa: ANN202
+def _one(
+    mask: np.ndarray, x0: int, y0: int, label: int, post: Postprocessing, size: tuple[int, int]
+):
     det = Detections(
         image_size=size,
         boxes=np.array([[x0, y0, x0 + mask.shape[1], y0 + mask.shape[0]]], np.float32),
@@ -45,7 +53,9 @@ def _one(mask: np.ndarray, x0: int, y0: int, label: int, post: Postprocessing, s
         masks=(MaskCrop(x0, y0, mask),),
     )
     card = card_for()
-    return to_predictions(det, categories=card.category_for_label(), post=post, model_name="m", model_version="1")
+    return to_predictions(
+        det, categories=card.category_for_label(), post=post, model_name="m", model_version="1"
+    )
 
 
 @pytest.mark.parametrize("radii", [(20.0, 12.0), (6.0, 30.0), (40.0, 40.0)])
@@ -62,7 +72,9 @@ def test_polygon_round_trip_of_blobs(radii: tuple[float, float]) -> None:
 def test_holes_and_fragments_are_dropped() -> None:
     ring = _blob((80, 80), (40, 40), (30, 30)) & ~_blob((80, 80), (40, 40), (10, 10))
     ring[2:4, 2:4] = True  # a 4-pixel fragment away from the ring
-    (pred,) = _one(ring, 10, 10, 2, Postprocessing(polygon_tolerance=0.5, min_area=16.0), (100, 100))
+    (pred,) = _one(
+        ring, 10, 10, 2, Postprocessing(polygon_tolerance=0.5, min_area=16.0), (100, 100)
+    )
     filled = MaskCrop(10, 10, _blob((80, 80), (40, 40), (30, 30))).full((100, 100))
     assert mask_iou(polygons_to_mask([pred.shape], (100, 100)), filled) > 0.95  # outer ring only
 
@@ -83,6 +95,10 @@ def test_box_categories_become_clipped_boxes() -> None:
         masks=(MaskCrop(0, 10, np.zeros((20, 60), bool)),),
     )
     (pred,) = to_predictions(
-        det, categories=card_for().category_for_label(), post=Postprocessing(), model_name="m", model_version="1"
+        det,
+        categories=card_for().category_for_label(),
+        post=Postprocessing(),
+        model_name="m",
+        model_version="1",
     )
     assert pred.category == "fracture" and pred.shape == Box(0, 10, 60, 30)

@@ -58,14 +58,18 @@ def test_polygons_follow_the_pasted_masks(predictor: MaskRCNNPredictor) -> None:
     (det,) = pred0.detect([to_unit_image(rg, card.preprocessing)])
     preds = pred0.predictions(det)
     polys = [p for p in preds if isinstance(p.shape, Polygon)]
-    masks = [det.masks[i] for i in range(len(det)) if det.labels[i] == 1 and det.masks[i].mask.any()]
+    masks = [
+        det.masks[i] for i in range(len(det)) if det.labels[i] == 1 and det.masks[i].mask.any()
+    ]
     assert len(polys) == len(masks) > 0
     for poly, crop in zip(polys, masks):
         drawn = polygons_to_mask([poly.shape], rg.shape).astype(bool)  # type: ignore[list-item]
         full = crop.full(rg.shape)
         # The polygon is the outer ring of the largest component (random masks are ragged):
         # compare with that component, holes filled, in image coordinates.
-        contours, _ = cv2.findContours(full.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        contours, _ = cv2.findContours(
+            full.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+        )
         outer = np.zeros(rg.shape, np.uint8)
         cv2.drawContours(outer, [max(contours, key=cv2.contourArea)], -1, 1, thickness=-1)
         assert mask_iou(drawn, outer) > 0.95
@@ -102,8 +106,13 @@ def test_auto_device_is_cpu_without_cuda(predictor: MaskRCNNPredictor) -> None:
 def test_unit_image_uses_window_and_inverts_monochrome1() -> None:
     stored = np.array([[0, 100], [200, 400]], np.uint16)
     rg = Radiograph(
-        path="a", format="dicom", stored=stored, bits_stored=12, rescale_slope=2.0,
-        rescale_intercept=-100.0, windows=(WindowPreset(center=200, width=400),),
+        path="a",
+        format="dicom",
+        stored=stored,
+        bits_stored=12,
+        rescale_slope=2.0,
+        rescale_intercept=-100.0,
+        windows=(WindowPreset(center=200, width=400),),
     )
     unit = to_unit_image(rg, Preprocessing(window="default"))
     # modality values -100, 100, 300, 700; window [0, 400]
@@ -122,7 +131,7 @@ def test_unit_image_percentile_window() -> None:
     )
     assert unit.min() == 0.0 and unit.max() == 1.0
     assert 0.4 < float(np.median(unit)) < 0.6
-    with pytest.raises(ValueError, match="rgb.png: expected a 2-D"):
+    with pytest.raises(ValueError, match=r"rgb\.png: expected a 2-D"):
         to_unit_image(
             Radiograph(path="rgb.png", format="png", stored=np.zeros((4, 4, 3)), bits_stored=8),
             Preprocessing(),

@@ -48,7 +48,7 @@ class GatedPredictor:
         ]
 
 
-def loader(image_id: str):  # noqa: ANN201 - a tiny factory
+def loader(image_id: str):
     return lambda: Radiograph(
         path=image_id, format="png", stored=np.zeros((4, 4), np.uint8), bits_stored=8
     )

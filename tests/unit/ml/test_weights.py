@@ -67,14 +67,16 @@ def test_wrong_checksum_is_refused(saved: ModelCard, tmp_path: Path) -> None:
 
 def test_wrong_architecture_is_refused(saved: ModelCard, tmp_path: Path) -> None:
     path = _variant(saved, tmp_path, architecture="maskrcnn_resnet50_fpn_v2")
-    with pytest.raises(ModelLoadError, match="architecture differs.*missing keys"):
+    with pytest.raises(ModelLoadError, match=r"architecture differs.*missing keys"):
         load_model(path)
 
 
 def test_wrong_class_count_is_refused(saved: ModelCard, tmp_path: Path) -> None:
     cats = saved.to_json()["categories"][:3]
     path = _variant(saved, tmp_path, num_classes=4, categories=cats)
-    with pytest.raises(ModelLoadError, match="class count differs: weights have 8 classes, the card says 4"):
+    with pytest.raises(
+        ModelLoadError, match="class count differs: weights have 8 classes, the card says 4"
+    ):
         load_model(path)
 
 
@@ -89,7 +91,7 @@ def test_corrupt_weights_file_is_refused(saved: ModelCard, tmp_path: Path) -> No
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file at all")
     card = save_card(saved.with_weights(bad.name, sha256_of(bad)), tmp_path / "bad.json")
-    with pytest.raises(ModelLoadError, match="bad.safetensors: not a readable safetensors"):
+    with pytest.raises(ModelLoadError, match=r"bad\.safetensors: not a readable safetensors"):
         load_model(card)
     missing = save_card(saved.with_weights("gone.safetensors", "b" * 64), tmp_path / "gone.json")
     with pytest.raises(ModelLoadError, match="weights file not found"):
@@ -123,9 +125,11 @@ def test_import_torchvision_coco_checkpoint(tmp_path: Path) -> None:
     published = save_weights(model, replace(card, version="0.2"), tmp_path / "out")
     assert load_card(published.source).num_classes == 8  # type: ignore[arg-type]
 
-    with pytest.raises(ModelLoadError, match="not a maskrcnn_mobilenet_v3_large_fpn_lite checkpoint"):
+    with pytest.raises(
+        ModelLoadError, match="not a maskrcnn_mobilenet_v3_large_fpn_lite checkpoint"
+    ):
         import_torchvision_checkpoint(ckpt, card_for())
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00garbage")
-    with pytest.raises(ModelLoadError, match="junk.pth: not a readable PyTorch checkpoint"):
+    with pytest.raises(ModelLoadError, match=r"junk\.pth: not a readable PyTorch checkpoint"):
         import_torchvision_checkpoint(junk, card)

@@ -1,4 +1,4 @@
-"""Turn dropped or chosen paths into image records (worker thread: walks folders, hashes).
+"""Turn chosen or dropped paths into image records (call off the GUI thread: walks, hashes).
 
 Folders are walked for readable suffixes; each file is hashed so the store can skip
 duplicates. Nothing here touches Qt.

@@ -1,0 +1,112 @@
+"""The first-start demo project: synthetic post-operative studies (PNG and DICOM) and a few
+real FracAtlas radiographs with their experts' fracture outlines, ready in the review queue.
+
+Built once into a folder (atomically: complete or absent) and reopened on later starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from orthogui.core.categories import DEFAULT_CATEGORIES
+from orthogui.core.project import ImageRecord
+from orthogui.core.radiograph import RadiographError
+from orthogui.io.files import records_for
+from orthogui.io.importers import LabelMap, merge_into, read_import
+from orthogui.io.readers import read_radiograph
+from orthogui.io.store import ProjectStore
+from orthogui.synth.dataset import write_dataset
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+FRACATLAS_DEMO = RESOURCES / "demo" / "fracatlas"
+PROJECT_NAME = "demo.orthogui"
+DEMO_VERSION = 1  # bump when the content changes: an older demo folder is rebuilt
+
+# (sub-folder, scene, format, count, seed): deterministic synthetic studies.
+SYNTHETIC_STUDIES: tuple[tuple[str, str, str, int, int], ...] = (
+    ("synthetic-limb-png", "limb", "png16", 4, 101),
+    ("synthetic-mixed-dicom", "mixed", "dicom", 3, 202),
+)
+
+Progress = Callable[[str], None]
+
+
+def _sized(records: list[ImageRecord]) -> list[ImageRecord]:
+    """Fill width/height (and pixel spacing) by reading each image once."""
+    out = []
+    for rec in records:
+        try:
+            rg = read_radiograph(rec.path)
+        except RadiographError:
+            out.append(rec)
+            continue
+        attrs = dict(rec.attributes)
+        if rg.pixel_spacing is not None:
+            attrs["pixel_spacing_mm"] = list(rg.pixel_spacing)
+            attrs["spacing_source"] = rg.spacing_source
+        out.append(rec.evolve(width=rg.columns, height=rg.rows, attributes=attrs))
+    return out
+
+
+def build_demo_project(
+    folder: str | Path,
+    *,
+    user: str = "demo",
+    progress: Progress | None = None,
+) -> Path:
+    """Build the demo project in ``folder`` (if not built yet) and return the project file.
+
+    Parameters
+    ----------
+    folder
+        Where the demo lives (the app's data folder ``demo/``).
+    user
+        Recorded as the project's creator.
+    progress
+        Called with a short line per step (the app shows it while starting).
+    """
+    root = Path(folder)
+    project = root / PROJECT_NAME
+    marker = root / f".demo-v{DEMO_VERSION}"
+    if project.is_file() and marker.is_file():
+        return project
+    say = progress or (lambda _line: None)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
+    try:
+        _build(work, user=user, say=say)
+        (work / marker.name).touch()
+        if root.exists():
+            shutil.rmtree(root)
+        work.rename(root)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return project
+
+
+def _build(work: Path, *, user: str, say: Progress) -> None:
+    store = ProjectStore.create(work / PROJECT_NAME, categories=DEFAULT_CATEGORIES, user=user)
+    try:
+        for sub, scene, fmt, n, seed in SYNTHETIC_STUDIES:
+            say(f"Generating {n} synthetic {scene} radiographs ({fmt})…")
+            write_dataset(work / sub, n=n, seed=seed, scene=scene, size=1024, fmt=fmt)  # type: ignore[arg-type]
+            store.add_images(_sized(records_for([work / sub / "images"])))
+        say("Adding FracAtlas radiographs with their fracture outlines…")
+        images = work / "fracatlas"
+        shutil.copytree(FRACATLAS_DEMO, images)
+        result = read_import(
+            "fracatlas", images, label_map=LabelMap(DEFAULT_CATEGORIES, {"fractured": "fracture"})
+        )
+        merge_into(
+            store.model,
+            result,
+            history=store.history,  # persisted like any edit: one undoable import step
+            add_images=lambda recs: store.add_images(_sized(recs)),
+            label="Import FracAtlas outlines:",
+        )
+    finally:
+        store.close()

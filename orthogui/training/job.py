@@ -1,0 +1,234 @@
+"""The training job file: what to train on, from where, how, and where results go.
+
+Plain JSON, validated into a frozen ``TrainingJob``; every error names the file and the field.
+Relative paths are resolved against the job file's folder. torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda")
+JOB_FORMAT = "orthogui-training-job/1"
+
+
+class JobError(ValueError):
+    """A job file that cannot be run. ``str()`` names the file, the field and the reason."""
+
+    def __init__(self, path: str | Path, field_name: str, reason: str) -> None:
+        self.path = str(path)
+        self.field = field_name
+        self.reason = reason
+        where = f"{self.path}: field {field_name!r}" if field_name else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """The recipe: SGD momentum + weight decay, linear warm-up then cosine decay."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    batch_size: int = 2
+    accumulation: int = 1  # optimizer step every ``accumulation`` batches
+    max_steps: int = 1000  # optimizer steps
+    amp: bool = True  # fp16 autocast, CUDA only
+    augment: bool = True
+    class_balanced: bool = True
+    grad_clip: float = 0.0  # 0 = off
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One training run.
+
+    ``snapshot`` is a snapshot folder (``annotations/{train,val}.json`` + ``images/``) or a
+    single COCO file / folder with ``annotations.json``, split by ``seed`` and
+    ``val_fraction``. ``start_card`` is the current model (fine-tune it, and the candidate must
+    beat it to be promoted); without it a fresh ``architecture`` is trained on ``categories``.
+    """
+
+    snapshot: Path
+    output: Path
+    models_dir: Path | None = None
+    start_card: Path | None = None
+    architecture: str = "maskrcnn_mobilenet_v3_large_fpn_lite"
+    model_name: str = ""
+    categories: tuple[str, ...] = ()
+    image_size: int = 1024
+    hyper: HyperParameters = field(default_factory=HyperParameters)
+    device: str = "auto"
+    seed: int = 0
+    val_fraction: float = 0.2
+    tolerance: float = 0.02
+    primary_metric: str = "segm_AP"
+    eval_every: int = 0  # steps; 0 = only at the end
+    checkpoint_every: int = 50
+    log_every: int = 1
+    resume: bool = True
+    num_workers: int = 0
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The worker's own resumable checkpoint."""
+        return self.output / "checkpoint.pt"
+
+    @property
+    def events_path(self) -> Path:
+        """Every event is also appended here, so a GUI can re-attach after closing."""
+        return self.output / "events.jsonl"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of the job (paths as strings)."""
+        d = asdict(self)
+        d.pop("source")
+        for k, v in d.items():
+            if isinstance(v, Path):
+                d[k] = str(v)
+        d["categories"] = list(self.categories)
+        return {"format": JOB_FORMAT, **d}
+
+
+_PATHS = ("snapshot", "output", "models_dir", "start_card")
+
+
+def _typed(where: Path, name: str, value: Any, kind: type) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and kind is not bool:
+        raise JobError(where, name, f"must be a {kind.__name__}, got a boolean")
+    if not isinstance(value, kind):
+        raise JobError(where, name, f"must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _hyper(where: Path, obj: Any) -> HyperParameters:
+    if not isinstance(obj, dict):
+        raise JobError(where, "hyper", "must be an object")
+    defaults = HyperParameters()
+    known = {f.name: type(getattr(defaults, f.name)) for f in fields(HyperParameters)}
+    unknown = sorted(set(obj) - set(known))
+    if unknown:
+        raise JobError(where, f"hyper.{unknown[0]}", f"unknown field; known: {sorted(known)}")
+    values = {k: _typed(where, f"hyper.{k}", v, known[k]) for k, v in obj.items()}
+    hp = replace(defaults, **values)
+    checks = {
+        "lr": hp.lr > 0,
+        "momentum": 0 <= hp.momentum < 1,
+        "weight_decay": hp.weight_decay >= 0,
+        "warmup_steps": hp.warmup_steps >= 0,
+        "batch_size": hp.batch_size >= 1,
+        "accumulation": hp.accumulation >= 1,
+        "max_steps": hp.max_steps >= 1,
+        "grad_clip": hp.grad_clip >= 0,
+    }
+    for name, ok in checks.items():
+        if not ok:
+            raise JobError(where, f"hyper.{name}", f"out of range: {getattr(hp, name)!r}")
+    return hp
+
+
+def job_from_json(obj: Any, *, source: Path) -> TrainingJob:
+    """Validate a parsed job object (paths relative to ``source``'s folder).
+
+    Raises
+    ------
+    JobError
+        Naming ``source`` and the offending field.
+    """
+    if not isinstance(obj, dict):
+        raise JobError(source, "", "a job must be a JSON object")
+    obj = dict(obj)
+    fmt = obj.pop("format", JOB_FORMAT)
+    if fmt != JOB_FORMAT:
+        raise JobError(source, "format", f"unknown job format {fmt!r} (expected {JOB_FORMAT!r})")
+    known = {f.name for f in fields(TrainingJob)} - {"source"}
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise JobError(source, unknown[0], f"unknown field; known: {sorted(known)}")
+    for required in ("snapshot", "output"):
+        if required not in obj:
+            raise JobError(source, required, "missing")
+    base = source.parent
+    defaults = TrainingJob(snapshot=Path(), output=Path())
+    values: dict[str, Any] = {}
+    for name, raw in obj.items():
+        if name in _PATHS:
+            if raw is None and name not in ("snapshot", "output"):
+                values[name] = None
+                continue
+            text = _typed(source, name, raw, str)
+            values[name] = (base / os.path.expanduser(text)).resolve()
+        elif name == "hyper":
+            values[name] = _hyper(source, raw)
+        elif name == "categories":
+            if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
+                raise JobError(source, name, "must be a list of category names")
+            if len(set(raw)) != len(raw):
+                raise JobError(source, name, f"duplicate names in {raw}")
+            values[name] = tuple(raw)
+        else:
+            values[name] = _typed(source, name, raw, type(getattr(defaults, name)))
+    job = replace(defaults, **values, source=source)
+    _check(job, source)
+    return job
+
+
+def _check(job: TrainingJob, source: Path) -> None:
+    if not job.snapshot.exists():
+        raise JobError(source, "snapshot", f"{job.snapshot} does not exist")
+    if job.start_card is not None and not job.start_card.is_file():
+        raise JobError(source, "start_card", f"{job.start_card} does not exist")
+    if job.start_card is None and not job.categories:
+        raise JobError(source, "categories", "needed when there is no start_card")
+    if job.device not in DEVICES:
+        raise JobError(source, "device", f"must be one of {DEVICES}, got {job.device!r}")
+    if not 0.0 < job.val_fraction < 1.0:
+        raise JobError(source, "val_fraction", f"must be in (0, 1), got {job.val_fraction}")
+    if job.tolerance < 0:
+        raise JobError(source, "tolerance", f"must be >= 0, got {job.tolerance}")
+    if job.image_size < 32:
+        raise JobError(source, "image_size", f"must be >= 32, got {job.image_size}")
+    for name in ("eval_every", "checkpoint_every", "num_workers", "threads"):
+        if getattr(job, name) < 0:
+            raise JobError(source, name, "must be >= 0")
+    if job.log_every < 1:
+        raise JobError(source, "log_every", "must be >= 1")
+
+
+def load_job(path: str | Path) -> TrainingJob:
+    """Read and validate a job file.
+
+    Raises
+    ------
+    JobError
+        Missing file, bad JSON, or a field out of range (the message names the field).
+    """
+    p = Path(path).resolve()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise JobError(p, "", f"cannot read the job file ({exc.strerror or exc})") from exc
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobError(p, "", f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    return job_from_json(obj, source=p)
+
+
+def save_job(job: TrainingJob, path: str | Path) -> Path:
+    """Write ``job`` as JSON (absolute paths) atomically; returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(job.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
