@@ -20,10 +20,10 @@ from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus
 from orthogui.core.radiograph import Radiograph
 from orthogui.core.review import set_attributes, set_category
+from orthogui.io.files import records_for
 from orthogui.ui.actions import add_category_actions, build_actions
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.canvas import CanvasView
-from orthogui.io.files import records_for
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
 from orthogui.ui.controllers.preannotate import PreannotateController
