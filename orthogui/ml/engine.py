@@ -161,7 +161,7 @@ def train_one_epoch(
         if reduce_loss is not None:
             total = reduce_loss(total)
         if not math.isfinite(float(total)):
-            raise NonFiniteLossError(step + 1, {k: float(v) for k, v in loss_dict.items()})
+            raise NonFiniteLossError(step + 1, {k: float(v.detach()) for k, v in loss_dict.items()})
         scaled = loss / accumulation
         if use_amp and scaler is not None:
             scaler.scale(scaled).backward()

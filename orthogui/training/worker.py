@@ -271,14 +271,15 @@ def run_job(
     if len(train_ds) == 0:
         raise JobError(job.source or "<job>", "snapshot", "the train split has no images")
     val_ds = CocoDetectionDataset(val_split, labels=labels, preprocessing=card.preprocessing)
+    per_step = hp.batch_size * hp.accumulation
     sampler = ClassBalancedSampler(
         repeat_factors([train_ds.image_labels(i) for i in range(len(train_ds))]),
+        num_samples=max(len(train_ds), per_step * dist.world_size),
         seed=job.seed,
         rank=dist.rank,
         num_replicas=dist.world_size,
         balanced=hp.class_balanced,
     )
-    per_step = hp.batch_size * hp.accumulation
     steps_per_epoch = max(len(sampler) // per_step, 1)
     optimizer = make_optimizer(model, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     scheduler = warmup_cosine(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
@@ -331,7 +332,7 @@ def run_job(
             amp=hp.amp,
         )
 
-    timing = {"ema": 0.0, "stopped": False}
+    timing: dict[str, float] = {"ema": 0.0, "stopped": False, "saved": -1}
     epoch = step // steps_per_epoch
 
     def on_step(info: StepInfo) -> bool:
@@ -354,6 +355,7 @@ def run_job(
             path = _checkpoint(
                 job, model, optimizer, scheduler, scaler, info.step, info.epoch, card
             )
+            timing["saved"] = info.step
             say(CheckpointSaved(step=info.step, path=str(path)))
         if job.eval_every and info.step % job.eval_every == 0 and info.step < hp.max_steps:
             if rank0:
@@ -383,14 +385,12 @@ def run_job(
             reduce_loss=dist.mean if dist.world_size > 1 else None,
             on_step=on_step,
         )
-        if step == before:  # an epoch too short for one optimizer step: take more batches
-            sampler.set_epoch(epoch + 1)
-            steps_per_epoch = max(steps_per_epoch // 2, 1)
+        if step == before:
+            raise RuntimeError(f"epoch {epoch} made no optimizer step (empty loader)")
     dist.sync_buffers(model)
-    path = (
-        _checkpoint(job, model, optimizer, scheduler, scaler, step, epoch, card) if rank0 else None
-    )
-    if path is not None:
+    path = job.checkpoint_path if rank0 else None
+    if rank0 and timing["saved"] != step:
+        _checkpoint(job, model, optimizer, scheduler, scaler, step, epoch, card)
         say(CheckpointSaved(step=step, path=str(path)))
     if timing["stopped"]:
         say(

@@ -150,6 +150,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.category_panel.categoryChosen.connect(self.canvas.set_draw_category)
         self.properties_panel.categoryRequested.connect(self._on_properties_categoryRequested)
         self.properties_panel.attributeRequested.connect(self._on_properties_attributeRequested)
+        self.properties_panel.simplifyRequested.connect(self.canvas.simplify_selected)
+        self.properties_panel.simplifyFinished.connect(self.history.close_merge)
         self.loader.loaded.connect(self._on_loader_loaded)
         self.loader.failed.connect(self._on_loader_failed)
         self.predict.finished.connect(self._on_predict_finished)

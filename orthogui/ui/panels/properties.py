@@ -6,8 +6,8 @@ mm along its axis. Edits are requested by signals; the window turns them into co
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Signal
-from PySide6.QtWidgets import QComboBox, QDockWidget, QFormLayout, QLabel, QWidget
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QDockWidget, QFormLayout, QLabel, QSlider, QWidget
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.categories import CategorySet
@@ -15,10 +15,16 @@ from orthogui.ui.controllers.inventory import Spacing, length_mm
 
 
 class PropertiesPanel(QDockWidget):
-    """Edits of one finding: ``categoryRequested(id, name)``, ``attributeRequested(id, k, v)``."""
+    """Edits of one finding: ``categoryRequested(id, name)``, ``attributeRequested(id, k, v)``,
+    and the polygon detail slider: ``simplifyRequested(tolerance_px)`` while it moves,
+    ``simplifyFinished()`` when the gesture ends (one undo step per gesture)."""
 
     categoryRequested = Signal(str, str)
     attributeRequested = Signal(str, str, str)
+    simplifyRequested = Signal(float)
+    simplifyFinished = Signal()
+
+    SIMPLIFY_STEPS_PER_PX = 10
 
     def __init__(self, categories: CategorySet, parent: QWidget | None = None) -> None:
         super().__init__("Properties", parent)
@@ -58,6 +64,13 @@ class PropertiesPanel(QDockWidget):
             lab.setWordWrap(True)
             self.labels[key] = lab
             self.form.addRow(title, lab)
+        self.simplify_slider = QSlider(Qt.Orientation.Horizontal, body)
+        self.simplify_slider.setObjectName("propSimplify")
+        self.simplify_slider.setRange(0, 5 * self.SIMPLIFY_STEPS_PER_PX)  # up to 5 px
+        self.simplify_slider.setToolTip("Remove polygon detail: tolerance 0-5 px (one undo step)")
+        self.simplify_slider.valueChanged.connect(self._on_simplify_slider_valueChanged)
+        self.simplify_slider.sliderReleased.connect(self.simplifyFinished)
+        self.form.addRow("Simplify", self.simplify_slider)
         self.setWidget(body)
         self._ann: Annotation | None = None
         self._spacing: Spacing | None = None
@@ -73,7 +86,11 @@ class PropertiesPanel(QDockWidget):
         return self._ann
 
     def show_annotation(self, ann: Annotation | None) -> None:
+        if ann is None or self._ann is None or ann.id != self._ann.id:
+            with QSignalBlocker(self.simplify_slider):
+                self.simplify_slider.setValue(0)  # a new selection starts from its own detail
         self._ann = ann
+        self.simplify_slider.setEnabled(ann is not None and ann.is_polygon)
         enabled = ann is not None
         self.category_combo.setEnabled(enabled)
         with QSignalBlocker(self.category_combo):
@@ -126,6 +143,11 @@ class PropertiesPanel(QDockWidget):
             self.labels["length"].setText(f"{mm:.1f} mm{warn}")
         bb = ann.shape.bbox()
         self.labels["size"].setText(f"{bb.width:.0f} × {bb.height:.0f} px")
+
+    def _on_simplify_slider_valueChanged(self, value: int) -> None:
+        self.simplifyRequested.emit(value / self.SIMPLIFY_STEPS_PER_PX)
+        if not self.simplify_slider.isSliderDown():  # keyboard/click step: a gesture of its own
+            self.simplifyFinished.emit()
 
     def _alternatives(self, ann: Annotation) -> list:
         if ann.category not in self.categories:
