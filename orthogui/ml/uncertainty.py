@@ -161,7 +161,9 @@ def score_image(
     )
 
 
-def combined(s: ImageScores, ctx: ScoringContext, weights: Mapping[str, float] | None = None) -> float:
+def combined(
+    s: ImageScores, ctx: ScoringContext, weights: Mapping[str, float] | None = None
+) -> float:
     """Weighted mean of the scorers' values times the image's rarity: the number stored as
     ``ImageRecord.uncertainty`` and sorted on."""
     w = weights or dict.fromkeys(s.scores, 1.0)
