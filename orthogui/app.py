@@ -83,17 +83,11 @@ def demo_project(*, user: str) -> tuple[Any, list[Path]]:
 
 
 def default_predictor() -> Any:
-    """The model used for pre-annotation, or None (the Model menu then says so).
+    """The installed model used for pre-annotation, or None (the Model menu then says so)."""
+    from orthogui.ml.defaults import default_predictor as load_default
 
-    Hook for the inference work: ``orthogui.ml.service.default_predictor()`` when it exists.
-    """
     try:
-        from orthogui.ml import service  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    factory = getattr(service, "default_predictor", None)
-    try:
-        return factory() if factory is not None else None
+        return load_default()
     except Exception as exc:  # a broken model must not stop the app from starting
         print(f"orthogui: no model loaded: {exc}", file=sys.stderr)
         return None
