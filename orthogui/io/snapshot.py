@@ -26,6 +26,7 @@ from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.io.coco import DEFAULT_INCLUDE, to_coco
 from orthogui.io.deid import deidentify_dicom, new_salt, salted_hash, scrub_attributes
+from orthogui.io.files import file_sha256
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -201,14 +202,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export_snapshot(
     model: ProjectModel,
     out_dir: str | Path,
@@ -298,7 +291,7 @@ def export_snapshot(
                 rel = f"images/{names[rec.id]}"
                 _write_image(Path(image_path_of(rec)), tmp / rel, options, salt)
                 _fsync(tmp / rel)
-                files[rel] = _sha256(tmp / rel)
+                files[rel] = file_sha256(tmp / rel)
             _fsync(tmp / "images")
         content = hashlib.sha256(
             "".join(f"{k}\x00{files[k]}\n" for k in sorted(files)).encode()

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import Any
 
-from orthogui.core.annotation import Annotation
+from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
 from orthogui.core.categories import CategorySet
 from orthogui.core.commands import AddAnnotations
+from orthogui.core.geometry import Shape
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
 
@@ -150,3 +152,18 @@ def merge_into(
     else:
         cmd.apply(model)
     return id_map
+
+
+def human_label(
+    *, image_id: str, category: str, shape: Shape, attributes: dict[str, Any] | None = None
+) -> Annotation:
+    """An annotation read from a foreign labelling tool: made by people, so accepted."""
+    return Annotation(
+        id=new_id(),
+        image_id=image_id,
+        category=category,
+        shape=shape,
+        provenance=Provenance("import"),
+        review=Review(ReviewState.ACCEPTED),
+        attributes=dict(attributes or {}),
+    )

@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
+from orthogui.core.annotation import Annotation, new_id
 from orthogui.core.geometry import Box, Polygon, Shape
 from orthogui.core.project import ImageRecord
-from orthogui.io.importers._base import ImportResult, ImportValidationError, LabelMap, Problem
+from orthogui.io.importers._base import (
+    ImportResult,
+    ImportValidationError,
+    LabelMap,
+    Problem,
+    human_label,
+)
 from orthogui.io.importers.coco import check_inside, load_json
 
 
@@ -109,15 +115,7 @@ def read_labelme(
             if item.get("group_id") is not None:
                 attributes["group_id"] = item["group_id"]
             anns.append(
-                Annotation(
-                    id=new_id(),
-                    image_id=rec.id,
-                    category=target,
-                    shape=shape,
-                    provenance=Provenance("import"),
-                    review=Review(ReviewState.ACCEPTED),
-                    attributes=attributes,
-                )
+                human_label(image_id=rec.id, category=target, shape=shape, attributes=attributes)
             )
     if problems:
         raise ImportValidationError(problems)

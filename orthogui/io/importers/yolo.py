@@ -9,10 +9,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
+from orthogui.core.annotation import Annotation, new_id
 from orthogui.core.geometry import Box, Polygon, Shape
 from orthogui.core.project import ImageRecord
-from orthogui.io.importers._base import ImportResult, ImportValidationError, LabelMap, Problem
+from orthogui.io.importers._base import (
+    ImportResult,
+    ImportValidationError,
+    LabelMap,
+    Problem,
+    human_label,
+)
 from orthogui.io.importers.coco import image_header
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm")
@@ -137,16 +143,7 @@ def read_yolo(
             target = mapping[names[cls]]
             if target is None:
                 continue
-            anns.append(
-                Annotation(
-                    id=new_id(),
-                    image_id=rec.id,
-                    category=target,
-                    shape=shape,
-                    provenance=Provenance("import"),
-                    review=Review(ReviewState.ACCEPTED),
-                )
-            )
+            anns.append(human_label(image_id=rec.id, category=target, shape=shape))
     if problems:
         raise ImportValidationError(problems)
     return ImportResult(tuple(images), tuple(anns), (), str(root))
