@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -57,7 +58,7 @@ def _vflip(
     return np.ascontiguousarray(img[::-1]), np.ascontiguousarray(masks[:, ::-1])
 
 
-def _warp_masks(masks: Masks, fn: Callable[[NDArray[np.uint8]], NDArray[np.uint8]]) -> Masks:
+def _warp_masks(masks: Masks, fn: Callable[[NDArray[np.uint8]], NDArray[Any]]) -> Masks:
     if masks.shape[0] == 0:
         return masks
     return np.stack([fn(m) for m in masks]).astype(np.uint8)
@@ -92,8 +93,8 @@ def _elastic(
     sigma = max(cfg.elastic_sigma * side, 1.0)
     fields = []
     for _ in range(2):
-        d = rng.uniform(-1.0, 1.0, (h, w)).astype(np.float32)
-        d = cv2.GaussianBlur(d, (0, 0), sigma)
+        noise = rng.uniform(-1.0, 1.0, (h, w)).astype(np.float32)
+        d = np.asarray(cv2.GaussianBlur(noise, (0, 0), sigma), dtype=np.float32)
         peak = float(np.abs(d).max()) or 1.0
         fields.append(d * np.float32(cfg.elastic_alpha * side / peak))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

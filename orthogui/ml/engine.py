@@ -50,7 +50,8 @@ def make_optimizer(
     model: nn.Module, *, lr: float, momentum: float = 0.9, weight_decay: float = 1e-4
 ) -> torch.optim.SGD:
     """SGD with momentum over the trainable parameters; no weight decay on norms and biases."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

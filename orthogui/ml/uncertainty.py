@@ -223,22 +223,36 @@ def order_queue(
 def _detect_with_probs(
     model: MaskRCNN, image: torch.Tensor
 ) -> tuple[FloatArray, FloatArray, NDArray[np.int64], FloatArray]:
+    """torchvision's box post-processing for one image, keeping for every detection the
+    softmax over all classes of the proposal it came from."""
+    from torchvision.ops import boxes as box_ops
+
     original = (int(image.shape[-2]), int(image.shape[-1]))
     images, _ = model.transform([image])
     features = model.backbone(images.tensors)
     proposals, _ = model.rpn(images, features)
-    dets, _ = model.roi_heads(features, proposals, images.image_sizes)
     heads = model.roi_heads
-    # The class distribution of each final box, from the box head's softmax on that box.
-    pooled = heads.box_roi_pool(features, [dets[0]["boxes"]], images.image_sizes)
-    logits, _ = heads.box_predictor(heads.box_head(pooled))
-    probs = torch.softmax(logits.float(), dim=-1)
-    boxes = model.transform.postprocess(dets, images.image_sizes, [original])[0]["boxes"]
+    pooled = heads.box_roi_pool(features, proposals, images.image_sizes)
+    logits, regression = heads.box_predictor(heads.box_head(pooled))
+    probs = torch.softmax(logits.float(), dim=-1)  # (n_proposals, num_classes)
+    n, c = probs.shape
+    boxes = heads.box_coder.decode(regression, proposals).reshape(n, c, 4)
+    boxes = box_ops.clip_boxes_to_image(boxes, images.image_sizes[0])
+    labels = torch.arange(c, device=probs.device).view(1, -1).expand(n, c)
+    origin = torch.arange(n, device=probs.device).view(-1, 1).expand(n, c)
+    boxes, scores = boxes[:, 1:].reshape(-1, 4), probs[:, 1:].reshape(-1)
+    labels, origin = labels[:, 1:].reshape(-1), origin[:, 1:].reshape(-1)
+    keep = torch.where(scores > heads.score_thresh)[0]
+    keep = keep[box_ops.remove_small_boxes(boxes[keep], min_size=1e-2)]
+    keep = keep[box_ops.batched_nms(boxes[keep], scores[keep], labels[keep], heads.nms_thresh)]
+    keep = keep[: heads.detections_per_img]
+    dets = [{"boxes": boxes[keep]}]
+    final = model.transform.postprocess(dets, images.image_sizes, [original])[0]["boxes"]
     return (
-        boxes.float().cpu().numpy().astype(np.float64),
-        dets[0]["scores"].float().cpu().numpy().astype(np.float64),
-        dets[0]["labels"].cpu().numpy().astype(np.int64),
-        probs.cpu().numpy().astype(np.float64),
+        final.float().cpu().numpy().astype(np.float64),
+        scores[keep].cpu().numpy().astype(np.float64),
+        labels[keep].cpu().numpy().astype(np.int64),
+        probs[origin[keep]].cpu().numpy().astype(np.float64),
     )
 
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from orthogui.training.protocol import Event, Failed, ProtocolError, from_json
+from orthogui.training.protocol import Event, Failed, FailureKind, ProtocolError, from_json
 
 OnEvent = Callable[[Event], None]
 STDERR_LINES = 20
@@ -130,7 +130,7 @@ class TrainingRun:
         if self._stderr_reader is not None:
             self._stderr_reader.join(timeout=5)
         if not terminal:
-            why = "stopped" if self._stopping else "crashed"
+            why: FailureKind = "stopped" if self._stopping else "crashed"
             detail = self.stderr_tail[-1] if self.stderr_tail else "no output"
             self._deliver(
                 Failed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -30,7 +31,7 @@ def test_warmup_then_cosine() -> None:
     assert lrs[10] == pytest.approx(1.0)
     assert lrs[60] == pytest.approx(0.5, abs=1e-6)
     assert lrs[110] == pytest.approx(0.0, abs=1e-9)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
 
 
 class _Toy(torch.nn.Module):
