@@ -1,13 +1,14 @@
 """Pre-annotation: run a ``Predictor`` on images in the background, findings as proposals.
 
-One worker reads and predicts; results reach the GUI thread through the bridge and become
-one undo step per image (earlier unreviewed model proposals of that image are replaced).
+The Qt-free ``InferenceService`` (one worker, cancellation, a cache per model version) reads
+and predicts; results reach the GUI thread through the bridge and become one undo step per
+image (earlier unreviewed model proposals of that image are replaced).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from orthogui.core.history import History
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus, ProjectModel
 from orthogui.core.radiograph import Radiograph
+from orthogui.ml.service import InferenceService, Priority
 from orthogui.ui.bridge import FutureBridge
 
 Reader = Callable[[Path], Radiograph]
@@ -44,9 +46,8 @@ class PreannotateController(QObject):
         super().__init__(parent)
         self.model = model
         self.history = history
-        self.predictor = predictor
         self._reader = reader
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-predict")
+        self._service = InferenceService(predictor) if predictor is not None else None
         self._bridge = FutureBridge(self)
         self._bridge.finished.connect(self._on_bridge_finished)
         self._bridge.failed.connect(self._on_bridge_failed)
@@ -57,14 +58,17 @@ class PreannotateController(QObject):
         self._found = 0
         self._cancelled = False
 
+    @property
+    def predictor(self) -> Predictor | None:
+        return self._service.predictor if self._service is not None else None
+
     def busy(self) -> bool:
         return bool(self._futures)
 
     def start(self, jobs: list[tuple[str, Path, Radiograph | None]]) -> int:
         """Queue images for prediction; returns how many were queued."""
-        if self.predictor is None:
+        if self._service is None:
             raise RuntimeError("no model is loaded")
-        predictor = self.predictor
         if not self._futures:
             self._total = self._done = self._found = 0
             self._cancelled = False
@@ -72,7 +76,10 @@ class PreannotateController(QObject):
         for image_id, path, cached in jobs:
             if image_id in self._futures:
                 continue
-            fut = self._pool.submit(_predict, predictor, self._reader, path, cached)
+            # Every image of a batch is wanted: PREFETCH requests never pre-empt each other.
+            fut = self._service.request(
+                image_id, _loader(self._reader, path, cached), priority=Priority.PREFETCH
+            )
             self._futures[image_id] = fut
             self._bridge.watch(fut, image_id)
             queued += 1
@@ -82,12 +89,15 @@ class PreannotateController(QObject):
 
     def cancel(self) -> None:
         self._cancelled = True
+        if self._service is not None:
+            self._service.cancel_all()
         for fut in list(self._futures.values()):
             fut.cancel()
 
     def shutdown(self) -> None:
         self.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._service is not None:
+            self._service.shutdown(wait=False)
 
     # -- results (GUI thread) -------------------------------------------------------------------
     def apply(self, image_id: str, predictions: list[Prediction]) -> int:
@@ -136,9 +146,8 @@ class PreannotateController(QObject):
         self._step(str(key))
 
 
-def _predict(
-    predictor: Predictor, reader: Reader, path: Path, cached: Radiograph | None
-) -> list[Prediction]:
-    # Worker thread: file I/O and the model, never Qt.
-    radiograph = cached if cached is not None else reader(path)
-    return list(predictor.predict(radiograph))
+def _loader(reader: Reader, path: Path, cached: Radiograph | None) -> Callable[[], Radiograph]:
+    # Called on the service's worker thread: file I/O there, never on the GUI thread.
+    if cached is not None:
+        return lambda: cached
+    return lambda: reader(path)
