@@ -73,12 +73,18 @@ def open_or_create(path: Path, *, user: str) -> Any:
     return ProjectStore.create(path, user=user)
 
 
-def demo_project(*, user: str) -> tuple[Any, list[Path]]:
-    """The demo project (built on first start, a few seconds) and no extra paths to add."""
+def demo_project(*, user: str, predictor: Any = None) -> tuple[Any, list[Path]]:
+    """The demo project (built on first start, pre-annotated by ``predictor`` when a model is
+    installed; about 15 s on a CPU) and no extra paths to add."""
     from orthogui.demo import build_demo_project
 
     folder = data_dir() / "demo"
-    path = build_demo_project(folder, user=user, progress=lambda line: print(line, file=sys.stderr))
+    path = build_demo_project(
+        folder,
+        user=user,
+        progress=lambda line: print(line, file=sys.stderr),
+        predictor=predictor,
+    )
     return open_or_create(path, user=user), []
 
 
@@ -101,14 +107,22 @@ def build_window(args: argparse.Namespace, *, predictor: Any = None) -> Any:
     user = args.user or getpass.getuser() or "reviewer"
     extra: list[Path] = []
     if args.demo:
-        store, extra = demo_project(user=user)
+        store, extra = demo_project(user=user, predictor=predictor)
     elif args.project is not None:
         store = open_or_create(args.project, user=user)
     else:
         last = settings.value("main/last_project")
         path = Path(str(last)) if last and Path(str(last)).exists() else None
         store = open_or_create(path or data_dir() / "inbox.orthogui", user=user)
-    window = MainWindow(store, user=user, predictor=predictor, settings=settings)
+    from orthogui.ml.predictor import MaskRCNNPredictor
+
+    window = MainWindow(
+        store,
+        user=user,
+        predictor=predictor,
+        settings=settings,
+        model_loader=MaskRCNNPredictor.from_card,
+    )
     paths = [*extra, *args.paths]
     if paths:
         window.add_paths(paths)

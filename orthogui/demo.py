@@ -11,7 +11,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from orthogui.core.annotation import Annotation
 from orthogui.core.categories import DEFAULT_CATEGORIES
+from orthogui.core.commands import AddAnnotations
+from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import RadiographError
 from orthogui.io.files import records_for
@@ -23,7 +26,7 @@ from orthogui.synth.dataset import write_dataset
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 FRACATLAS_DEMO = RESOURCES / "demo" / "fracatlas"
 PROJECT_NAME = "demo.orthogui"
-DEMO_VERSION = 1  # bump when the content changes: an older demo folder is rebuilt
+DEMO_VERSION = 2  # bump when the content changes: an older demo folder is rebuilt
 
 # (sub-folder, scene, format, count, seed): deterministic synthetic studies.
 SYNTHETIC_STUDIES: tuple[tuple[str, str, str, int, int], ...] = (
@@ -56,6 +59,7 @@ def build_demo_project(
     *,
     user: str = "demo",
     progress: Progress | None = None,
+    predictor: Predictor | None = None,
 ) -> Path:
     """Build the demo project in ``folder`` (if not built yet) and return the project file.
 
@@ -67,17 +71,21 @@ def build_demo_project(
         Recorded as the project's creator.
     progress
         Called with a short line per step (the app shows it while starting).
+    predictor
+        The installed model: every image is pre-annotated with its findings (proposals, one
+        undo step per image). The demo is rebuilt when another model is installed.
     """
     root = Path(folder)
     project = root / PROJECT_NAME
-    marker = root / f".demo-v{DEMO_VERSION}"
+    model = "none" if predictor is None else f"{predictor.model_name}-{predictor.model_version}"
+    marker = root / _safe(f".demo-v{DEMO_VERSION}-{model}")
     if project.is_file() and marker.is_file():
         return project
     say = progress or (lambda _line: None)
     root.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
     try:
-        _build(work, user=user, say=say)
+        _build(work, user=user, say=say, predictor=predictor)
         (work / marker.name).touch()
         if root.exists():
             shutil.rmtree(root)
@@ -88,7 +96,34 @@ def build_demo_project(
     return project
 
 
-def _build(work: Path, *, user: str, say: Progress) -> None:
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+
+
+def preannotate(store: ProjectStore, predictor: Predictor, *, say: Progress) -> int:
+    """Run ``predictor`` on every image of ``store``: proposals, one undo step per image.
+
+    Returns the number of findings added. An image the model cannot read is skipped (the
+    queue marks it when it is opened).
+    """
+    total = 0
+    records = store.model.images()
+    label = f"Pre-annotate ({predictor.model_name} {predictor.model_version})"
+    for i, rec in enumerate(records, start=1):
+        say(f"Pre-annotating {i}/{len(records)} with {predictor.model_name}…")
+        try:
+            rg = read_radiograph(store.image_path(rec))
+        except RadiographError:
+            continue
+        preds = predictor.predict(rg)
+        if preds:
+            anns = tuple(Annotation.from_prediction(p, image_id=rec.id) for p in preds)
+            store.history.push(AddAnnotations(anns, label))
+            total += len(anns)
+    return total
+
+
+def _build(work: Path, *, user: str, say: Progress, predictor: Predictor | None = None) -> None:
     store = ProjectStore.create(work / PROJECT_NAME, categories=DEFAULT_CATEGORIES, user=user)
     try:
         for sub, scene, fmt, n, seed in SYNTHETIC_STUDIES:
@@ -108,5 +143,7 @@ def _build(work: Path, *, user: str, say: Progress) -> None:
             add_images=lambda recs: store.add_images(_sized(recs)),
             label="Import FracAtlas outlines:",
         )
+        if predictor is not None:
+            preannotate(store, predictor, say=say)
     finally:
         store.close()

@@ -1,5 +1,5 @@
 """``orthogui predict``: run a model over radiographs and write COCO results, or store the
-findings as pre-annotations in a project."""
+findings as pre-annotations in a project (with ``--score``, each image's uncertainty too)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", type=Path, help="COCO results JSON to write")
     out.add_argument("--project", type=Path, help="project file to store pre-annotations in")
+    parser.add_argument(
+        "--score",
+        action="store_true",
+        help="with --project: also store each image's uncertainty for the review queue "
+        "(runs the model twice more per image: the image and its mirror image)",
+    )
     parser.add_argument(
         "--images-json",
         type=Path,
@@ -74,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     from orthogui.ml.predictor import MaskRCNNPredictor
 
+    if args.score and args.project is None:
+        raise ValueError("--score needs --project (scores are stored in a project)")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     predictor = MaskRCNNPredictor.from_card(
         args.model,
@@ -126,6 +134,7 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
     from orthogui.core.commands import AddAnnotations
     from orthogui.io.readers import read_radiograph
     from orthogui.io.store import ProjectStore
+    from orthogui.ml.service import with_uncertainty
 
     store = ProjectStore.open(args.project)
     try:
@@ -136,15 +145,25 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
         if unknown:
             raise ValueError(f"{args.project}: no images with ids {sorted(unknown)}")
         total = 0
+        scores: list[float] = []
         for i, rec in enumerate(records, start=1):
-            preds = predictor.predict(read_radiograph(store.image_path(rec)))
+            rg = read_radiograph(store.image_path(rec))
+            preds = predictor.predict(rg)
             if preds:
                 anns = tuple(Annotation.from_prediction(p, image_id=rec.id) for p in preds)
                 label = f"Pre-annotate ({predictor.model_name} {predictor.model_version})"
                 store.history.push(AddAnnotations(anns, label))
                 total += len(anns)
+            if args.score:  # bookkeeping like the GUI's: stored, not an undo step
+                scores.append(predictor.uncertainty(rg))
+                store.update_images(
+                    [with_uncertainty(store.model.image(rec.id), scores[-1], predictor)]
+                )
             _progress(i, len(records), rec.id)
-        sys.stderr.write(f"{total} pre-annotations on {len(records)} images -> {args.project}\n")
+        scored = f", uncertainty {min(scores):.3f}-{max(scores):.3f}" if scores else ""
+        sys.stderr.write(
+            f"{total} pre-annotations on {len(records)} images{scored} -> {args.project}\n"
+        )
     finally:
         store.close()
     return 0

@@ -175,11 +175,13 @@ class SetImageStatus(Command):
         before = model.image(image_id)
         return cls(image_id, before, before.evolve(status=status), f"Mark {status.value}")
 
+    # Only the status is undoable: bookkeeping written since (uncertainty, size, attributes)
+    # must survive an undo, so the current record is evolved instead of replaced.
     def apply(self, model: ProjectModel) -> None:
-        model.put_image(self.after)
+        model.put_image(model.image(self.image_id).evolve(status=self.after.status))
 
     def revert(self, model: ProjectModel) -> None:
-        model.put_image(self.before)
+        model.put_image(model.image(self.image_id).evolve(status=self.before.status))
 
     def annotation_ids(self) -> set[str]:
         return set()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from orthogui.evaluation.cocoeval import IouType, coco_ap, load_gt, load_results
+from orthogui.evaluation.cocoeval import CocoApResult, IouType, coco_ap, load_gt, load_results
 from orthogui.evaluation.matching import (
     attribute_breakdown,
     confusion_matrix,
@@ -58,6 +58,48 @@ def evaluate(
         -1 where COCOeval has none), ``detection`` (P/R/F1, FP per image, per category),
         ``mask_quality`` (segm), ``confusion``, ``image_level``, ``attributes``, ``warnings``.
     """
+    report, ap = evaluate_with_curves(
+        gt,
+        pred,
+        iou_type=iou_type,
+        score_threshold=score_threshold,
+        iou_threshold=iou_threshold,
+        confusion_categories=confusion_categories,
+        boundary_tolerance=boundary_tolerance,
+    )
+    if plots_dir is not None:
+        report["plots"] = write_pr_curves(ap, category_names(gt_categories(report)), plots_dir)
+    return report
+
+
+def gt_categories(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ground truth's category entries, as ``evaluate_with_curves`` keeps them."""
+    return list(report.get("categories", []))
+
+
+def category_names(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """COCO category id -> name."""
+    return {int(c["id"]): str(c["name"]) for c in categories}
+
+
+def evaluate_with_curves(
+    gt: dict[str, Any] | str | Path,
+    pred: list[Any] | dict[str, Any] | str | Path,
+    *,
+    iou_type: IouType = "bbox",
+    score_threshold: float = 0.5,
+    iou_threshold: float = 0.5,
+    confusion_categories: Iterable[str] | None = None,
+    boundary_tolerance: float = 2.0,
+) -> tuple[dict[str, Any], CocoApResult]:
+    """``evaluate`` without plots, plus COCOeval's precision arrays to draw PR curves from.
+
+    Returns
+    -------
+    (report, ap)
+        The report dict of ``evaluate`` (with the ground truth's ``categories``) and the
+        ``CocoApResult`` for ``write_pr_curves``.
+    """
     if iou_type not in ("bbox", "segm"):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     coco_gt = load_gt(gt)
@@ -102,8 +144,8 @@ def evaluate(
         "image_level": image_level(coco_gt, coco_dt, score_threshold=score_threshold),
         "attributes": attribute_breakdown(coco_gt, matching),
         "warnings": warnings,
+        "categories": [
+            {"id": int(cid), "name": str(c["name"])} for cid, c in sorted(coco_gt.cats.items())
+        ],
     }
-    if plots_dir is not None:
-        names = {cid: str(c["name"]) for cid, c in coco_gt.cats.items()}
-        report["plots"] = write_pr_curves(ap, names, plots_dir)
-    return report
+    return report, ap

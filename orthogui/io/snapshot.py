@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
-from orthogui.io.coco import DEFAULT_INCLUDE, to_coco
+from orthogui.io.coco import DEFAULT_INCLUDE, gc_paused, to_coco
 from orthogui.io.deid import deidentify_dicom, new_salt, salted_hash, scrub_attributes
 from orthogui.io.files import file_sha256
 
@@ -273,12 +273,12 @@ def export_snapshot(
                 info={"split": split, **options.info},
             )
             rel = f"annotations/{split}.json"
-            data = json.dumps(coco, separators=(",", ":")).encode()
+            with gc_paused():  # freshly built plain data: no cycles to look for either
+                data = json.dumps(coco, separators=(",", ":"), check_circular=False).encode()
             _write_bytes(tmp / rel, data)
             files[rel] = hashlib.sha256(data).hexdigest()
-            by_cat = Counter(
-                model.categories.by_id(a["category_id"]).name for a in coco["annotations"]
-            )
+            by_id = Counter(a["category_id"] for a in coco["annotations"])
+            by_cat = {model.categories.by_id(i).name: n for i, n in by_id.items()}
             counts[split] = {
                 "images": len(subset),
                 "annotations": len(coco["annotations"]),

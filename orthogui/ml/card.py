@@ -177,7 +177,7 @@ def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: st
 
 def _number_tuple(value: Any, n: int, where: str) -> tuple[float, ...]:
     if (
-        not isinstance(value, list)
+        not isinstance(value, (list, tuple))
         or len(value) != n
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):

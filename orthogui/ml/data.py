@@ -215,7 +215,7 @@ class CocoDetectionDataset(Dataset[tuple[Tensor, Target]]):
             unit, masks, boxes, keep = augment(unit, masks, rng=rng, config=self.augment_config)
             labels = labels[keep]
         else:
-            keep = np.flatnonzero(masks.reshape(masks.shape[0], -1).any(axis=1))
+            keep = np.flatnonzero(masks.reshape(masks.shape[0], h * w).any(axis=1))
             masks, labels = masks[keep], labels[keep]
             boxes = boxes_from_masks(masks)
         image = torch.from_numpy(np.ascontiguousarray(unit))[None].expand(3, -1, -1).contiguous()

@@ -24,6 +24,14 @@ from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard
 from orthogui.ml.postprocess import Detections, paste_masks, to_predictions
 from orthogui.ml.preprocess import to_unit_image
+from orthogui.ml.uncertainty import (
+    ImageScores,
+    ScoringContext,
+    combined,
+    context_from_card,
+    predict_for_scoring,
+    score_image,
+)
 from orthogui.ml.weights import configure, load_model, select_device
 
 
@@ -69,6 +77,7 @@ class MaskRCNNPredictor:
         )
         self._categories = card.category_for_label()
         self._lock = threading.Lock()
+        self._context: ScoringContext | None = None
 
     @classmethod
     def from_card(
@@ -109,6 +118,41 @@ class MaskRCNNPredictor:
             model_name=self.model_name,
             model_version=self.model_version,
         )
+
+    # -- active learning ---------------------------------------------------------------------
+    def scoring_context(self) -> ScoringContext:
+        """Screw labels and label rarity from the card (see ``context_from_card``)."""
+        if self._context is None:
+            self._context = context_from_card(self.card)
+        return self._context
+
+    def image_scores(
+        self,
+        radiograph: Radiograph,
+        *,
+        context: ScoringContext | None = None,
+        flip: bool = True,
+        score_threshold: float = 0.05,
+    ) -> ImageScores:
+        """Every registered scorer's uncertainty for one radiograph.
+
+        The card's preprocessing is applied, then ``predict_for_scoring`` runs the model on
+        the image (and on its mirror image when ``flip``) with a low score threshold.
+        """
+        unit = to_unit_image(radiograph, self.card.preprocessing)
+        with self._lock:  # never alongside a prediction on another thread
+            preds = predict_for_scoring(
+                self.model, unit, device=self.device, flip=flip, score_threshold=score_threshold
+            )
+        return score_image(preds, context or self.scoring_context())
+
+    def uncertainty(
+        self, radiograph: Radiograph, *, context: ScoringContext | None = None
+    ) -> float:
+        """The number stored as ``ImageRecord.uncertainty``: the scorers' mean times the
+        rarity of the rarest category predicted (``combined``); higher = review sooner."""
+        ctx = context or self.scoring_context()
+        return float(combined(self.image_scores(radiograph, context=ctx), ctx))
 
     def detect(self, units: Sequence[NDArray[np.float32]]) -> list[Detections]:
         """Raw detections of ``(rows, cols)`` [0, 1] images (see ``to_unit_image``)."""

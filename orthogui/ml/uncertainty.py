@@ -13,6 +13,9 @@ import torch
 from numpy.typing import NDArray
 from torchvision.models.detection import MaskRCNN
 
+from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP, CategorySet
+from orthogui.ml.card import ModelCard
+
 FloatArray = NDArray[np.float64]
 
 
@@ -45,6 +48,64 @@ class ScoringContext:
 
 
 Scorer = Callable[[ImagePredictions, ScoringContext], float]
+
+TRAIN_INSTANCES = "train_instances"
+"""Key of ``ModelCard.training_data`` holding instance counts per category (name or label)."""
+
+
+def context_from_card(
+    card: ModelCard,
+    *,
+    categories: CategorySet = DEFAULT_CATEGORIES,
+    label_counts: Mapping[int, int] | None = None,
+) -> ScoringContext:
+    """The scoring context of a model: its screw-type labels and how rare each label is.
+
+    Parameters
+    ----------
+    card
+        The model's card. A label is a screw type when its project category belongs to the
+        screw group of ``categories``. Without ``label_counts``, counts come from
+        ``card.training_data["train_instances"]`` (keys: project category names or labels)
+        when the card has them; otherwise no category is treated as rare.
+    categories
+        The category set that says which categories are screws.
+    label_counts
+        Training instances per model label, overriding the card's.
+
+    Raises
+    ------
+    ValueError
+        ``train_instances`` is not a mapping of category (or label) to a count (the message
+        names the card).
+    """
+    screws = {c.name for c in categories.group(SCREW_GROUP)}
+    screw_labels = frozenset(c.label for c in card.categories if c.project_category in screws)
+    if label_counts is None:
+        label_counts = _card_counts(card)
+    return ScoringContext(screw_labels=screw_labels, label_counts=dict(label_counts))
+
+
+def _card_counts(card: ModelCard) -> dict[int, int]:
+    raw = card.training_data.get(TRAIN_INSTANCES)
+    if raw is None:
+        return {}
+    where = f"{card.source or card.name}: training_data.{TRAIN_INSTANCES}"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must map categories to counts, got {type(raw).__name__}")
+    by_name = {c.project_category: c.label for c in card.categories}
+    by_name.update({c.name: c.label for c in card.categories})
+    labels = {c.label for c in card.categories}
+    counts: dict[int, int] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{where}: the count of {key!r} must be a number >= 0")
+        label = by_name.get(str(key))
+        if label is None and str(key).isdigit() and int(key) in labels:
+            label = int(key)
+        if label is not None:  # categories the model does not predict are irrelevant
+            counts[label] = counts.get(label, 0) + int(value)
+    return counts
 
 
 def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:

@@ -170,16 +170,22 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_weights(model: MaskRCNN, card: ModelCard, folder: str | Path) -> ModelCard:
+def save_weights(
+    model: MaskRCNN, card: ModelCard, folder: str | Path, *, half: bool = False
+) -> ModelCard:
     """Write ``model`` as ``<name>-<version>.safetensors`` plus its card into ``folder``.
 
-    Returns the card with the weights file name, sha256 and ``source`` filled in.
+    ``half`` stores floating-point tensors as float16 (half the size; ``load_model`` copies
+    them into the float32 network). Returns the card with the weights file name, sha256 and
+    ``source`` filled in.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{card.name}-{card.version}")
     weights = out / f"{stem}.safetensors"
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(weights), metadata={"name": card.name, "version": card.version})
     final = card.with_weights(weights.name, sha256_of(weights))
     return save_card(final, out / f"{stem}.json")

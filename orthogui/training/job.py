@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
+WINDOW_MODES = ("default", "percentile")
 JOB_FORMAT = "orthogui-training-job/1"
 
 
@@ -62,6 +63,9 @@ class TrainingJob:
     model_name: str = ""
     categories: tuple[str, ...] = ()
     image_size: int = 1024
+    window: str = "default"  # how a new model's input is windowed: "default" or "percentile"
+    window_percentile_low: float = 0.5
+    window_percentile_high: float = 99.5
     hyper: HyperParameters = field(default_factory=HyperParameters)
     device: str = "auto"
     seed: int = 0
@@ -195,6 +199,15 @@ def _check(job: TrainingJob, source: Path) -> None:
         raise JobError(source, "val_fraction", f"must be in (0, 1), got {job.val_fraction}")
     if job.tolerance < 0:
         raise JobError(source, "tolerance", f"must be >= 0, got {job.tolerance}")
+    if job.window not in WINDOW_MODES:
+        raise JobError(source, "window", f"must be one of {WINDOW_MODES}, got {job.window!r}")
+    if not 0.0 <= job.window_percentile_low < job.window_percentile_high <= 100.0:
+        raise JobError(
+            source,
+            "window_percentile_high",
+            "percentiles must satisfy 0 <= low < high <= 100, got "
+            f"{job.window_percentile_low}, {job.window_percentile_high}",
+        )
     if job.image_size < 32:
         raise JobError(source, "image_size", f"must be >= 32, got {job.image_size}")
     for name in ("eval_every", "checkpoint_every", "num_workers", "threads"):

@@ -155,7 +155,12 @@ def _base_card(job: TrainingJob) -> tuple[ModelCard, ModelCard | None]:
         categories=cats,
         weights_file="none.safetensors",
         weights_sha256="0" * 64,
-        preprocessing=Preprocessing(min_size=job.image_size, max_size=job.image_size),
+        preprocessing=Preprocessing(
+            window=job.window,  # type: ignore[arg-type]  # checked against WINDOW_MODES
+            percentiles=(job.window_percentile_low, job.window_percentile_high),
+            min_size=job.image_size,
+            max_size=job.image_size,
+        ),
     )
     return card, None
 

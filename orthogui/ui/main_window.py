@@ -6,6 +6,7 @@ Composition and wiring only: review rules live in ``controllers.review``, loadin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,9 +27,13 @@ from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.canvas import CanvasView
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
+from orthogui.ui.controllers.models import install_model_menu
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
 from orthogui.ui.controllers.review import ReviewController
+from orthogui.ui.controllers.training import install_training
+from orthogui.ui.controllers.uncertainty import UncertaintyController
+from orthogui.ui.dialogs.evaluate import open_evaluate_dialog
 from orthogui.ui.dialogs.files import FileCommands
 from orthogui.ui.panels.annotations import AnnotationListPanel
 from orthogui.ui.panels.categories import CategoryPanel
@@ -50,6 +55,7 @@ class MainWindow(FileCommands, QMainWindow):
         *,
         user: str,
         predictor: Predictor | None = None,
+        model_loader: Callable[..., Predictor] | None = None,
         settings: QSettings | None = None,
         reader: Reader | None = None,
     ) -> None:
@@ -58,6 +64,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.setAcceptDrops(True)
         self.store, self.model, self.history = store, store.model, store.history
         self.user, self.settings, self._predictor = user, settings, predictor
+        self.model_loader = model_loader
         self._reader = reader or default_reader
         self.review = ReviewController(self.model, self.history, user=user)
         self.image_id: str | None = None
@@ -88,10 +95,13 @@ class MainWindow(FileCommands, QMainWindow):
         self._scan_bridge = FutureBridge(self)
         self.readout = StatusReadout(self.statusBar())
         self.progress = PredictionProgress(self.statusBar(), self.predict)
+        self.uncertainty = UncertaintyController.install(self)
 
         self.actions = build_actions(self, self._handlers())
         add_category_actions(self, self.model.categories, self.type_key, self.actions)
         self.presets = WindowPresets(self.findChild(QMenu, "menu_window_presets"), self.canvas)
+        self.models = install_model_menu(self, load=model_loader)
+        self.training = install_training(self)
         self._connect()
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
@@ -134,6 +144,7 @@ class MainWindow(FileCommands, QMainWindow):
             "predict_selected": lambda: self.preannotate(self.queue_panel.selected_ids()),
             "predict_queue": self.preannotate_queue,
             "predict_cancel": self.predict.cancel,
+            "evaluate_model": lambda: open_evaluate_dialog(self, self._reader),
         }
 
     def _connect(self) -> None:
@@ -212,6 +223,7 @@ class MainWindow(FileCommands, QMainWindow):
         if image_id in ids:
             nxt = ids[ids.index(image_id) + 1 : ids.index(image_id) + 1 + PREFETCH]
             self.loader.prefetch((i, self.store.image_path(self.model.image(i))) for i in nxt)
+            self.predict.prefetch_next(ids[ids.index(image_id) + 1 :], self.store.image_path)
         self._update_title()
 
     def _bookkeep(self, image_id: str, rg: Radiograph) -> None:
@@ -322,7 +334,7 @@ class MainWindow(FileCommands, QMainWindow):
 
     # -- model ---------------------------------------------------------------------------------
     def preannotate(self, image_ids: list[str]) -> None:
-        if self._predictor is None:
+        if self.predict.predictor is None:
             self.statusBar().showMessage("No model loaded: pre-annotation is unavailable", 8000)
             return
         jobs = [
@@ -448,7 +460,7 @@ class MainWindow(FileCommands, QMainWindow):
         win = MainWindow(
             store,
             user=self.user,
-            predictor=self._predictor,
+            predictor=self.predict.predictor,
             settings=self.settings,
             reader=self._reader,
         )

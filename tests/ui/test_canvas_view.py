@@ -7,6 +7,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 
 from tests.ui import _gestures as g
 
+NO_MODS = Qt.KeyboardModifier.NoModifier
+
 
 def test_image_is_shown_and_fitted(canvas, project) -> None:
     rect = canvas.mapFromScene(canvas.image_rect()).boundingRect()
@@ -83,9 +85,17 @@ def test_pan_by_middle_drag_and_space_drag_then_fit(canvas, qtbot) -> None:
     p2 = canvas.to_scene(QPointF(c))
     assert abs(p2.x() - p0.x()) * s <= 1.5 and abs(p2.y() - p0.y()) * s <= 1.5
     assert canvas.history.index == 0  # panning is no edit
-    qtbot.keyClick(canvas, Qt.Key.Key_F)
-    rect = canvas.mapFromScene(canvas.image_rect()).boundingRect()
-    assert canvas.viewport().rect().adjusted(-3, -3, 3, 3).contains(rect)
+    qtbot.keyClick(canvas, Qt.Key.Key_F)  # F is the fracture category, not "fit"
+    assert canvas.scale_factor() == s and canvas.to_scene(QPointF(c)) == p2
+    for key, mods in (
+        (Qt.Key.Key_Home, NO_MODS),
+        (Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier),
+    ):
+        canvas.zoom_at(3.0)
+        qtbot.keyClick(canvas, key, mods)
+        rect = canvas.mapFromScene(canvas.image_rect()).boundingRect()
+        assert canvas.viewport().rect().adjusted(-3, -3, 3, 3).contains(rect)
+        assert canvas.scale_factor() < s / 2
 
 
 def test_cursor_left_on_leave(canvas, qtbot) -> None:

@@ -6,10 +6,13 @@ undoable step, so a bad file never leaves a project half-imported.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
+
+import numpy as np
 
 from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
 from orthogui.core.categories import CategorySet
@@ -17,6 +20,7 @@ from orthogui.core.commands import AddAnnotations
 from orthogui.core.geometry import Shape
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
+from orthogui.io.coco import gc_paused
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,20 @@ class LabelMap:
         return out
 
 
+def new_ids(n: int) -> list[str]:
+    """``n`` fresh ids in the form of ``new_id`` (uuid4 hex), from one ``os.urandom`` call.
+
+    ``uuid.uuid4()`` costs about 10 us each, a tenth of a big import; this is ~30 times less.
+    """
+    if n <= 0:
+        return []
+    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [text[i : i + 32] for i in range(0, 32 * n, 32)]
+
+
 def resolve_image_path(file_name: str, images_root: Path | None) -> str:
     if images_root is None:
         return file_name
@@ -134,7 +152,10 @@ def merge_into(
             new.append(im)
             found = im.id
         id_map[im.id] = found
-    anns = tuple(a.evolve(image_id=id_map[a.image_id]) for a in result.annotations)
+    anns = tuple(
+        a if id_map[a.image_id] == a.image_id else a.evolve(image_id=id_map[a.image_id])
+        for a in result.annotations
+    )
     taken = [a.id for a in anns if model.get(a.id) is not None]
     if taken:
         raise ImportValidationError.one(
@@ -147,10 +168,11 @@ def merge_into(
             for im in new:
                 model.put_image(im)
     cmd = AddAnnotations(anns, f"{label} {len(anns)} finding{'s' * (len(anns) != 1)}")
-    if history is not None:
-        history.push(cmd)
-    else:
-        cmd.apply(model)
+    with gc_paused():
+        if history is not None:
+            history.push(cmd)
+        else:
+            cmd.apply(model)
     return id_map
 
 

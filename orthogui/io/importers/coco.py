@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,18 @@ from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState
 from orthogui.core.geometry import Box, Polygon, Shape
 from orthogui.core.project import ImageRecord, ImageStatus
 from orthogui.core.serialize import shape_from_dict
-from orthogui.io.coco import REJECTED_KEY, SHAPE_KEY, category_set_from_coco
+from orthogui.io.coco import REJECTED_KEY, SHAPE_KEY, category_set_from_coco, gc_paused
 from orthogui.io.importers._base import (
     ImportResult,
     ImportValidationError,
     LabelMap,
     Problem,
+    new_ids,
     resolve_image_path,
 )
+from orthogui.io.importers._rings import EDGE_TOLERANCE, RingBatch, outside_message, polygon_rings
 from orthogui.io.masks import mask_to_polygons, rle_to_mask
 
-EDGE_TOLERANCE = 1.0  # px a shape may stick out of the image (rounding in other tools)
 _EXIF_SWAPS = {5, 6, 7, 8}  # EXIF orientations that turn the view by 90 degrees
 
 
@@ -63,10 +65,7 @@ def check_inside(shape: Shape, *, width: int, height: int) -> str | None:
     t = EDGE_TOLERANCE
     if b.x0 < -t or b.y0 < -t or b.x1 > width + t or b.y1 > height + t:
         kind = "box" if isinstance(shape, Box) else "polygon"
-        return (
-            f"{kind} [{b.x0:.1f}, {b.y0:.1f}, {b.x1:.1f}, {b.y1:.1f}] (x0, y0, x1, y1) lies "
-            f"outside the image {width}x{height}"
-        )
+        return outside_message(kind, (b.x0, b.y0, b.x1, b.y1), width=width, height=height)
     return None
 
 
@@ -96,38 +95,45 @@ def _shapes(ann: dict[str, Any], im: dict[str, Any]) -> Iterator[Shape]:
         return
     if not isinstance(seg, list):
         raise ValueError(f"segmentation must be polygons or RLE, got {type(seg).__name__}")
-    for ring in seg:
-        if not isinstance(ring, list) or len(ring) % 2:
-            raise ValueError("a polygon ring must be a flat list of x, y pairs")
-        if len(ring) < 6:
-            raise ValueError(f"polygon with {len(ring) // 2} points: at least 3 needed")
+    for ring in polygon_rings(seg):
         yield Polygon.from_flat([float(v) for v in ring])
 
 
-def _review(ann: dict[str, Any], prov: Provenance) -> Review:
+def _review(ann: dict[str, Any], prov: Provenance, cache: dict[Any, Review]) -> Review:
     if "review_state" in ann:
-        return Review(
-            ReviewState(ann["review_state"]),
+        state = ann["review_state"]
+        key: tuple[Any, ...] = (
+            state if isinstance(state, str) else repr(state),
             str(ann.get("reviewed_by", "")),
             str(ann.get("reviewed_at", "")),
         )
-    # A file from another tool is someone's ground truth; a results file is a proposal.
-    return Review(ReviewState.PROPOSED if prov.is_model else ReviewState.ACCEPTED)
+    else:
+        # A file from another tool is someone's ground truth; a results file is a proposal.
+        key = (ReviewState.PROPOSED if prov.is_model else ReviewState.ACCEPTED, "", "")
+    review = cache.get(key)
+    if review is None:  # reviews repeat a lot: one shared (immutable) value each
+        review = cache[key] = Review(ReviewState(key[0]), key[1], key[2])
+    return review
 
 
-def _provenance(ann: dict[str, Any]) -> Provenance:
+def _provenance(ann: dict[str, Any], cache: dict[Any, Provenance]) -> Provenance:
     p = ann.get("provenance")
     if isinstance(p, dict):
         score = p.get("score")
-        return Provenance(
+        key: tuple[Any, ...] = (
             str(p.get("source", "import")),
             str(p.get("model_name", "")),
             str(p.get("model_version", "")),
             None if score is None else float(score),
         )
-    if "score" in ann:
-        return Provenance("model", score=float(ann["score"]))
-    return Provenance("import")
+    elif "score" in ann:
+        key = ("model", "", "", float(ann["score"]))
+    else:
+        key = ("import", "", "", None)
+    prov = cache.get(key)
+    if prov is None:
+        prov = cache[key] = Provenance(*key)
+    return prov
 
 
 def _entries(data: Any, path: Path) -> tuple[list[Any], list[Any], list[Any]]:
@@ -189,6 +195,42 @@ def _image_record(
     )
 
 
+@dataclass
+class _Pending:
+    """One valid COCO annotation waiting for its shapes (polygons come from a RingBatch)."""
+
+    index: int
+    where: str
+    entry: dict[str, Any]
+    image_id: str
+    category: str
+    rings: list[int] = field(default_factory=list)
+    shapes: list[Shape] = field(default_factory=list)
+    provenance: Provenance = field(default_factory=lambda: Provenance("import"))
+    review: Review = field(default_factory=Review)
+    original: Shape | None = None
+
+
+def _annotations(items: list[_Pending]) -> list[Annotation]:
+    """The annotations of validated entries, one per shape, with fresh ids."""
+    ids = iter(new_ids(sum(len(item.shapes) for item in items)))
+    return [
+        Annotation(
+            id=next(ids),
+            image_id=item.image_id,
+            category=item.category,
+            shape=shape,
+            provenance=item.provenance,
+            review=item.review,
+            attributes=dict(item.entry.get("attributes") or {}),
+            original_category=item.entry.get("original_category"),
+            original_shape=item.original,
+        )
+        for item in items
+        for shape in item.shapes
+    ]
+
+
 def read_coco(
     path: str | Path, *, label_map: LabelMap, images_root: Path | None = None
 ) -> ImportResult:
@@ -216,7 +258,11 @@ def read_coco(
         Listing every bad entry: bad JSON, unknown image or category id, polygons under 3
         points, shapes outside the image, unknown labels.
     """
-    path = Path(path)
+    with gc_paused():
+        return _read_coco(Path(path), label_map=label_map, images_root=images_root)
+
+
+def _read_coco(path: Path, *, label_map: LabelMap, images_root: Path | None) -> ImportResult:
     images, categories, anns = _entries(load_json(path), path)
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -241,61 +287,69 @@ def read_coco(
         records[int(im["id"])] = _image_record(
             im, images_root=images_root, path=path, warnings=warnings
         )
-    out: list[Annotation] = []
+    wanted: list[_Pending] = []
+    rings = RingBatch()
+    provs: dict[Any, Provenance] = {}
+    reviews: dict[Any, Review] = {}
+    bad: list[tuple[int, Problem]] = []  # (annotation index, problem): reported in file order
     for i, ann in enumerate(anns):
         where = f"annotation id {ann.get('id', f'#{i}')}" if isinstance(ann, dict) else f"#{i}"
         if not isinstance(ann, dict):
-            problems.append(Problem(str(path), where, "an annotation is a JSON object"))
+            bad.append((i, Problem(str(path), where, "an annotation is a JSON object")))
             continue
         image_id, cat_id = ann.get("image_id"), ann.get("category_id")
         if image_id not in by_id:
-            problems.append(Problem(str(path), where, f"image id {image_id} is not in images"))
+            bad.append((i, Problem(str(path), where, f"image id {image_id} is not in images")))
             continue
         if cat_id not in cat_names:
-            problems.append(Problem(str(path), where, f"category id {cat_id} is missing"))
+            bad.append((i, Problem(str(path), where, f"category id {cat_id} is missing")))
             continue
         target = names[cat_names[cat_id]]
         if target is None:
             continue
-        im, rec = by_id[image_id], records[image_id]
+        im = by_id[image_id]
+        width, height = int(im.get("width") or 0), int(im.get("height") or 0)
+        seg = ann.get("segmentation")
         try:
-            shapes = list(_shapes(ann, im))
-            prov = _provenance(ann)
-            review = _review(ann, prov)
+            item = _Pending(i, where, ann, records[image_id].id, target)
+            if ann.get(SHAPE_KEY) != "box" and isinstance(seg, list) and seg:
+                # Polygons, the bulk of any file: checked together in RingBatch.build.
+                for ring in polygon_rings(seg):
+                    item.rings.append(rings.add(ring, width=width, height=height))
+            else:
+                item.shapes = list(_shapes(ann, im))
+            item.provenance = _provenance(ann, provs)
+            item.review = _review(ann, item.provenance, reviews)
+            orig = ann.get("original_shape")
+            item.original = None if orig is None else shape_from_dict(orig)
         except (ValueError, TypeError) as exc:
-            problems.append(Problem(str(path), where, str(exc)))
+            bad.append((i, Problem(str(path), where, str(exc))))
             continue
-        for shape in shapes:
-            outside = check_inside(
-                shape, width=int(im.get("width") or 0), height=int(im.get("height") or 0)
-            )
+        except KeyError as exc:  # only shape_from_dict indexes without a default
+            bad.append((i, Problem(str(path), where, f"original_shape lacks the field {exc}")))
+            continue
+        for shape in item.shapes:
+            outside = check_inside(shape, width=width, height=height)
             if outside:
-                problems.append(Problem(str(path), where, outside))
-        if len(shapes) > 1:
+                bad.append((i, Problem(str(path), where, outside)))
+        wanted.append(item)
+    built = rings.build()
+    for item in wanted:
+        for k in item.rings:
+            polygon = built[k]
+            if isinstance(polygon, str):
+                bad.append((item.index, Problem(str(path), item.where, polygon)))
+            else:
+                item.shapes.append(polygon)
+        if len(item.shapes) > 1:
+            n = len(item.shapes)
             warnings.append(
-                Problem(
-                    str(path),
-                    where,
-                    f"{len(shapes)} separate parts: imported as {len(shapes)} annotations",
-                )
+                Problem(str(path), item.where, f"{n} separate parts: imported as {n} annotations")
             )
-        orig = ann.get("original_shape")
-        for shape in shapes:
-            out.append(
-                Annotation(
-                    id=new_id(),
-                    image_id=rec.id,
-                    category=target,
-                    shape=shape,
-                    provenance=prov,
-                    review=review,
-                    attributes=dict(ann.get("attributes") or {}),
-                    original_category=ann.get("original_category"),
-                    original_shape=None if orig is None else shape_from_dict(orig),
-                )
-            )
+    problems += [p for _, p in sorted(bad, key=lambda t: t[0])]
     if problems:
         raise ImportValidationError(problems)
+    out = _annotations(wanted)
     own = None
     try:
         own = category_set_from_coco(categories)

@@ -13,15 +13,20 @@ from orthogui.core.categories import Category
 from orthogui.core.project import ProjectModel
 from orthogui.ui.canvas.image import ImageItem
 from orthogui.ui.canvas.items import AnnotationItem, Hit, make_item
+from orthogui.ui.canvas.overlay import ShapesOverlay
 
 
 class AnnotationScene(QGraphicsScene):
-    """Holds the image item and one item per annotation of the shown image."""
+    """Holds the image item, one item per annotation of the shown image, and the overlay that
+    draws the idle annotation items together."""
 
     def __init__(self, parent: object | None = None) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         self.image_item = ImageItem()
         self.addItem(self.image_item)
+        self.overlay = ShapesOverlay(lambda: self.items_by_id.values())
+        self.addItem(self.overlay)
+        self.zooming = False
         self.model: ProjectModel | None = None
         self.image_id: str | None = None
         self.items_by_id: dict[str, AnnotationItem] = {}
@@ -44,6 +49,7 @@ class AnnotationScene(QGraphicsScene):
         for item in self.items_by_id.values():
             self.removeItem(item)
         self.items_by_id.clear()
+        self.overlay.invalidate()
         self.image_id = image_id
         if self.model is None or image_id is None:
             return
@@ -61,9 +67,14 @@ class AnnotationScene(QGraphicsScene):
         self._apply_visibility(item)
         self.items_by_id[ann.id] = item
         self.addItem(item)
+        item.set_overlay(self.overlay)
 
     def _apply_visibility(self, item: AnnotationItem) -> None:
-        item.setVisible(self.show_rejected or item.ann.review.state != ReviewState.REJECTED)
+        visible = self.show_rejected or item.ann.review.state != ReviewState.REJECTED
+        if visible != item.isVisible():
+            item.setVisible(visible)
+            if item.delegated:
+                self.overlay.invalidate()
 
     def _on_model_annotation_added(self, ann: Annotation) -> None:
         if ann.image_id == self.image_id and ann.id not in self.items_by_id:
@@ -74,7 +85,7 @@ class AnnotationScene(QGraphicsScene):
         if item is None:
             return
         if item.ann.is_box != after.is_box:
-            self.removeItem(item)
+            self._remove(item)
             del self.items_by_id[after.id]
             self._add(after)
             return
@@ -84,7 +95,12 @@ class AnnotationScene(QGraphicsScene):
     def _on_model_annotation_removed(self, ann: Annotation) -> None:
         item = self.items_by_id.pop(ann.id, None)
         if item is not None:
-            self.removeItem(item)
+            self._remove(item)
+
+    def _remove(self, item: AnnotationItem) -> None:
+        self.removeItem(item)
+        item.set_overlay(None)
+        self.overlay.invalidate()
 
     # -- queries used by the tools -------------------------------------------------------------
     def set_show_rejected(self, show: bool) -> None:
@@ -94,8 +110,20 @@ class AnnotationScene(QGraphicsScene):
 
     def set_pixel_size(self, px: float) -> None:
         self.pixel_size = px
+        self.overlay.set_pixel_size(px)
         for item in self.items_by_id.values():
             item.set_pixel_size(px)
+
+    def set_zooming(self, zooming: bool) -> None:
+        """During an interactive zoom, cached layers may show their last scale; when the zoom
+        pauses they render at the new one."""
+        if zooming == self.zooming:
+            return
+        self.zooming = zooming
+        self.overlay.zooming = self.image_item.zooming = zooming
+        if not zooming:
+            self.overlay.update()
+            self.image_item.update()
 
     def hit_at(self, x: float, y: float, tol: float) -> tuple[AnnotationItem, Hit] | None:
         """Topmost visible annotation under a point: selected items first, then by z order."""

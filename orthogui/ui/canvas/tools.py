@@ -147,7 +147,8 @@ class SelectTool(Tool):
         d.moved = True
         if d.kind in ("vertex", "insert"):
             assert isinstance(d.base, Polygon)
-            d.items[0].set_preview(d.base.with_vertex_moved(d.index, p.x(), p.y()))
+            q = self.view.snap(p, mods)  # Ctrl: onto the nearest strong edge
+            d.items[0].set_preview(d.base.with_vertex_moved(d.index, q.x(), q.y()))
         elif d.kind == "move":
             for item in d.items:
                 item.set_preview(item.ann.shape.translated(dx, dy))
@@ -319,11 +320,12 @@ class PolygonTool(_DraftTool):
             return
         if self.points and math.dist(self.points[-1], (p.x(), p.y())) <= 0.5 * tol:
             return  # the second press of a double-click
-        self.points.append((p.x(), p.y()))
+        q = self.view.snap(p, mods)  # Ctrl: onto the nearest strong edge
+        self.points.append((q.x(), q.y()))
         self._redraw()
 
     def move(self, p: QPointF, mods: Qt.KeyboardModifier) -> None:
-        self._cursor = p
+        self._cursor = self.view.snap(p, mods)
         if self.points:
             self._redraw()
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPixmapCache,
@@ -27,9 +28,10 @@ from orthogui.core.geometry import Polygon
 from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
-from orthogui.io.display import default_window, render, value_range
+from orthogui.io.display import default_window, render, render_region, value_range
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
 from orthogui.ui.canvas.scene import AnnotationScene
+from orthogui.ui.canvas.snap import snap_to_edge
 from orthogui.ui.canvas.tools import (
     BoxTool,
     PolygonTool,
@@ -42,11 +44,20 @@ from orthogui.ui.canvas.tools import (
 TOOLS = ("select", "polygon", "box", "ruler")
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 WINDOW_DRAG_PX = 500.0  # dragging this many pixels changes the window by the whole value range
+ZOOM_SETTLE_MS = 150  # after the last zoom step, cached layers render at the new scale
+SNAP_PX = 8.0  # Ctrl snaps a vertex to the strongest edge within this many screen pixels
+# Ctrl, not Shift: Shift+click already toggles vertices and shapes in and out of the selection.
+SNAP_MODIFIER = Qt.KeyboardModifier.ControlModifier
+# Keys the canvas handles itself (besides the tools' Enter, Backspace and Delete). The fit keys
+# equal the window's "fit" action; none may be a window shortcut of another command.
+FIT_KEYS = ("Home", "Ctrl+0")
+CANVAS_KEYS = ("Space", "Esc", *FIT_KEYS)
 
 
 class CanvasView(QGraphicsView):
     """The image canvas. Right-drag: window/level (x = width, y = centre); wheel: zoom at the
-    cursor; middle-drag or Space+left-drag: pan; F: fit; Esc: cancel/clear selection."""
+    cursor; middle-drag or Space+left-drag: pan; Home or Ctrl+0: fit; Esc: cancel/clear
+    selection. Letter keys are left to the window (category and review shortcuts)."""
 
     cursorMoved = Signal(float, float)
     cursorLeft = Signal()
@@ -97,6 +108,17 @@ class CanvasView(QGraphicsView):
         self._left_down = False
         self._scroll_rest = (0.0, 0.0)
         self._simplify_base: dict[str, tuple[Polygon, Polygon]] = {}  # id -> (base, last result)
+        # Window/level drags render a preview at most once per event-loop pass (zero timer).
+        self._wl_timer = QTimer(self)
+        self._wl_timer.setSingleShot(True)
+        self._wl_timer.setInterval(0)
+        self._wl_timer.timeout.connect(self._render_preview)
+        self._wl_pending = False
+        self.preview_renders = 0  # window/level previews rendered (tests, benchmarks)
+        self._zoom_settle = QTimer(self)
+        self._zoom_settle.setSingleShot(True)
+        self._zoom_settle.setInterval(ZOOM_SETTLE_MS)
+        self._zoom_settle.timeout.connect(lambda: self.scene_.set_zooming(False))
 
     # -- image ---------------------------------------------------------------------------------
     def set_image(
@@ -121,7 +143,9 @@ class CanvasView(QGraphicsView):
         return self._rg
 
     def set_window(self, center: float, width: float) -> None:
+        """Change the window and render the whole image at once."""
         self._window = WindowPreset(float(center), max(float(width), 1.0))
+        self._wl_pending = False
         if self._rg is not None:
             self._rerender()
         self.windowChanged.emit(self._window.center, self._window.width)
@@ -132,6 +156,40 @@ class CanvasView(QGraphicsView):
     def _rerender(self) -> None:
         assert self._rg is not None
         self.scene_.image_item.set_gray(render(self._rg, self._window))
+
+    def _drag_window(self, center: float, width: float) -> None:
+        """A window/level drag step: the preview renders on the next event-loop pass, so a
+        burst of mouse moves costs one render."""
+        self._window = WindowPreset(float(center), max(float(width), 1.0))
+        self._wl_pending = True
+        if not self._wl_timer.isActive():
+            self._wl_timer.start()
+        self.windowChanged.emit(self._window.center, self._window.width)
+
+    def _render_preview(self) -> None:
+        """Render the visible part of the image at about screen resolution."""
+        if not self._wl_pending or self._rg is None:
+            return
+        self._wl_pending = False
+        rg = self._rg
+        step = max(1, int(1.0 / self.scale_factor()))
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        r0 = max(0, math.floor(seen.top()) - 1) // step * step
+        c0 = max(0, math.floor(seen.left()) - 1) // step * step
+        r1 = min(rg.rows, math.ceil(seen.bottom()) + 1)
+        c1 = min(rg.columns, math.ceil(seen.right()) + 1)
+        if r0 >= r1 or c0 >= c1:
+            return  # the image is out of sight
+        gray = render_region(rg, self._window, (r0, r1), (c0, c1), step)
+        self.scene_.image_item.set_preview(gray, (r0, r1), (c0, c1), step)
+        self.preview_renders += 1
+
+    def _end_window_drag(self) -> None:
+        """The drag ends: the full-resolution image in the final window."""
+        self._wl_timer.stop()
+        if self._rg is not None and (self._wl_pending or self.scene_.image_item.has_preview()):
+            self._rerender()
+        self._wl_pending = False
 
     def image_rect(self) -> QRectF:
         rg = self._rg
@@ -278,6 +336,16 @@ class CanvasView(QGraphicsView):
         """Grab distance in scene units (HIT_PX screen pixels)."""
         return HIT_PX * self.scene_.pixel_size
 
+    def snap(self, p: QPointF, mods: Qt.KeyboardModifier) -> QPointF:
+        """With Ctrl held, ``p`` moved onto the strongest edge of the displayed image within
+        SNAP_PX screen pixels (unchanged where there is none); else ``p``."""
+        gray = self.scene_.image_item.gray()
+        if not mods & SNAP_MODIFIER or gray is None:
+            return p
+        radius = max(SNAP_PX * self.scene_.pixel_size, 1.5)
+        snapped = snap_to_edge(gray, p.x(), p.y(), radius)
+        return p if snapped is None else QPointF(*snapped)
+
     def _cancel_tool(self) -> bool:
         return self._tool.cancel()
 
@@ -288,6 +356,8 @@ class CanvasView(QGraphicsView):
     def fit(self) -> None:
         if self._rg is None:
             return
+        self._zoom_settle.stop()
+        self.scene_.set_zooming(False)
         self.resetTransform()
         self._scroll_rest = (0.0, 0.0)
         self.fitInView(self.image_rect(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -303,10 +373,16 @@ class CanvasView(QGraphicsView):
             QPointF(view_pos) if view_pos is not None else QPointF(self.viewport().rect().center())
         )
         before = self.to_scene(pos)
+        self.scene_.set_zooming(True)
+        self._zoom_settle.start()
+        # The whole viewport repaints anyway: spare the two scrolls their pixel moves.
+        mode = self.viewportUpdateMode()
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.scale(factor, factor)
         after = self.to_scene(pos)
         s = self.scale_factor()
         self._scroll_by((before.x() - after.x()) * s, (before.y() - after.y()) * s)
+        self.setViewportUpdateMode(mode)
         self._on_transform_changed()
 
     def _scroll_by(self, dx: float, dy: float) -> None:
@@ -349,7 +425,7 @@ class CanvasView(QGraphicsView):
             start, w0 = self._wl_start
             lo, hi = self._range
             k = max(hi - lo, 1.0) / WINDOW_DRAG_PX
-            self.set_window(
+            self._drag_window(
                 w0.center + (pos.y() - start.y()) * k, w0.width + (pos.x() - start.x()) * k
             )
         elif self._pan_last is not None:
@@ -363,6 +439,8 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         button = event.button()
         if button == Qt.MouseButton.RightButton:
+            if self._wl_start is not None:
+                self._end_window_drag()
             self._wl_start = None
         elif self._pan_last is not None and button in (
             Qt.MouseButton.MiddleButton,
@@ -404,7 +482,7 @@ class CanvasView(QGraphicsView):
                 self.select([])
         elif self._tool.key(key, event.modifiers()):
             pass
-        elif key == Qt.Key.Key_F and not event.modifiers():
+        elif QKeySequence(event.keyCombination()).toString() in FIT_KEYS:
             self.fit()
         else:
             super().keyPressEvent(event)

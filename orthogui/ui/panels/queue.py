@@ -167,6 +167,10 @@ class ReviewQueuePanel(QDockWidget):
             return (u is None, -(u or 0.0), name)
         return (name,)
 
+    def resort(self) -> None:
+        """Apply the sort again after the values it sorts on changed (e.g. new scores)."""
+        self._resort()
+
     def _resort(self) -> None:
         current_sel = self.selected_ids()
         while self.tree.topLevelItemCount():

@@ -1,4 +1,6 @@
-"""StatusReadout: the status-bar fields — pixel value, position (px and mm), window, zoom."""
+"""Status-bar fields: pixel value, position (px and mm), window, zoom (``StatusReadout``), the
+model's progress with Cancel (``PredictionProgress``) and the active model (``ActiveModelLabel``).
+"""
 
 from __future__ import annotations
 
@@ -95,8 +97,9 @@ class PredictionProgress:
         self.bar.setMaximumWidth(160)
         self.cancel = QPushButton("Cancel", bar)
         self.cancel.setObjectName("predictCancel")
-        bar.addWidget(self.bar)
-        bar.addWidget(self.cancel)
+        # Permanent: normal status-bar widgets are hidden by every temporary message.
+        bar.addPermanentWidget(self.bar)
+        bar.addPermanentWidget(self.cancel)
         self.hide()
         self.cancel.clicked.connect(controller.cancel)  # type: ignore[attr-defined]
         controller.progress.connect(self.show_progress)  # type: ignore[attr-defined]
@@ -112,3 +115,28 @@ class PredictionProgress:
     def hide(self) -> None:
         self.bar.hide()
         self.cancel.hide()
+
+
+class ActiveModelLabel:
+    """The model pre-annotation uses, as "name version" (architecture in the tooltip)."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        self.label = QLabel("", bar)
+        self.label.setObjectName("statusModel")
+        bar.addPermanentWidget(self.label)
+        self.show_model(None)
+
+    def show_model(self, predictor: object | None) -> None:
+        if predictor is None:
+            self.label.setText("no model")
+            self.label.setToolTip("No model loaded: choose one in the Model menu")
+            return
+        name = getattr(predictor, "model_name", "?")
+        version = getattr(predictor, "model_version", "?")
+        card = getattr(predictor, "card", None)
+        arch = getattr(card, "architecture", "")
+        self.label.setText(f"{name} {version}")
+        self.label.setToolTip(f"Model {name} {version}" + (f" ({arch})" if arch else ""))
+
+    def show_loading(self, name: str, version: str) -> None:
+        self.label.setText(f"loading {name} {version}…")

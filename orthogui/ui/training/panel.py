@@ -3,7 +3,6 @@ model versions with their metrics (promote the candidate, roll back the current 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from orthogui.ml.card import load_card
+from orthogui.training.launcher import RunRecord
 from orthogui.training.promotion import list_versions, promote_candidate, rollback
 from orthogui.training.protocol import (
     Evaluated,
@@ -32,7 +32,7 @@ from orthogui.training.protocol import (
 from orthogui.ui.training.bridge import TrainingBridge
 from orthogui.ui.training.plot import LossPlot
 
-JobFactory = Callable[[], Path]
+START_TEXT = "Fine-tune on approved images"
 
 
 def _eta(seconds: float) -> str:
@@ -43,27 +43,39 @@ def _eta(seconds: float) -> str:
 
 
 class TrainingPanel(QWidget):
-    """The panel. ``job_factory`` writes a job for the current snapshot and returns its path
-    (the main window provides it); ``models_changed`` fires after promote/roll back/finish."""
+    """The panel.
+
+    The start button emits ``startRequested`` (the training controller makes the job off the
+    GUI thread and calls ``start``); ``models_changed`` fires after promote/roll back/finish;
+    ``currentModelChanged(Path)`` names the card that is now current (a promoted run, a
+    promoted candidate, a roll back) so the app can load it.
+    """
 
     models_changed = Signal()
+    startRequested = Signal()
+    currentModelChanged = Signal(object)  # Path of the current card
 
     def __init__(
         self,
         *,
         models_dir: Path,
         model_name: str,
-        job_factory: JobFactory | None = None,
+        can_start: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.models_dir = Path(models_dir)
         self.model_name = model_name
-        self.job_factory = job_factory
+        self.can_start = can_start
         self.bridge = TrainingBridge(self)
         self.candidate_card: Path | None = None
-        self.start_button = QPushButton("Start training")
+        self._preparing = False
+        self._running = False  # from start/attach until the run's last event
+        self._stopping = False
+        self.start_button = QPushButton(START_TEXT)
+        self.start_button.setObjectName("training_start")
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("training_stop")
         self.progress = QProgressBar()
         self.eta_label = QLabel("ETA –")
         self.status_label = QLabel("idle")
@@ -92,16 +104,56 @@ class TrainingPanel(QWidget):
         self.promote_button.clicked.connect(self._on_promote_button_clicked)
         self.rollback_button.clicked.connect(self._on_rollback_button_clicked)
         self.bridge.event.connect(self._on_bridge_event)
-        self._set_running(False)
+        self._update_buttons()
         self.refresh_versions()
 
     # -- actions --------------------------------------------------------------------------
     def start(self, job: Path, *, command: list[str] | None = None) -> None:
+        """Run the worker on ``job`` (``command`` overrides the worker command line)."""
+        self._begin("starting…")
+        try:
+            self.bridge.start(job, command=command)
+            self._running = True
+        finally:
+            self._update_buttons()
+
+    def attach(self, record: RunRecord) -> None:
+        """Follow a worker started by an earlier session (its events file, from the start)."""
+        self._begin(f"re-attached to the running worker (pid {record.pid})…")
+        try:
+            self.bridge.attach(record)
+            self._running = True
+        finally:
+            self._update_buttons()
+
+    @property
+    def running(self) -> bool:
+        """A run was started or attached and its last event has not arrived yet."""
+        return self._running
+
+    def _begin(self, status: str) -> None:
+        self._preparing = self._stopping = False
         self.plot.clear()
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status_label.setText("starting…")
-        self.bridge.start(job, command=command)
-        self._set_running(True)
+        self.status_label.setText(status)
+
+    def set_model(self, models_dir: Path, model_name: str) -> None:
+        """The model whose versions are listed (after the app loaded another one)."""
+        self.models_dir, self.model_name = Path(models_dir), model_name
+        self.refresh_versions()
+
+    def set_preparing(self, text: str) -> None:
+        """The job is being made (snapshot): say so, and do not offer a second start."""
+        self._preparing = True
+        self.status_label.setText(text)
+        self._update_buttons()
+
+    def show_message(self, text: str) -> None:
+        """A message instead of a run (e.g. why fine-tuning cannot start)."""
+        self._preparing = False
+        self.status_label.setText(text)
+        self._update_buttons()
 
     def refresh_versions(self) -> None:
         cards = list_versions(self.models_dir, self.model_name) if self.models_dir.is_dir() else []
@@ -117,20 +169,25 @@ class TrainingPanel(QWidget):
         self.rollback_button.setEnabled(len(cards) > 1)
         self.promote_button.setEnabled(self.candidate_card is not None)
 
-    def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running and self.job_factory is not None)
-        self.stop_button.setEnabled(running)
+    def _update_buttons(self) -> None:
+        running = self._running
+        self.start_button.setEnabled(self.can_start and not running and not self._preparing)
+        self.stop_button.setEnabled(running and not self._stopping)
 
     # -- slots ----------------------------------------------------------------------------
     @Slot()
     def _on_start_button_clicked(self) -> None:
-        if self.job_factory is not None:
-            self.start(self.job_factory())
+        if self.can_start and not self._running and not self._preparing:
+            self.startRequested.emit()
 
     @Slot()
     def _on_stop_button_clicked(self) -> None:
-        self.status_label.setText("stopping (checkpointing)…")
-        self.bridge.stop()
+        if not self._running or self._stopping:
+            return
+        self._stopping = True
+        self.bridge.request_stop()  # returns at once: waiting and killing run on a thread
+        self.status_label.setText("stopping… (the worker writes a checkpoint first)")
+        self._update_buttons()
 
     @Slot()
     def _on_promote_button_clicked(self) -> None:
@@ -141,6 +198,8 @@ class TrainingPanel(QWidget):
         self.candidate_card = None
         self.refresh_versions()
         self.models_changed.emit()
+        if card.source is not None:
+            self.currentModelChanged.emit(card.source)
 
     @Slot()
     def _on_rollback_button_clicked(self) -> None:
@@ -152,13 +211,20 @@ class TrainingPanel(QWidget):
         self.status_label.setText(f"rolled back to version {card.version}")
         self.refresh_versions()
         self.models_changed.emit()
+        if card.source is not None:
+            self.currentModelChanged.emit(card.source)
 
     @Slot(object)
     def _on_bridge_event(self, event: Event) -> None:
+        if event.terminal:
+            self._running = self._stopping = False
         if isinstance(event, Started):
             self.progress.setRange(0, event.total_steps)
             self.progress.setValue(event.start_step)
-            self.status_label.setText(f"training on {event.device} ({event.train_images} images)")
+            if not self._stopping:
+                self.status_label.setText(
+                    f"training on {event.device} ({event.train_images} images)"
+                )
         elif isinstance(event, Progress):
             self.progress.setRange(0, event.total_steps)
             self.progress.setValue(event.step)
@@ -168,7 +234,6 @@ class TrainingPanel(QWidget):
             ap = event.metrics.get("segm_AP", float("nan"))
             self.status_label.setText(f"{event.model} segm AP {ap:.3f} at step {event.step}")
         elif isinstance(event, Finished):
-            self._set_running(False)
             self.eta_label.setText("ETA –")
             if event.promoted:
                 self.status_label.setText(f"version {event.version} promoted: {event.reason}")
@@ -178,7 +243,14 @@ class TrainingPanel(QWidget):
                 self.candidate_card = Path(event.card)
             self.refresh_versions()
             self.models_changed.emit()
+            if event.promoted:
+                self.currentModelChanged.emit(Path(event.card))
         elif isinstance(event, Failed):
-            self._set_running(False)
             self.eta_label.setText("ETA –")
-            self.status_label.setText(f"{event.kind}: {event.reason}")
+            if event.kind == "stopped":
+                where = f" at step {event.step}" if event.step >= 0 else ""
+                saved = f"; checkpoint {event.checkpoint}" if event.checkpoint else ""
+                self.status_label.setText(f"stopped{where}{saved}")
+            else:
+                self.status_label.setText(f"{event.kind}: {event.reason}")
+        self._update_buttons()

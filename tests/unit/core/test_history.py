@@ -170,3 +170,16 @@ def test_undo_all_gives_start_and_redo_all_gives_end(ops: list[tuple[str, float,
     # and the journal form of every step round-trips
     for cmd in h.commands():
         assert command_from_json(cmd.to_json()).to_json() == cmd.to_json()
+
+
+def test_undoing_a_status_change_keeps_bookkeeping_written_since() -> None:
+    m = _model()
+    h = History(m)
+    h.push(SetImageStatus.to(m, "img1", ImageStatus.PRE_ANNOTATED))
+    m.put_image(m.image("img1").evolve(uncertainty=0.7))  # a score stored after the step
+    h.undo()
+    assert m.image("img1").status is ImageStatus.NEW
+    assert m.image("img1").uncertainty == 0.7
+    h.redo()
+    assert m.image("img1").status is ImageStatus.PRE_ANNOTATED
+    assert m.image("img1").uncertainty == 0.7

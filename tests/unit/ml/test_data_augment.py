@@ -56,6 +56,20 @@ def test_targets_match_ground_truth(synth: Path) -> None:
         assert abs(int(m.sum()) - a["area"]) <= 0.05 * a["area"] + 4
 
 
+def test_an_image_without_findings_gives_empty_targets(synth: Path) -> None:
+    split = load_split(synth, "train", seed=1)
+    first = split.coco["images"][0]["id"]
+    coco = {
+        **split.coco,
+        "annotations": [a for a in split.coco["annotations"] if a["image_id"] != first],
+    }
+    empty = split.__class__(split.name, coco, split.image_root, split.source)
+    ds = CocoDetectionDataset(empty, labels=LABELS, preprocessing=Preprocessing())
+    index = [im["id"] for im in ds.images].index(first)
+    _image, target = ds[index]  # evaluation path (no augmentation): used to fail to reshape
+    assert target["masks"].shape == (0, 128, 128) and target["boxes"].shape == (0, 4)
+
+
 def test_missing_image_names_the_file(synth: Path, tmp_path: Path) -> None:
     split = load_split(synth, "train")
     moved = split.__class__(split.name, split.coco, tmp_path, split.source)

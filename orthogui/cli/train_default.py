@@ -1,0 +1,86 @@
+"""``orthogui train-default``: build the default model's snapshot and train it (the recipe in
+``orthogui.training.default_model``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMMAND = "train-default"
+HELP = "train the bundled default model from scratch: synthetic radiographs + FracAtlas train"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--work", required=True, help="folder for the snapshot, checkpoints, log")
+    parser.add_argument(
+        "--fracatlas",
+        default=str(Path(__file__).resolve().parents[2].parent / "shared/data/fracatlas"),
+        help="the FracAtlas folder (annotations.json, dataset.csv, images/); 'none' to skip",
+    )
+    parser.add_argument("--models-dir", default=None, help="publish the trained model here")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (recipe: 1400)")
+    parser.add_argument("--synth-train", type=int, default=None, help="synthetic training images")
+    parser.add_argument("--size", type=int, default=None, help="input size in px (recipe: 512)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="write the snapshot and job.json, do not train"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from orthogui.training.default_model import Recipe, RecipeError, write_default_job
+
+    recipe = Recipe()
+    if args.steps is not None:
+        recipe = replace(recipe, hyper=replace(recipe.hyper, max_steps=args.steps))
+    if args.synth_train is not None:
+        recipe = replace(recipe, synth_train=args.synth_train)
+    if args.size is not None:
+        recipe = replace(recipe, size=args.size)
+    fracatlas = None if args.fracatlas == "none" else Path(args.fracatlas)
+    if fracatlas is not None and not (fracatlas / "annotations.json").is_file():
+        print(f"orthogui: {fracatlas}: no FracAtlas annotations.json here", file=sys.stderr)
+        return 1
+    try:
+        job_path = write_default_job(
+            args.work,
+            recipe=recipe,
+            fracatlas_dir=fracatlas,
+            models_dir=args.models_dir,
+            device=args.device,
+            threads=args.threads,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+    except RecipeError as exc:
+        print(f"orthogui: {exc}", file=sys.stderr)
+        return 1
+    print(f"job: {job_path}", file=sys.stderr)
+    if args.prepare_only:
+        return 0
+    from orthogui.training.worker import main
+
+    code = main([str(job_path)])
+    if code != 0 or args.models_dir is None:
+        return code
+    import json
+
+    from orthogui.training.default_model import publish_default
+
+    work = Path(args.work)
+    candidates = sorted((work / "run" / "candidate").glob("*.json"))
+    if not candidates:
+        print(f"orthogui: {work / 'run' / 'candidate'}: no trained candidate", file=sys.stderr)
+        return 1
+    summary = json.loads((work / "snapshot" / "summary.json").read_text(encoding="utf-8"))
+    card = publish_default(
+        candidates[-1],
+        args.models_dir,
+        summary=summary,
+        command="python -m orthogui train-default --work WORK --models-dir models",
+    )
+    print(f"published: {card}", file=sys.stderr)
+    return 0

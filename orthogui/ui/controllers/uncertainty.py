@@ -1,0 +1,193 @@
+"""Active learning in the workbench: each image's uncertainty, scored in the background.
+
+After an image is pre-annotated, and for every image when the model changes, the
+pre-annotation controller's ``InferenceService`` scores it (``Priority.BACKGROUND``: after every
+waiting prediction, on the same worker thread). Scores become ``ImageRecord.uncertainty``
+through the store (persisted bookkeeping, not an undo step) and the review queue re-sorts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from orthogui.core.radiograph import Radiograph
+from orthogui.io.store import StoreWriteError
+from orthogui.ml.service import SCORED_BY, InferenceService, Priority, model_key, with_uncertainty
+from orthogui.ui.bridge import FutureBridge
+
+Reader = Callable[[Path], Radiograph]
+Cached = Callable[[str], Radiograph | None]
+_log = logging.getLogger(__name__)
+
+
+class UncertaintyController(QObject):
+    """Requests scores, writes them into the project, re-sorts the queue.
+
+    Parameters
+    ----------
+    store
+        The open ``ProjectStore`` (its model's records receive the scores).
+    predict
+        The ``PreannotateController`` whose ``service`` runs the model; its ``imageDone`` and
+        ``modelChanged`` trigger scoring.
+    reader
+        Reads an image file (called on the service's worker thread).
+    cached
+        Image id -> an already decoded radiograph or ``None`` (the window's image cache).
+    queue_panel
+        The ``ReviewQueuePanel`` to re-sort when it is sorted by uncertainty.
+    """
+
+    scored = Signal(str, float)  # image id, uncertainty (stored)
+    failed = Signal(str, str)  # image id, message naming the file and the reason
+
+    def __init__(
+        self,
+        store: Any,
+        predict: Any,
+        *,
+        reader: Reader,
+        cached: Cached | None = None,
+        queue_panel: Any = None,
+        parent: QObject | None = None,
+        resort_ms: int = 250,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.model = store.model
+        self._predict = predict
+        self._reader = reader
+        self._cached = cached or (lambda _image_id: None)
+        self._queue = queue_panel
+        self._tokens: dict[str, int] = {}  # image id -> its latest request; older ones are stale
+        self._seq = 0
+        self._bridge = FutureBridge(self)
+        self._bridge.finished.connect(self._on_bridge_finished)
+        self._bridge.failed.connect(self._on_bridge_failed)
+        self._bridge.cancelled.connect(self._on_bridge_cancelled)
+        # Scores arrive one by one: re-sort once they pause, not on every one.
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.setInterval(resort_ms)
+        self._resort_timer.timeout.connect(self._on_resort_timer_timeout)
+        predict.imageDone.connect(self._on_predict_imageDone)
+        predict.modelChanged.connect(self._on_predict_modelChanged)
+
+    @classmethod
+    def install(cls, win: Any) -> UncertaintyController:
+        """Wire one to a ``MainWindow`` (its store, pre-annotation, reader, cache and queue)."""
+        return cls(
+            win.store,
+            win.predict,
+            reader=win._reader,
+            cached=win.loader.cached,
+            queue_panel=win.queue_panel,
+            parent=win,
+        )
+
+    # -- state ------------------------------------------------------------------------------------
+    def service(self) -> InferenceService | None:
+        """The pre-annotation controller's service, looked up each time (the first model
+        set creates it)."""
+        svc = getattr(self._predict, "service", None)
+        return svc if isinstance(svc, InferenceService) else None
+
+    def can_score(self) -> bool:
+        svc = self.service()
+        return svc is not None and svc.can_score
+
+    def pending(self) -> list[str]:
+        """Image ids whose score is still on its way."""
+        return list(self._tokens)
+
+    # -- requests ---------------------------------------------------------------------------------
+    def request(self, image_ids: Iterable[str], *, force: bool = False) -> int:
+        """Queue scores for these images; returns how many were queued.
+
+        Without ``force``, images already scored by the current model, or already queued,
+        are skipped. Nothing is queued when the model cannot score or the project is closed.
+        """
+        svc = self.service()
+        if svc is None or not svc.can_score or self.store.closed:
+            return 0
+        key = model_key(svc.predictor)
+        queued = 0
+        for image_id in image_ids:
+            if not self.model.has_image(image_id):
+                continue
+            rec = self.model.image(image_id)
+            if not force and (
+                image_id in self._tokens
+                or (rec.uncertainty is not None and rec.attributes.get(SCORED_BY) == key)
+            ):
+                continue
+            try:
+                fut = svc.score(image_id, self._loader(image_id, rec), priority=Priority.BACKGROUND)
+            except RuntimeError:  # the service is shut down: the window is closing
+                break
+            self._seq += 1
+            self._tokens[image_id] = self._seq
+            self._bridge.watch(fut, (image_id, self._seq))
+            queued += 1
+        return queued
+
+    def request_all(self) -> int:
+        """Score every image of the project again (a new model)."""
+        return self.request([r.id for r in self.model.images()], force=True)
+
+    def _loader(self, image_id: str, rec: Any) -> Callable[[], Radiograph]:
+        cached = self._cached(image_id)  # GUI thread: a cheap dictionary look-up
+        if cached is not None:
+            return lambda: cached
+        path, reader = self.store.image_path(rec), self._reader
+        return lambda: reader(path)  # the worker thread reads the file
+
+    # -- results (GUI thread) ---------------------------------------------------------------------
+    def _take(self, key: object) -> str | None:
+        """The image id of a current (not stale) result, forgetting its request."""
+        image_id, token = key  # type: ignore[misc]
+        if self._tokens.get(image_id) != token:
+            return None
+        del self._tokens[image_id]
+        return str(image_id)
+
+    def _on_bridge_finished(self, key: object, result: object) -> None:
+        image_id = self._take(key)
+        svc = self.service()
+        if image_id is None or svc is None or self.store.closed:
+            return
+        if not self.model.has_image(image_id) or not isinstance(result, float):
+            return
+        rec = with_uncertainty(self.model.image(image_id), result, svc.predictor)
+        try:
+            self.store.update_images([rec])
+        except (StoreWriteError, KeyError) as exc:
+            self.failed.emit(image_id, f"{rec.path}: cannot store the uncertainty ({exc})")
+            return
+        self.scored.emit(image_id, result)
+        self._resort_timer.start()
+
+    def _on_bridge_failed(self, key: object, exc: object) -> None:
+        image_id = self._take(key)
+        if image_id is not None:
+            _log.warning("uncertainty of %s: %s", image_id, exc)
+            self.failed.emit(image_id, str(exc))
+
+    def _on_bridge_cancelled(self, key: object) -> None:
+        self._take(key)
+
+    def _on_predict_imageDone(self, image_id: str, _n: int) -> None:
+        self.request([image_id])
+
+    def _on_predict_modelChanged(self, _predictor: object) -> None:
+        self.request_all()
+
+    def _on_resort_timer_timeout(self) -> None:
+        queue = self._queue
+        if queue is not None and queue.sort_combo.currentData() == "uncertainty":
+            queue.resort()

@@ -1,0 +1,98 @@
+"""bench/active_learning.py on a tiny configuration: one round per strategy on a pool of 8
+synthetic 128 px images, real scoring, real in-process fine-tuning and COCO evaluation."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+METRICS = {"segm_AP50", "bbox_AP50", "segm_AP", "bbox_AP"}
+
+
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "active_learning", REPO / "bench" / "active_learning.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def start_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny published model at 128 px (random weights made to detect screws and fractures)."""
+    import torch
+
+    from orthogui.ml.architectures import build_model
+    from orthogui.ml.weights import build_options, save_weights
+    from tests.unit.ml.conftest import card_for, wake_up
+
+    torch.set_num_threads(1)
+    card = card_for(size=128, score_threshold=0.3)
+    torch.manual_seed(0)
+    model = build_model(card.architecture, build_options(card))
+    wake_up(model, card, [1, 3, 6], bias=2.0)
+    published = save_weights(model, card, tmp_path_factory.mktemp("models"))
+    assert published.source is not None
+    return published.source
+
+
+def test_tiny_run_prints_rounds_and_plots_both_curves(
+    start_card: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot, summary_file = tmp_path / "al.png", tmp_path / "al.json"
+    args = ["--start-card", str(start_card), "--pool", "8", "--k", "2", "--rounds", "1"]
+    args += ["--steps", "2", "--size", "128", "--test", "2", "--threads", "1"]
+    args += ["--plot", str(plot), "--json", str(summary_file)]
+    assert bench().main(args) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    rows, summary = lines[:-1], lines[-1]
+    assert [(r["strategy"], r["round"], r["labelled"]) for r in rows] == [
+        ("uncertainty", 0, 0),
+        ("uncertainty", 1, 2),
+        ("random", 0, 0),
+        ("random", 1, 2),
+    ]
+    for r in rows:
+        assert set(r) >= METRICS and all(0.0 <= r[m] <= 1.0 for m in METRICS)
+        if r["round"]:
+            assert len(set(r["picked"])) == 2 and set(r["picked"]) <= set(range(1, 9))
+            assert {"score_s", "train_eval_s", "round_s", "gate_promote"} <= set(r)
+    start = [{m: r[m] for m in METRICS} for r in rows if r["round"] == 0]
+    assert start[0] == start[1]  # the same start model on the same test set
+    assert summary["benchmark"] == "active_learning"
+    assert summary["pool_images"] == 8 and summary["test_images"] == 2
+    assert set(summary["curves"]) == {"uncertainty", "random"}
+    for points in summary["curves"].values():
+        assert [p["labelled"] for p in points] == [0, 2]  # rounds + 1 points
+        assert all(set(p) >= METRICS for p in points)
+    assert json.loads(summary_file.read_text())["curves"] == summary["curves"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and summary["plot"] == str(plot)
+
+
+def test_bad_sizes_and_a_missing_card_are_clear_errors(
+    start_card: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = bench()
+    with pytest.raises(SystemExit):
+        module.main(["--start-card", str(start_card), "--pool", "4", "--k", "3", "--rounds", "2"])
+    assert "needs more than --pool 4 images" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main(["--start-card", str(tmp_path / "gone.json")])
+    assert "gone.json: no such file" in capsys.readouterr().err
+    bad = tmp_path / "pool.json"
+    bad.write_text("{}", encoding="utf-8")
+    args = ["--start-card", str(start_card), "--pool-coco", str(bad), "--test", "1"]
+    assert module.main([*args, "--size", "64", "--plot", str(tmp_path / "x.png")]) == 2
+    assert f"{bad}: not a COCO instances file" in capsys.readouterr().err
