@@ -60,7 +60,7 @@ class Recipe:
             weight_decay=1e-4,
             warmup_steps=100,
             batch_size=4,
-            max_steps=1400,
+            max_steps=800,
             grad_clip=10.0,
         )
     )

@@ -2,8 +2,9 @@
 
 The item's drawing is rendered once into a pixmap at the view's current scale; while only the
 translation changes (pan, repaints, window/level of another item) that pixmap is blitted 1:1.
-During an interactive zoom the last pixmap may be drawn scaled (within a factor of 2) until the
-zoom pauses; then the owner calls ``update()`` and the next paint renders it afresh.
+During an interactive zoom the last pixmap may be drawn scaled (within a factor of
+``STALE_RATIO``), or a half-resolution stand-in rendered, until the zoom pauses; then the owner
+calls ``update()`` and the next paint renders it afresh at full resolution.
 
 Unlike ``QGraphicsItem.DeviceCoordinateCache`` this keeps one pixmap for a whole layer (not one
 per item), can show a stale scale during a zoom, and covers a margin around the viewport so a
@@ -57,9 +58,6 @@ class DeviceCache:
 
     def invalidate(self) -> None:
         self._pix = None
-
-    def valid_at(self, scale: float) -> bool:
-        return self._pix is not None and abs(scale / self._scale - 1.0) < 1e-9
 
     def paint(
         self,

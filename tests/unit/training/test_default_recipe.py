@@ -1,0 +1,90 @@
+"""The default model's snapshot: synthetic + FracAtlas train images at the input size, with
+FracAtlas' category renamed and its polygons scaled; reused when only the optimiser changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from orthogui.training.default_model import Recipe, RecipeError, build_snapshot, default_job
+from orthogui.training.job import load_job, save_job
+
+
+def _fake_fracatlas(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images, anns = [], []
+    for i, name in enumerate(["A.jpg", "B.jpg", "C.jpg"]):
+        cv2.imwrite(str(root / "images" / name), rng.integers(0, 255, (400, 200), np.uint8))
+        images.append({"id": i + 1, "width": 200, "height": 400, "file_name": name})
+        anns.append(
+            {
+                "id": i,  # FracAtlas numbers from 0
+                "image_id": i + 1,
+                "category_id": 0,
+                "segmentation": [[20.0, 40.0, 120.0, 40.0, 120.0, 200.0, 20.0, 200.0]],
+                "bbox": [20.0, 40.0, 100.0, 160.0],
+                "area": 16000.0,
+                "iscrowd": 0,
+            }
+        )
+    coco = {"images": images, "annotations": anns, "categories": [{"id": 0, "name": "fractured"}]}
+    (root / "annotations.json").write_text(json.dumps(coco))
+    (root / "dataset.csv").write_text(
+        "image_id,split\nA.jpg,train\nB.jpg,valid\nC.jpg,train\n", encoding="utf-8"
+    )
+    return root
+
+
+def test_snapshot_mixes_synthetic_and_scaled_fracatlas_train(tmp_path: Path) -> None:
+    fa = _fake_fracatlas(tmp_path / "fa")
+    recipe = Recipe(size=128, synth_train=3, synth_val=2)
+    summary = build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    train = json.loads((tmp_path / "snap/annotations/train.json").read_text())
+    val = json.loads((tmp_path / "snap/annotations/val.json").read_text())
+    assert summary["train_fracatlas_images"] == 2 and summary["train_synthetic_images"] == 3
+    assert len(train["images"]) == 5 and len(val["images"]) == 2
+    assert len({im["id"] for im in train["images"]}) == 5
+    assert len({a["id"] for a in train["annotations"]}) == len(train["annotations"])
+    fa_images = [im for im in train["images"] if im["file_name"].startswith("images/fracatlas")]
+    assert {im["source"] for im in fa_images} == {"A.jpg", "C.jpg"}  # valid is held out
+    for im in fa_images:
+        assert (im["width"], im["height"]) == (64, 128)  # longest side at the input size
+        stored = cv2.imread(str(tmp_path / "snap" / im["file_name"]), cv2.IMREAD_UNCHANGED)
+        assert stored.shape == (128, 64)
+        (ann,) = [a for a in train["annotations"] if a["image_id"] == im["id"]]
+        assert ann["category_id"] == 6  # fracture
+        assert ann["bbox"] == pytest.approx([6.4, 12.8, 32.0, 51.2])
+        assert ann["segmentation"][0][:4] == pytest.approx([6.4, 12.8, 38.4, 12.8])
+    for im in train["images"]:
+        assert (tmp_path / "snap" / im["file_name"]).is_file()
+    # another optimiser, same data: the snapshot is reused, not rebuilt
+    mtime = (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns
+    other = replace(recipe, hyper=replace(recipe.hyper, max_steps=5))
+    build_snapshot(tmp_path / "snap", recipe=other, fracatlas_dir=fa)
+    assert (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns == mtime
+
+
+def test_job_round_trips_with_the_percentile_window(tmp_path: Path) -> None:
+    recipe = Recipe(size=128, synth_train=2, synth_val=1)
+    build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=None)
+    job = default_job(tmp_path / "snap", tmp_path / "run", recipe=recipe, models_dir=None)
+    loaded = load_job(save_job(job, tmp_path / "job.json"))
+    assert loaded.window == "percentile"
+    assert (loaded.window_percentile_low, loaded.window_percentile_high) == (0.5, 99.95)
+    assert loaded.image_size == 128 and loaded.hyper == recipe.hyper
+
+
+def test_unreadable_fracatlas_names_the_file(tmp_path: Path) -> None:
+    fa = tmp_path / "fa"
+    fa.mkdir()
+    (fa / "annotations.json").write_text("{ nope")
+    with pytest.raises(RecipeError, match=r"annotations\.json"):
+        build_snapshot(
+            tmp_path / "snap", recipe=Recipe(size=64, synth_train=1, synth_val=1), fracatlas_dir=fa
+        )
