@@ -31,18 +31,13 @@ import torch  # before Qt, as the app does
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from orthogui.core.categories import DEFAULT_CATEGORIES
 from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
-from orthogui.ml.architectures import build_model, recalibrate_batch_norm
-from orthogui.ml.card import CardCategory, ModelCard, Postprocessing, Preprocessing
 from orthogui.ml.predictor import MaskRCNNPredictor
-from orthogui.ml.preprocess import to_unit_image
-from orthogui.ml.weights import build_options
 from orthogui.ui.main_window import MainWindow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inference import synthetic  # bench/inference.py: the same test images
+from inference import findings_model, synthetic  # bench/inference.py: same images, model
 
 LITE = "maskrcnn_mobilenet_v3_large_fpn_lite"
 TICK_MS = 10
@@ -50,28 +45,7 @@ TICK_MS = 10
 
 def light_predictor(size: int, max_det: int) -> MaskRCNNPredictor:
     """The light architecture with random weights that nevertheless outputs findings."""
-    cats = tuple(CardCategory(c.id, c.name, c.name, c.shape) for c in DEFAULT_CATEGORIES)
-    card = ModelCard(
-        name="bench-lite",
-        version="0",
-        architecture=LITE,
-        num_classes=len(cats) + 1,
-        categories=cats,
-        weights_file="none",
-        weights_sha256="0" * 64,
-        preprocessing=Preprocessing(min_size=size, max_size=size),
-        postprocessing=Postprocessing(score_threshold=0.05, max_detections=max_det),
-    )
-    torch.manual_seed(0)
-    model = build_model(card.architecture, build_options(card))
-    calib = [to_unit_image(synthetic(1000 + i, size), card.preprocessing) for i in range(2)]
-    recalibrate_batch_norm(model, [torch.from_numpy(u)[None].expand(3, -1, -1) for u in calib])
-    with torch.no_grad():
-        cls = model.roi_heads.box_predictor.cls_score
-        cls.weight.mul_(3.0)
-        cls.bias.zero_()
-        cls.bias[1] = cls.bias[6] = 3.0
-        model.roi_heads.mask_predictor.mask_fcn_logits.bias.fill_(0.5)
+    model, card = findings_model(LITE, size, max_det)
     return MaskRCNNPredictor(model, card, device="cpu")
 
 

@@ -118,6 +118,34 @@ def agreement(ours: list[Any], theirs: list[dict[str, Any]], thr: float) -> dict
     }
 
 
+def findings_model(architecture: str, size: int, max_det: int) -> tuple[Any, ModelCard]:
+    """A network of ``architecture`` with random weights that nevertheless outputs findings
+    (BatchNorm re-estimated on synthetic images, logits biased), and its card."""
+    cats = tuple(CardCategory(c.id, c.name, c.name, c.shape) for c in DEFAULT_CATEGORIES)
+    card = ModelCard(
+        name="bench",
+        version="0",
+        architecture=architecture,
+        num_classes=len(cats) + 1,
+        categories=cats,
+        weights_file="none",
+        weights_sha256="0" * 64,
+        preprocessing=Preprocessing(min_size=size, max_size=size),
+        postprocessing=Postprocessing(score_threshold=0.05, max_detections=max_det),
+    )
+    torch.manual_seed(0)
+    model = build_model(card.architecture, build_options(card))
+    calib = [to_unit_image(synthetic(1000 + i, size), card.preprocessing) for i in range(2)]
+    recalibrate_batch_norm(model, [torch.from_numpy(u)[None].expand(3, -1, -1) for u in calib])
+    with torch.no_grad():
+        cls = model.roi_heads.box_predictor.cls_score
+        cls.weight.mul_(3.0)
+        cls.bias.zero_()
+        cls.bias[1] = cls.bias[6] = 3.0
+        model.roi_heads.mask_predictor.mask_fcn_logits.bias.fill_(0.5)
+    return model, card
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default=None, help="cpu | cuda (default: auto)")
@@ -129,28 +157,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cats = tuple(CardCategory(c.id, c.name, c.name, c.shape) for c in DEFAULT_CATEGORIES)
-    card = ModelCard(
-        name="bench",
-        version="0",
-        architecture=ARCHS[args.arch],
-        num_classes=len(cats) + 1,
-        categories=cats,
-        weights_file="none",
-        weights_sha256="0" * 64,
-        preprocessing=Preprocessing(min_size=args.size, max_size=args.size),
-        postprocessing=Postprocessing(score_threshold=0.05, max_detections=args.max_det),
-    )
-    torch.manual_seed(0)
-    model = build_model(card.architecture, build_options(card))
-    calib = [to_unit_image(synthetic(1000 + i, args.size), card.preprocessing) for i in range(2)]
-    recalibrate_batch_norm(model, [torch.from_numpy(u)[None].expand(3, -1, -1) for u in calib])
-    with torch.no_grad():
-        cls = model.roi_heads.box_predictor.cls_score
-        cls.weight.mul_(3.0)
-        cls.bias.zero_()
-        cls.bias[1] = cls.bias[6] = 3.0
-        model.roi_heads.mask_predictor.mask_fcn_logits.bias.fill_(0.5)
+    model, card = findings_model(ARCHS[args.arch], args.size, args.max_det)
     predictor = MaskRCNNPredictor(model, card, device=args.device)
     device = predictor.device
     rgs = [synthetic(i, args.size) for i in range(args.n + 1)]
