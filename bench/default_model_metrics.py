@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from orthogui.cli.predict import coco_result
@@ -237,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
         metrics = {k: float(v) for k, v in headline.items() if v is not None and v >= 0}
         save_card(replace(card, metrics={**card.metrics, **metrics}), args.card)
         print(f"metrics written to {args.card}", file=sys.stderr)
-    np.set_printoptions()
     return 0
 
 

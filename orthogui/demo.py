@@ -11,12 +11,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from orthogui.core.annotation import Annotation
 from orthogui.core.categories import DEFAULT_CATEGORIES
-from orthogui.core.commands import AddAnnotations
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import RadiographError
+from orthogui.core.review import preannotation
 from orthogui.io.files import records_for
 from orthogui.io.importers import LabelMap, merge_into, read_import
 from orthogui.io.readers import read_radiograph
@@ -116,10 +115,10 @@ def preannotate(store: ProjectStore, predictor: Predictor, *, say: Progress) -> 
         except RadiographError:
             continue
         preds = predictor.predict(rg)
-        if preds:
-            anns = tuple(Annotation.from_prediction(p, image_id=rec.id) for p in preds)
-            store.history.push(AddAnnotations(anns, label))
-            total += len(anns)
+        step = preannotation(store.model, rec.id, preds, label=label)
+        if step is not None:
+            store.history.push(step)
+        total += len(preds)
     return total
 
 

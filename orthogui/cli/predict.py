@@ -130,8 +130,7 @@ def _run_files(args: argparse.Namespace, predictor: Any) -> int:
 
 
 def _run_project(args: argparse.Namespace, predictor: Any) -> int:
-    from orthogui.core.annotation import Annotation
-    from orthogui.core.commands import AddAnnotations
+    from orthogui.core.review import preannotation
     from orthogui.io.readers import read_radiograph
     from orthogui.io.store import ProjectStore
     from orthogui.ml.service import with_uncertainty
@@ -149,11 +148,11 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
         for i, rec in enumerate(records, start=1):
             rg = read_radiograph(store.image_path(rec))
             preds = predictor.predict(rg)
-            if preds:
-                anns = tuple(Annotation.from_prediction(p, image_id=rec.id) for p in preds)
-                label = f"Pre-annotate ({predictor.model_name} {predictor.model_version})"
-                store.history.push(AddAnnotations(anns, label))
-                total += len(anns)
+            label = f"Pre-annotate ({predictor.model_name} {predictor.model_version})"
+            step = preannotation(store.model, rec.id, preds, label=label)
+            if step is not None:
+                store.history.push(step)
+            total += len(preds)
             if args.score:  # bookkeeping like the GUI's: stored, not an undo step
                 scores.append(predictor.uncertainty(rg))
                 store.update_images(

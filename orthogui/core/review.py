@@ -9,9 +9,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from orthogui.core.annotation import Annotation, Review, ReviewState
-from orthogui.core.commands import UpdateAnnotations
+from orthogui.core.annotation import Annotation, Prediction, Review, ReviewState
+from orthogui.core.commands import (
+    AddAnnotations,
+    Command,
+    CompositeCommand,
+    RemoveAnnotations,
+    SetImageStatus,
+    UpdateAnnotations,
+)
 from orthogui.core.geometry import Shape
+from orthogui.core.project import ImageStatus, ProjectModel
 
 
 def now_iso() -> str:
@@ -61,3 +69,29 @@ def set_attributes(ann: Annotation, attributes: dict[str, Any], *, user: str) ->
     return UpdateAnnotations(
         (ann,), (_corrected(ann, user, now_iso(), attributes=merged),), "Set attributes"
     )
+
+
+def preannotation(
+    model: ProjectModel, image_id: str, predictions: Sequence[Prediction], *, label: str
+) -> Command | None:
+    """One undo step that replaces the image's unreviewed model proposals by ``predictions``
+    and marks a NEW image pre-annotated; None when it would change nothing.
+
+    The app, the ``predict --project`` command and the demo builder all pre-annotate this way.
+    """
+    stale = tuple(
+        a
+        for a in model.annotations(image_id)
+        if a.provenance.is_model and a.review.state == ReviewState.PROPOSED
+    )
+    fresh = tuple(Annotation.from_prediction(p, image_id=image_id) for p in predictions)
+    children: list[Command] = []
+    if stale:
+        children.append(RemoveAnnotations(stale, "Remove old proposals"))
+    if fresh:
+        children.append(AddAnnotations(fresh, "Add proposals"))
+    if model.image(image_id).status == ImageStatus.NEW:
+        children.append(SetImageStatus.to(model, image_id, ImageStatus.PRE_ANNOTATED))
+    if not children:
+        return None
+    return CompositeCommand(tuple(children), label)

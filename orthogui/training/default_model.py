@@ -17,12 +17,11 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from orthogui.core.categories import DEFAULT_CATEGORIES
 from orthogui.io.readers import read_radiograph
@@ -246,8 +245,6 @@ def _data_part(recipe_json: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recipe_json(recipe: Recipe) -> dict[str, Any]:
-    from dataclasses import asdict
-
     d = asdict(recipe)
     d["fracatlas_splits"] = list(recipe.fracatlas_splits)
     d["window_percentiles"] = list(recipe.window_percentiles)
@@ -309,13 +306,6 @@ def write_default_job(
     return save_job(job, root / "job.json")
 
 
-def label_counts(coco: dict[str, Any]) -> dict[int, int]:
-    """Instances per category id (used by tests of the snapshot)."""
-    ids = np.array([int(a["category_id"]) for a in coco["annotations"]], dtype=np.int64)
-    values, n = np.unique(ids, return_counts=True)
-    return {int(v): int(c) for v, c in zip(values, n, strict=True)}
-
-
 RECIPE_RATIONALE = (
     "Trained from scratch (no ImageNet weights can be downloaded here): MobileNetV3-Large FPN "
     "with trainable BatchNorm in the backbone (batch 4 at 512 px gives each BN layer enough "
@@ -340,8 +330,6 @@ def publish_default(
     """Copy a trained candidate into ``models_dir`` as the bundled default: float16 weights
     (half the size) and a card that states its data, licence, recipe and why. Returns the card
     path."""
-    from dataclasses import replace
-
     from orthogui.ml.card import load_card
     from orthogui.ml.weights import load_model, save_weights
 

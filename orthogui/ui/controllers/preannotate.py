@@ -16,12 +16,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from orthogui.core.annotation import Annotation, Prediction, ReviewState
-from orthogui.core.commands import AddAnnotations, RemoveAnnotations, SetImageStatus
+from orthogui.core.annotation import Prediction
 from orthogui.core.history import History
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.core.radiograph import Radiograph
+from orthogui.core.review import preannotation
 from orthogui.ml.service import InferenceService, Priority
 from orthogui.ui.bridge import FutureBridge
 
@@ -171,23 +171,11 @@ class PreannotateController(QObject):
     # -- results (GUI thread) -------------------------------------------------------------------
     def apply(self, image_id: str, predictions: list[Prediction]) -> int:
         """Replace the image's unreviewed model proposals by these, as one undo step."""
-        stale = tuple(
-            a
-            for a in self.model.annotations(image_id)
-            if a.provenance.is_model and a.review.state == ReviewState.PROPOSED
-        )
-        fresh = tuple(Annotation.from_prediction(p, image_id=image_id) for p in predictions)
         name = Path(self.model.image(image_id).path).name
-        with self.history.group(f"Pre-annotate {name}"):
-            if stale:
-                self.history.push(RemoveAnnotations(stale, "Remove old proposals"))
-            if fresh:
-                self.history.push(AddAnnotations(fresh, "Add proposals"))
-            if self.model.image(image_id).status == ImageStatus.NEW:
-                self.history.push(
-                    SetImageStatus.to(self.model, image_id, ImageStatus.PRE_ANNOTATED)
-                )
-        return len(fresh)
+        step = preannotation(self.model, image_id, predictions, label=f"Pre-annotate {name}")
+        if step is not None:
+            self.history.push(step)
+        return len(predictions)
 
     def _step(self, image_id: str) -> None:
         self._futures.pop(image_id, None)

@@ -183,3 +183,23 @@ def test_undoing_a_status_change_keeps_bookkeeping_written_since() -> None:
     h.redo()
     assert m.image("img1").status is ImageStatus.PRE_ANNOTATED
     assert m.image("img1").uncertainty == 0.7
+
+
+def test_preannotation_replaces_unreviewed_proposals_in_one_step() -> None:
+    m = _model()
+    h = History(m)
+    first = [Prediction("cortical_screw", 0.9, _square(i * 12), "m", "1") for i in (1, 2)]
+    h.push(review.preannotation(m, "img1", first, label="Pre-annotate"))
+    assert m.image("img1").status is ImageStatus.PRE_ANNOTATED and len(h) == 1
+    kept = m.annotations("img1")[0]
+    h.push(review.set_state([kept], ReviewState.ACCEPTED, user="dr"))
+    again = [Prediction("locking_screw", 0.8, _square(40), "m", "2")]
+    h.push(review.preannotation(m, "img1", again, label="Pre-annotate"))
+    cats = sorted(a.category for a in m.annotations("img1"))
+    assert cats == ["cortical_screw", "locking_screw"]  # the accepted one stays
+    assert review.preannotation(m, "img1", [], label="x") is not None  # removes the proposal
+    h.undo()
+    assert len(m.annotations("img1")) == 2
+    m2 = _model()
+    m2.put_image(m2.image("img1").evolve(status=ImageStatus.APPROVED))
+    assert review.preannotation(m2, "img1", [], label="x") is None  # nothing to change
