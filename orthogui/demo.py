@@ -25,7 +25,7 @@ from orthogui.synth.dataset import write_dataset
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 FRACATLAS_DEMO = RESOURCES / "demo" / "fracatlas"
 PROJECT_NAME = "demo.orthogui"
-DEMO_VERSION = 2  # bump when the content changes: an older demo folder is rebuilt
+DEMO_VERSION = 3  # bump when the content changes: an older demo folder is rebuilt
 
 # (sub-folder, scene, format, count, seed): deterministic synthetic studies.
 SYNTHETIC_STUDIES: tuple[tuple[str, str, str, int, int], ...] = (
