@@ -43,6 +43,7 @@ from orthogui.ml.engine import (
     train_one_epoch,
     warmup_cosine,
 )
+from orthogui.ml.uncertainty import TRAIN_INSTANCES
 from orthogui.ml.weights import configure, load_model, save_weights
 from orthogui.training.ddp import DistContext, setup_distributed, teardown_distributed
 from orthogui.training.job import JobError, TrainingJob, load_job
@@ -217,6 +218,21 @@ def _category_ids(split: SplitData, card: ModelCard) -> dict[int, int]:
     return {c.label: ids[c.project_category] for c in card.categories if c.project_category in ids}
 
 
+def train_instances(dataset: CocoDetectionDataset, card: ModelCard) -> dict[str, int]:
+    """Instances per project category of ``card`` in the training split (0 where it has none):
+    what ``orthogui.ml.uncertainty`` weighs rare categories by.
+
+    Counts the instances the model is trained on: crowd regions and categories the card does
+    not predict are left out, as the dataset leaves them out.
+    """
+    category_of_label = {c.label: c.project_category for c in card.categories}
+    counts = dict.fromkeys(category_of_label.values(), 0)
+    for index in range(len(dataset)):
+        for label in dataset.image_labels(index):
+            counts[category_of_label[label]] += 1
+    return counts
+
+
 def _eval_gt(split: SplitData, category_of_label: dict[int, int]) -> dict[str, Any]:
     keep = set(category_of_label.values())
     coco = split.coco
@@ -275,6 +291,12 @@ def run_job(
     )
     if len(train_ds) == 0:
         raise JobError(job.source or "<job>", "snapshot", "the train split has no images")
+    # Every card this run writes (checkpoint, candidate, promoted) carries its own split's
+    # counts, never those of the model it started from.
+    card = replace(
+        card,
+        training_data={**card.training_data, TRAIN_INSTANCES: train_instances(train_ds, card)},
+    )
     val_ds = CocoDetectionDataset(val_split, labels=labels, preprocessing=card.preprocessing)
     per_step = hp.batch_size * hp.accumulation
     sampler = ClassBalancedSampler(

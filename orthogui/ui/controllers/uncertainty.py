@@ -1,14 +1,17 @@
 """Active learning in the workbench: each image's uncertainty, scored in the background.
 
-After an image is pre-annotated, and for every image when the model changes, the
-pre-annotation controller's ``InferenceService`` scores it (``Priority.BACKGROUND``: after every
-waiting prediction, on the same worker thread). Scores become ``ImageRecord.uncertainty``
+When a project opens with a model loaded, every image without a score, or scored by another
+model (``SCORED_BY``: name and version), is queued; after an image is pre-annotated, and for
+every image when the model changes, it is scored again. The pre-annotation controller's
+``InferenceService`` runs the scores (``Priority.BACKGROUND``: after every waiting prediction,
+on the same worker thread, so review is never blocked). Scores become ``ImageRecord.uncertainty``
 through the store (persisted bookkeeping, not an undo step) and the review queue re-sorts.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,10 @@ class UncertaintyController(QObject):
     scored = Signal(str, float)  # image id, uncertainty (stored)
     failed = Signal(str, str)  # image id, message naming the file and the reason
 
+    chunk = 200
+    """Missing scores handed to the service per event-loop turn (``request_missing``): opening
+    a project of thousands of images never stalls the GUI thread."""
+
     def __init__(
         self,
         store: Any,
@@ -65,6 +72,7 @@ class UncertaintyController(QObject):
         self._cached = cached or (lambda _image_id: None)
         self._queue = queue_panel
         self._tokens: dict[str, int] = {}  # image id -> its latest request; older ones are stale
+        self._backlog: deque[str] = deque()  # missing scores not handed to the service yet
         self._seq = 0
         self._bridge = FutureBridge(self)
         self._bridge.finished.connect(self._on_bridge_finished)
@@ -77,6 +85,17 @@ class UncertaintyController(QObject):
         self._resort_timer.timeout.connect(self._on_resort_timer_timeout)
         predict.imageDone.connect(self._on_predict_imageDone)
         predict.modelChanged.connect(self._on_predict_modelChanged)
+        # Once the event loop runs (the window is built and shown): score what the open
+        # project lacks. A child timer, so a controller deleted before then does nothing.
+        self._open_timer = QTimer(self)
+        self._open_timer.setSingleShot(True)
+        self._open_timer.setInterval(0)
+        self._open_timer.timeout.connect(self._on_open_timer_timeout)
+        self._open_timer.start()
+        self._backlog_timer = QTimer(self)
+        self._backlog_timer.setSingleShot(True)
+        self._backlog_timer.setInterval(0)
+        self._backlog_timer.timeout.connect(self._on_backlog_timer_timeout)
 
     @classmethod
     def install(cls, win: Any) -> UncertaintyController:
@@ -102,8 +121,16 @@ class UncertaintyController(QObject):
         return svc is not None and svc.can_score
 
     def pending(self) -> list[str]:
-        """Image ids whose score is still on its way."""
-        return list(self._tokens)
+        """Image ids whose score is still on its way (queued in the service or still to be
+        handed to it)."""
+        return list(self._tokens) + [i for i in self._backlog if i not in self._tokens]
+
+    def _is_current(self, image_id: str, key: str) -> bool:
+        """Whether ``image_id`` holds a score of the model ``key`` or is queued for one."""
+        rec = self.model.image(image_id)
+        return image_id in self._tokens or (
+            rec.uncertainty is not None and rec.attributes.get(SCORED_BY) == key
+        )
 
     # -- requests ---------------------------------------------------------------------------------
     def request(self, image_ids: Iterable[str], *, force: bool = False) -> int:
@@ -120,12 +147,9 @@ class UncertaintyController(QObject):
         for image_id in image_ids:
             if not self.model.has_image(image_id):
                 continue
-            rec = self.model.image(image_id)
-            if not force and (
-                image_id in self._tokens
-                or (rec.uncertainty is not None and rec.attributes.get(SCORED_BY) == key)
-            ):
+            if not force and self._is_current(image_id, key):
                 continue
+            rec = self.model.image(image_id)
             try:
                 fut = svc.score(image_id, self._loader(image_id, rec), priority=Priority.BACKGROUND)
             except RuntimeError:  # the service is shut down: the window is closing
@@ -136,8 +160,32 @@ class UncertaintyController(QObject):
             queued += 1
         return queued
 
+    def request_missing(self) -> int:
+        """Score every image without a score or scored by another model (called once the
+        project is open); returns how many will be scored.
+
+        Images already scored by the current model, or queued, are skipped: reopening a
+        project scores nothing again. The queue's order is kept, so the rows the reviewer
+        sees first fill first. The images are handed to the service ``chunk`` per event-loop
+        turn (``pending`` lists them all meanwhile).
+        """
+        svc = self.service()
+        if svc is None or not svc.can_score or self.store.closed:
+            return 0
+        key = model_key(svc.predictor)
+        ids = [r.id for r in self.model.images()]
+        if self._queue is not None:
+            shown = [i for i in self._queue.ordered_ids() if self.model.has_image(i)]
+            first = set(shown)
+            ids = shown + [i for i in ids if i not in first]  # hidden by a filter: last
+        self._backlog = deque(i for i in ids if not self._is_current(i, key))
+        n = len(self._backlog)
+        self._on_backlog_timer_timeout()
+        return n
+
     def request_all(self) -> int:
         """Score every image of the project again (a new model)."""
+        self._backlog.clear()
         return self.request([r.id for r in self.model.images()], force=True)
 
     def _loader(self, image_id: str, rec: Any) -> Callable[[], Radiograph]:
@@ -186,6 +234,20 @@ class UncertaintyController(QObject):
 
     def _on_predict_modelChanged(self, _predictor: object) -> None:
         self.request_all()
+
+    def _on_open_timer_timeout(self) -> None:
+        n = self.request_missing()
+        if n:
+            _log.info("scoring the uncertainty of %d image(s) in the background", n)
+
+    def _on_backlog_timer_timeout(self) -> None:
+        if self.store.closed or not self.can_score():
+            self._backlog.clear()
+            return
+        n = min(max(self.chunk, 1), len(self._backlog))
+        self.request([self._backlog.popleft() for _ in range(n)])
+        if self._backlog:
+            self._backlog_timer.start()
 
     def _on_resort_timer_timeout(self) -> None:
         queue = self._queue
