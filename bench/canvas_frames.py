@@ -5,7 +5,21 @@ CanvasView and for a reference scene (plain QGraphicsPolygonItem/QGraphicsPixmap
 default view settings). Every frame is painted before its clock stops: the scroll pan sends the
 window its UpdateRequest (``processEvents`` alone leaves the paint to Qt's next update timer,
 which made the reference's pan look like 0.2 ms while it painted nothing).
-Run: QT_QPA_PLATFORM=offscreen python bench/canvas_frames.py [--frames N]
+
+The canvas renders its slow frames on a worker thread ("background"): the ``background``
+section times, for the frames that used to be slow (the zoom pause, zoom steps with the event
+loop delivering landed renders, the end of a window/level drag, a new window), the GUI thread's
+CPU ms (``time.thread_time``) and wall ms of the frame, the wall ms from the event until every
+background render landed and was painted (``latency_gui_idle``; ``latency_gui_painting_60hz``
+while the GUI paints a full frame every 1/60 s, as during a pan), the frames painted meanwhile
+(``frames_while_rendering_60hz``: they share the GIL and the CPU with the worker) and the frame
+after (``next_frame``, a blit again). Beside them, the same cases with
+``set_background_rendering(False)``: everything on the GUI thread, as before. The other
+sections use ``--clock``: ``thread`` counts the GUI thread only (``cpu`` would add the worker's
+CPU time to a frame that overlaps it); ``canvas_gui_thread_only`` repeats them without the
+worker.
+Run: QT_QPA_PLATFORM=offscreen python bench/canvas_frames.py [--frames N] [--clock thread]
+[--no-reference] [--background-only]
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -123,7 +138,7 @@ def stats(samples: list[float]) -> dict[str, float]:
     }
 
 
-CLOCK = time.perf_counter  # --clock cpu: time.process_time (steadier on a shared machine)
+CLOCK = time.perf_counter  # --clock cpu: time.process_time; thread: time.thread_time
 
 
 def timed(step: Callable[[int], None], frames: int) -> list[float]:
@@ -178,6 +193,7 @@ def measure(app: QApplication, view: QGraphicsView, frames: int) -> dict[str, ob
     fit(view)
     app.processEvents()
     vp.repaint()  # warm caches
+    drain(app, view)
     res["redraw_fit"] = stats(timed(lambda i: vp.repaint(), frames))
 
     # Zoom: in and out around the fit scale (x0.5 .. x4), each step one frame.
@@ -188,6 +204,7 @@ def measure(app: QApplication, view: QGraphicsView, frames: int) -> dict[str, ob
         vp.repaint()
 
     fit(view)
+    drain(app, view)
     res["zoom"] = stats(timed(zoom_step, max(frames, len(factors))))
     if canvas is not None and hasattr(canvas.scene_, "set_zooming"):
         # The frame after a zoom pauses: the cached layers render at the new scale.
@@ -208,6 +225,7 @@ def measure(app: QApplication, view: QGraphicsView, frames: int) -> dict[str, ob
     zoom(view, 2.0)
     settle(view)
     app.processEvents()
+    drain(app, view)
     h = view.horizontalScrollBar()
     direction = [1]
 
@@ -231,12 +249,23 @@ def measure(app: QApplication, view: QGraphicsView, frames: int) -> dict[str, ob
     zoom(view, 2.0)
     settle(view)
     vp.repaint()
+    drain(app, view)
     res["redraw_zoomed_2x"] = stats(timed(lambda i: vp.repaint(), frames))
-    res["window_level_step"] = stats(timed(lambda i: window_step(view, i), 15))
+    w_steps = []
+    for i in range(15):
+        drain(app, view)  # the last window's background renders have landed
+        w_steps.extend(timed(lambda _, i=i: window_step(view, i), 1))  # type: ignore[misc]
+    res["window_level_step"] = stats(w_steps)
     if canvas is not None:
         res["window_level_drag_step"] = stats(window_drag(app, canvas, frames))
     view.hide()
     return res
+
+
+def drain(app: QApplication, view: QGraphicsView) -> None:
+    """Let the canvas's background renders land (untimed), as the event loop would."""
+    if isinstance(view, CanvasView):
+        until_landed(app, view, [])
 
 
 def window_step(view: QGraphicsView, i: int) -> None:
@@ -284,20 +313,181 @@ def window_drag(app: QApplication, view: CanvasView, frames: int) -> list[float]
     return out
 
 
+# -- background rendering -------------------------------------------------------------------------
+Sample = tuple[float, float]  # GUI thread CPU seconds, wall seconds
+
+
+def both_clocks(fn: Callable[[], None]) -> Sample:
+    c0, w0 = time.thread_time(), time.perf_counter()
+    fn()
+    return time.thread_time() - c0, time.perf_counter() - w0
+
+
+def both_stats(samples: list[Sample]) -> dict[str, object]:
+    if not samples:
+        return {}
+    return {
+        "gui_thread": stats([c for c, _ in samples]),
+        "wall": stats([w for _, w in samples]),
+    }
+
+
+def until_landed(
+    app: QApplication, view: CanvasView, frames: list[Sample], *, timeout: float = 30.0
+) -> float:
+    """Run the event loop until every background render has landed and been painted; paint a
+    full frame every 1/60 s meanwhile (timed into ``frames``). Returns the wall time."""
+    vp = view.viewport()
+    t0 = time.perf_counter()
+    next_frame = t0 + 1 / 60
+    while True:
+        while view.rendering():
+            now = time.perf_counter()
+            if now - t0 > timeout:
+                raise RuntimeError(f"background renders did not land within {timeout} s")
+            app.processEvents()
+            if now >= next_frame:
+                frames.append(both_clocks(vp.repaint))
+                next_frame += 1 / 60
+            else:
+                time.sleep(0.0005)  # sleeping releases the GIL to the worker
+        app.processEvents()
+        vp.repaint()  # the frame that shows what landed (and may ask for the next layer)
+        if not view.rendering():
+            return time.perf_counter() - t0
+
+
+def measure_background(
+    app: QApplication, view: CanvasView, *, background: bool, repeats: int = 8
+) -> dict[str, object]:
+    """The formerly slow frames, each followed by the wait for its background renders."""
+    view.set_background_rendering(background)
+    view.resize(VIEW_W, VIEW_H)
+    view.show()
+    app.processEvents()
+    vp = view.viewport()
+    res: dict[str, object] = {"background_rendering": background}
+    during: list[Sample] = []
+
+    def case(name: str, prepare: Callable[[int], None], trigger: Callable[[int], None]) -> None:
+        first: list[Sample] = []
+        landed: list[Sample] = []
+        idle: list[float] = []
+        busy: list[float] = []
+        for i in range(repeats):
+            until_landed(app, view, [])
+            prepare(i)
+            first.append(both_clocks(lambda i=i: trigger(i)))  # type: ignore[misc]
+            # Every other time the GUI paints frames at 60 Hz while it waits (a user who
+            # keeps panning): those frames share the GIL and the CPU with the worker.
+            wait = until_landed(app, view, during if i % 2 else [])
+            (busy if i % 2 else idle).append(wait + first[-1][1])
+            landed.append(both_clocks(vp.repaint))  # the next frame: a blit again
+        res[name] = {
+            "frame": both_stats(first),
+            "latency_gui_idle": stats(idle),
+            "latency_gui_painting_60hz": stats(busy),
+            "next_frame": both_stats(landed),
+        }
+
+    # The zoom pauses: the pause frame (cached layers at the new scale).
+    fit(view)
+    zoom(view, 1.15**3)
+    view.scene_.set_zooming(False)
+
+    def zoom_once(i: int) -> None:
+        zoom(view, 1.15 if i % 2 else 1 / 1.15)
+        vp.repaint()
+
+    def pause(i: int) -> None:
+        settle(view)
+        vp.repaint()
+
+    case("zoom_pause", zoom_once, pause)
+
+    # Zoom steps with the event loop between them (landed renders are shown), x0.5 .. x4.
+    fit(view)
+    until_landed(app, view, [])
+    factors = [1.15] * 10 + [1 / 1.15] * 10
+    steps: list[Sample] = []
+    for _ in range(2):
+        for f in factors:
+
+            def step(f: float = f) -> None:
+                # As a wheel event in the event loop: the zoom, then one pass of the loop
+                # (landed renders, the scene's update, the paint).
+                zoom(view, f)
+                app.processEvents()
+                flush(view)
+
+            steps.append(both_clocks(step))
+    settle(view)
+    until_landed(app, view, [])
+    res["zoom_step_with_events"] = both_stats(steps)
+
+    # Window/level: the end of a right-drag at fit zoom (release: the full-resolution image).
+    fit(view)
+    c = vp.rect().center()
+    right = Qt.MouseButton.RightButton
+
+    def send(kind: QEvent.Type, pos: QPoint) -> None:
+        held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else right
+        ev = QMouseEvent(
+            kind,
+            QPointF(pos),
+            QPointF(vp.mapToGlobal(pos)),
+            right,
+            held,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(vp, ev)
+
+    def drag(i: int) -> None:
+        send(QEvent.Type.MouseButtonPress, c)
+        for k in range(1, 4):
+            send(QEvent.Type.MouseMove, c + QPoint(5 * k * (1 + i % 3), 3 * k))
+            app.processEvents()
+            vp.repaint()
+
+    def release(i: int) -> None:
+        send(QEvent.Type.MouseButtonRelease, c)
+        vp.repaint()
+
+    case("window_level_drag_end", drag, release)
+
+    # A new window (a preset key): preview of the visible part, then the full image.
+    w0 = default_window(view.radiograph())  # type: ignore[arg-type]
+
+    def set_window(i: int) -> None:
+        view.set_window(w0.center + 10 * (i % 7), w0.width - 20 * (i % 5))
+        vp.repaint()
+
+    case("window_level_set", lambda i: None, set_window)
+    res["frames_while_rendering_60hz"] = both_stats(during)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument(
         "--clock",
-        choices=("wall", "cpu"),
+        choices=("wall", "cpu", "thread"),
         default="wall",
         help="wall: perf_counter; cpu: this process's CPU time (all threads), which other "
-        "processes on a busy machine disturb less",
+        "processes on a busy machine disturb less; thread: the GUI thread's CPU time (what a "
+        "frame costs the GUI thread while renders run on the worker)",
+    )
+    ap.add_argument("--no-reference", action="store_true", help="skip the plain-items scene")
+    ap.add_argument(
+        "--background-only", action="store_true", help="only the background-rendering section"
     )
     args = ap.parse_args()
     global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    app = QApplication.instance() or QApplication([])
+    CLOCK = {"cpu": time.process_time, "thread": time.thread_time}.get(
+        args.clock, time.perf_counter
+    )
+    app = cast(QApplication, QApplication.instance() or QApplication([]))
     rg, anns = make_data()
     canvas = canvas_view(rg, anns)
     out: dict[str, object] = {
@@ -308,9 +498,19 @@ def main() -> None:
         "qt_platform": QApplication.platformName(),
         "clock": args.clock,
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
-        "canvas": measure(app, canvas, args.frames),
+    }
+    if not args.background_only:
+        out["canvas"] = measure(app, canvas, args.frames)
+        canvas.set_background_rendering(False)
+        out["canvas_gui_thread_only"] = measure(app, canvas, args.frames)
+    out["background"] = {
+        mode: measure_background(app, canvas, background=mode == "worker")
+        for mode in ("worker", "gui_thread_only")
     }
     canvas.hide()
+    if args.no_reference or args.background_only:
+        print(json.dumps(out, indent=2))
+        return
     ref = reference_view(rg, anns)
     ref.rg = rg  # type: ignore[attr-defined]
     out["reference"] = measure(app, ref, args.frames)

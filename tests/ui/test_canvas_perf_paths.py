@@ -92,6 +92,8 @@ def test_overlay_cache_blits_pans_and_rerenders_only_when_needed(canvas, project
     cache = canvas.scene_.overlay.cache
     image_cache = canvas.scene_.image_item.cache
     grab(canvas)
+    qtbot.waitUntil(lambda: not canvas.rendering(), timeout=3000)  # the image renders aside
+    grab(canvas)
     n, m = cache.renders, image_cache.renders
     assert n >= 1 and m >= 1
     grab(canvas)
@@ -107,8 +109,10 @@ def test_overlay_cache_blits_pans_and_rerenders_only_when_needed(canvas, project
     assert cache.renders == n + 1  # during a zoom the last pixmap is shown scaled
     assert canvas.scene_.zooming
     qtbot.waitUntil(lambda: not canvas.scene_.zooming, timeout=3000)
+    grab(canvas)  # the zoom paused: both render at the new scale on the worker
+    qtbot.waitUntil(lambda: not canvas.rendering(), timeout=3000)
     grab(canvas)
-    assert cache.renders == n + 2 and image_cache.renders == m + 1  # the zoom paused
+    assert cache.renders == n + 2 and image_cache.renders == m + 1
     img = grab(canvas)  # and it still looks right at the new scale
     edge = [coloured(img, p, cyan) for p in along(canvas, (310, 390), (300, 300))]
     assert np.mean(edge) > 0.95
@@ -164,7 +168,7 @@ def test_window_drag_renders_one_decimated_preview_per_pass(canvas, project, qtb
     assert (w, h) == (-(-512 // step), -(-512 // step))  # decimated to screen resolution
     assert np.array_equal(canvas.scene_.image_item.gray(), before)  # the full image waits
     qtbot.mouseRelease(canvas.viewport(), RIGHT, Qt.KeyboardModifier.NoModifier, c)
-    assert not canvas.scene_.image_item.has_preview()
+    qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
     full = render(project.radiograph, canvas.window())
     assert np.array_equal(canvas.scene_.image_item.gray(), full)
     assert not np.array_equal(full, before)
@@ -192,6 +196,7 @@ def test_window_drag_zoomed_in_renders_only_the_visible_part(canvas, project, qt
     pos = g.at(canvas, 130.5, 230.5)  # outside every shape
     assert abs(img.pixelColor(pos).red() - int(full[230, 130])) <= 2
     qtbot.mouseRelease(canvas.viewport(), RIGHT, Qt.KeyboardModifier.NoModifier, c)
+    qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
     assert np.array_equal(canvas.scene_.image_item.gray(), full)
 
 

@@ -32,6 +32,7 @@ def test_right_drag_changes_window_and_pixels(canvas, qtbot) -> None:
     assert width < w0.width and center > w0.center
     w1 = canvas.window()
     assert (w1.center, w1.width) == (center, width)
+    qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
     after = canvas.scene_.image_item.gray()
     assert not np.array_equal(before, after)
     img = canvas.grab().toImage()
@@ -42,6 +43,7 @@ def test_set_window_emits_and_rerenders(canvas, qtbot) -> None:
     with qtbot.waitSignal(canvas.windowChanged) as blocker:
         canvas.set_window(500.0, 10.0)
     assert blocker.args == [500.0, 10.0]
+    qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
     gray = canvas.scene_.image_item.gray()
     assert (gray == 255).mean() > 0.95  # the whole picture lies above 505
 

@@ -189,7 +189,6 @@ class AnnotationItem(QGraphicsItem):
         self._brush = QBrush()
         self._shape_rect = QRectF()  # the shape's bounding box
         self._bounds = QRectF()  # boundingRect(): the box plus handle room when selected
-        self._lod: dict[int, QPolygonF] = {}
         self._overlay: Overlay | None = None
         self._delegated = False
         self.label = LabelItem(self)
@@ -269,19 +268,6 @@ class AnnotationItem(QGraphicsItem):
     def brush(self) -> QBrush:
         return self._brush
 
-    def outline(self, level: int) -> QPolygonF:
-        """The outline at a level of detail (vertices about ``2**level`` scene units apart)."""
-        poly = self._lod.get(level)
-        if poly is None:
-            points = self._outline_points()
-            if level > -2:
-                points = decimate(points, 2.0**level)
-            poly = self._lod[level] = qpolygon(points)
-        return poly
-
-    def _outline_points(self) -> NDArray[np.float64]:
-        raise NotImplementedError
-
     # -- look --------------------------------------------------------------------------------
     def color(self) -> QColor:
         return QColor(self._category.color if self._category else "#ffffff")
@@ -321,7 +307,6 @@ class AnnotationItem(QGraphicsItem):
         self._shape_rect = QRectF(bb.x0, bb.y0, bb.width, bb.height)
         self._update_bounds()
         self.label.setPos(bb.x0, bb.y0)
-        self._lod.clear()
         self._on_geometry()
         self.update()
         self._sync_overlay(changed=True)
@@ -365,11 +350,6 @@ class PolygonItem(AnnotationItem):
         shape = self.shape_value
         assert isinstance(shape, Polygon)
         self._qpoly = qpolygon(shape.points)
-
-    def _outline_points(self) -> NDArray[np.float64]:
-        shape = self.shape_value
-        assert isinstance(shape, Polygon)
-        return np.asarray(shape.points, dtype=np.float64)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -429,11 +409,6 @@ class BoxItem(AnnotationItem):
         b = self.shape_value
         assert isinstance(b, Box)
         self._rect = QRectF(b.x0, b.y0, b.width, b.height)
-
-    def _outline_points(self) -> NDArray[np.float64]:
-        b = self.shape_value
-        assert isinstance(b, Box)
-        return np.array([(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)], dtype=float)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None

@@ -2,24 +2,129 @@
 
 Two hundred dense polygons cost 10-15 ms to rasterise; drawn as separate items they were
 re-rasterised (each into its own device cache) on every zoom step. The overlay renders them
-together into one ``DeviceCache`` pixmap: outlines grouped into one path per style, vertices
-thinned to about one per screen pixel. Pans and repaints blit that pixmap; a zoom shows it
-scaled until the zoom pauses. Labels are blitted on top each frame from small pre-rendered
-images, so they keep their screen size during a zoom.
+together into one ``DeviceCache`` image: fills one polygon at a time without antialiasing,
+outlines grouped by style, vertices thinned to about one per screen pixel. Pans and repaints
+blit that image; a zoom shows it scaled until the zoom pauses, and the image at the new scale
+is rendered on the canvas's worker thread from ``ShapeSnap`` copies of the items (never the
+live items), while the scaled one stays on screen. Labels are blitted on top each frame from
+small pre-rendered images, so they keep their screen size during a zoom.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
+import numpy as np
+from numpy.typing import NDArray
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QPainter, QPainterPath
+from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from orthogui.ui.canvas.cache import STALE_RATIO, DeviceCache, plain_scale
-from orthogui.ui.canvas.items import AnnotationItem, LabelItem, lod_level
+from orthogui.core.geometry import Box, Shape
+from orthogui.ui.canvas.cache import (
+    STALE_RATIO,
+    DeviceCache,
+    Plan,
+    Raster,
+    Rasterize,
+    painted,
+    plain_scale,
+)
+from orthogui.ui.canvas.items import AnnotationItem, LabelItem, decimate, lod_level, qpolygon
+from orthogui.ui.canvas.worker import yield_gil
 
 OVERLAY_Z = -1.0  # above the image (-10), below every selected item (1) and the tools (100)
+YIELD_EVERY = 16  # polygons drawn on the worker between two chances for the GUI to take the GIL
+
+StyleKey = tuple[int, int, float, int]
+
+
+class ShapeSnap:
+    """What the overlay draws of one item, copied on the GUI thread: the model's (immutable)
+    shape, pen, brush and bounds. Its outlines per level of detail are made on first use, on
+    whichever thread draws it."""
+
+    __slots__ = ("_lod", "box", "brush", "fill", "key", "pen", "shape")
+
+    def __init__(self, item: AnnotationItem) -> None:
+        self.shape: Shape = item.shape_value
+        self.key: StyleKey = item.style_key
+        self.pen = QPen(item.pen())
+        self.brush = QBrush(item.brush())
+        self.fill = bool(self.key[3] >> 24)  # the fill is not transparent
+        r = item.shape_rect()
+        self.box = (r.left(), r.top(), r.right(), r.bottom())
+        self._lod: dict[int, QPolygonF] = {}
+
+    def current(self, item: AnnotationItem) -> bool:
+        """Whether this copy still shows ``item``."""
+        return self.shape is item.shape_value and self.key == item.style_key
+
+    def outline(self, level: int) -> QPolygonF:
+        """The outline with vertices about ``2**level`` scene units apart (as the item's)."""
+        poly = self._lod.get(level)
+        if poly is None:
+            points = _outline_points(self.shape)
+            if level > -2:
+                points = decimate(points, 2.0**level)
+            poly = self._lod[level] = qpolygon(points)  # a race only computes it twice
+        return poly
+
+
+def _outline_points(shape: Shape) -> NDArray[np.float64]:
+    if isinstance(shape, Box):
+        b = shape
+        return np.array([(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)], dtype=float)
+    return np.asarray(shape.points, dtype=np.float64)
+
+
+def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, scale: float) -> None:
+    """The shapes touching ``area`` (scene): fills one by one, then outlines by style.
+
+    On a worker thread it lets the GUI thread take the GIL every ``YIELD_EVERY`` polygons.
+    """
+    level = lod_level(scale)
+    x0, y0, x1, y1 = area.left(), area.top(), area.right(), area.bottom()
+    chosen = [
+        sn
+        for sn in snaps
+        if sn.box[0] <= x1 and sn.box[2] >= x0 and sn.box[1] <= y1 and sn.box[3] >= y0
+    ]
+    worker = threading.current_thread() is not threading.main_thread()
+    # Fills need no antialiasing (the outline covers their edge; 3x faster without). One
+    # polygon at a time: twice as fast as one path, and overlaps blend as items did.
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    painter.setPen(Qt.PenStyle.NoPen)
+    brush_key = None
+    groups: dict[StyleKey, list[ShapeSnap]] = {}
+    for i, sn in enumerate(chosen):
+        if sn.fill:
+            if sn.key != brush_key:
+                painter.setBrush(sn.brush)
+                brush_key = sn.key
+            painter.drawPolygon(sn.outline(level))
+        groups.setdefault(sn.key, []).append(sn)
+        if worker and i % YIELD_EVERY == YIELD_EVERY - 1:
+            yield_gil()
+    # Outlines one polygon at a time (each a short Qt call, as fast as one path per style).
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    i = 0
+    for group in groups.values():
+        painter.setPen(group[0].pen)
+        for sn in group:
+            painter.drawPolygon(sn.outline(level))
+            i += 1
+            if worker and i % YIELD_EVERY == 0:
+                yield_gil()
+
+
+def rasterize_shapes(snaps: tuple[ShapeSnap, ...], plan: Plan) -> Raster:
+    """The shapes under ``plan`` on a transparent image (safe on any thread)."""
+    area = plan.rect
+    return painted(plan, lambda p: draw_shapes(p, snaps, area, plan.scale))
 
 
 class ShapesOverlay(QGraphicsItem):
@@ -31,11 +136,14 @@ class ShapesOverlay(QGraphicsItem):
         self.setZValue(OVERLAY_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self.cache = DeviceCache(self._render, opaque=False)
+        self.cache = DeviceCache(self._snapshot, channel="overlay")
+        self.cache.on_ready = self.update
         self.zooming = False  # set by the scene during an interactive zoom
         self._px = 1.0  # scene units per screen pixel (labels have a constant screen size)
         self._members_dirty = True
         self._drawn: list[AnnotationItem] = []
+        self._snaps: tuple[ShapeSnap, ...] = ()
+        self._snap_of: dict[int, ShapeSnap] = {}  # id(item) -> its last copy
         self._label_rows: list[tuple[float, float, float, float, float, float, LabelItem]] | None
         self._label_rows = None
         self._shapes_rect = QRectF()
@@ -64,6 +172,13 @@ class ShapesOverlay(QGraphicsItem):
         if not self._members_dirty:
             return
         self._drawn = [i for i in self._members() if i.delegated and i.isVisible()]
+        old, self._snap_of = self._snap_of, {}
+        for item in self._drawn:
+            snap = old.get(id(item))
+            self._snap_of[id(item)] = (
+                snap if snap is not None and snap.current(item) else ShapeSnap(item)
+            )
+        self._snaps = tuple(self._snap_of[id(i)] for i in self._drawn)
         self._label_rows = None
         rect, lw, lh = QRectF(), 0.0, 0.0
         for item in self._drawn:
@@ -101,38 +216,19 @@ class ShapesOverlay(QGraphicsItem):
             if not self.cache.paint(painter, shapes, reach, widget, zooming=self.zooming):
                 painter.save()
                 painter.setClipRect(shapes)
-                self._render(painter, shapes, plain_scale(painter.worldTransform()) or 1.0)
+                draw_shapes(
+                    painter, self.snaps(), shapes, plain_scale(painter.worldTransform()) or 1.0
+                )
                 painter.restore()
         self._paint_labels(painter, area)
 
-    def _render(self, painter: QPainter, area: QRectF, scale: float) -> None:
-        """All idle shapes touching ``area``: fills one by one, outlines one path per style."""
-        level = lod_level(scale)
-        items = [i for i in self.drawn() if i.shape_rect().intersects(area)]
-        styles: dict[tuple[int, int, float, int], tuple[AnnotationItem, QPainterPath]] = {}
-        # Fills need no antialiasing (the outline covers their edge; 3x faster without). One
-        # polygon at a time: twice as fast as one path, and overlaps blend as items did.
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.setPen(Qt.PenStyle.NoPen)
-        brush_key = None
-        for item in items:
-            poly = item.outline(level)
-            key = item.style_key
-            if key[3] >> 24:  # the fill is not transparent
-                if key != brush_key:
-                    painter.setBrush(item.brush())
-                    brush_key = key
-                painter.drawPolygon(poly)
-            entry = styles.get(key)
-            if entry is None:
-                entry = styles[key] = (item, QPainterPath())
-            entry[1].addPolygon(poly)
-            entry[1].closeSubpath()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for first, path in styles.values():
-            painter.setPen(first.pen())
-            painter.drawPath(path)
+    def snaps(self) -> tuple[ShapeSnap, ...]:
+        """Copies of the items the overlay draws now (what a background rendering reads)."""
+        self._refresh()
+        return self._snaps
+
+    def _snapshot(self) -> Rasterize:
+        return partial(rasterize_shapes, self.snaps())
 
     def _paint_labels(self, painter: QPainter, area: QRectF) -> None:
         """The labels over ``area``, drawn every frame (not cached) so that they keep their

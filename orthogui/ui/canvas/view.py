@@ -2,6 +2,11 @@
 
 The view turns mouse and key events into tool gestures and view changes. Edits go to the
 ``History`` as one command per gesture; the scene then re-syncs from the model's signals.
+
+Slow renders run on one ``RenderWorker`` thread: the cached image and overlay at a new scale
+(after a zoom pauses), and the full-resolution window/level rendering (after a drag ends or a
+new window is set); the screen keeps the scaled, decimated or preview picture until the sharp
+one lands. ``set_background_rendering(False)`` does all of it on the GUI thread instead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPixmapCache,
     QResizeEvent,
     QWheelEvent,
@@ -29,6 +35,8 @@ from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
 from orthogui.io.display import default_window, render, render_region, value_range
+from orthogui.ui.canvas.cache import Plan, Raster, plain_scale, plan_for
+from orthogui.ui.canvas.image import Pyramid
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
 from orthogui.ui.canvas.scene import AnnotationScene
 from orthogui.ui.canvas.snap import snap_to_edge
@@ -40,8 +48,11 @@ from orthogui.ui.canvas.tools import (
     Tool,
     update_shapes,
 )
+from orthogui.ui.canvas.worker import RenderWorker
 
 TOOLS = ("select", "polygon", "box", "ruler")
+FULL_RENDER = "full-render"  # the worker channel of the full-resolution window/level render
+LEVELS = "levels"  # the worker channel that prepares the pyramid's RGB32 levels of a new image
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 WINDOW_DRAG_PX = 500.0  # dragging this many pixels changes the window by the whole value range
 ZOOM_SETTLE_MS = 150  # after the last zoom step, cached layers render at the new scale
@@ -119,6 +130,50 @@ class CanvasView(QGraphicsView):
         self._zoom_settle.setSingleShot(True)
         self._zoom_settle.setInterval(ZOOM_SETTLE_MS)
         self._zoom_settle.timeout.connect(lambda: self.scene_.set_zooming(False))
+        self._worker = RenderWorker(self)
+        self._worker.failed.connect(self._on_worker_failed)
+        self._background = False
+        self.full_renders = 0  # full-resolution window/level renders shown (tests, benchmarks)
+        self.set_background_rendering(True)
+
+    # -- background rendering ----------------------------------------------------------------------
+    def set_background_rendering(self, on: bool) -> None:
+        """Render the slow frames on the worker thread (default) or all on the GUI thread."""
+        self._background = on
+        worker = self._worker if on else None
+        self.scene_.image_item.cache.set_worker(worker)
+        self.scene_.overlay.cache.set_worker(worker)
+        if not on:
+            self._worker.drop(FULL_RENDER)
+
+    def background_rendering(self) -> bool:
+        return self._background
+
+    def rendering(self) -> bool:
+        """Whether a background render of what the screen shows is in flight (the RGB32
+        levels made for later zooms do not count)."""
+        channels = (
+            FULL_RENDER,
+            self.scene_.image_item.cache.channel,
+            self.scene_.overlay.cache.channel,
+        )
+        return any(self._worker.busy(c) for c in channels)
+
+    def _on_worker_failed(self, channel: str, message: str) -> None:
+        # A broken background render must not leave a stale picture: draw on the GUI thread
+        # from now on, where a failure shows as an error of the paint itself.
+        self.set_background_rendering(False)
+        self.message.emit(
+            f"Background rendering ({channel}) failed, now drawing directly: {message}"
+        )
+        if channel == FULL_RENDER and self._rg is not None:
+            self._rerender()
+        self.scene_.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # One Python frame around the whole paint: the GUI thread takes the GIL once per frame
+        # (not once per item callback), so the worker's renders delay a frame at most once.
+        super().paintEvent(event)
 
     # -- image ---------------------------------------------------------------------------------
     def set_image(
@@ -126,13 +181,19 @@ class CanvasView(QGraphicsView):
     ) -> None:
         """Show a radiograph (or nothing) and fit it to the view."""
         self._rg = radiograph
+        self._wl_timer.stop()
+        self._worker.drop(FULL_RENDER)
         if radiograph is None:
             self.scene_.image_item.set_gray(None)
             self.scene_.setSceneRect(QRectF(0, 0, 1, 1))
             return
         self._range = value_range(radiograph)
         self._window = window or default_window(radiograph)
+        self._wl_pending = False
         self._rerender()
+        pyramid = self.scene_.image_item.pyramid()
+        if self._background and pyramid is not None:
+            self._prepare_levels(pyramid)
         w, h = radiograph.columns, radiograph.rows
         m = float(max(w, h))
         self.scene_.setSceneRect(QRectF(-m, -m, w + 2 * m, h + 2 * m))
@@ -143,25 +204,67 @@ class CanvasView(QGraphicsView):
         return self._rg
 
     def set_window(self, center: float, width: float) -> None:
-        """Change the window and render the whole image at once."""
+        """Change the window: at once on screen (the visible part at screen resolution, then
+        the full image from the worker), or the full image at once without background
+        rendering."""
         self._window = WindowPreset(float(center), max(float(width), 1.0))
-        self._wl_pending = False
+        self._wl_timer.stop()
         if self._rg is not None:
-            self._rerender()
+            if self._background:
+                self._wl_pending = True
+                self._render_preview()
+                self._render_full()
+            else:
+                self._wl_pending = False
+                self._rerender()
         self.windowChanged.emit(self._window.center, self._window.width)
 
     def window(self) -> WindowPreset:
         return self._window
 
     def _rerender(self) -> None:
+        """The full image in the current window, on the GUI thread."""
         assert self._rg is not None
+        self._worker.drop(FULL_RENDER)
         self.scene_.image_item.set_gray(render(self._rg, self._window))
+        self.full_renders += 1
+
+    def _render_full(self) -> None:
+        """The full image in the current window, on the worker, with what the view shows of
+        it rasterized for the image's cache; the preview stays until it lands (a newer window
+        drops it)."""
+        assert self._rg is not None
+        rg, window = self._rg, self._window
+        t = self.viewportTransform()
+        bounds = self.image_rect()
+        seen = self.mapToScene(self.viewport().rect()).boundingRect().intersected(bounds)
+        plan = None
+        if plain_scale(t) > 0.0 and not seen.isEmpty():
+            plan = plan_for(t, plain_scale(t), seen, bounds, self.viewport().rect())
+
+        def job() -> tuple[Pyramid, tuple[Plan, Raster] | None]:
+            pyramid = Pyramid(render(rg, window))
+            return pyramid, None if plan is None else (plan, pyramid.rasterize(plan))
+
+        self._worker.submit(FULL_RENDER, job, self._show_full)
+
+    def _show_full(self, result: tuple[Pyramid, tuple[Plan, Raster] | None]) -> None:
+        pyramid, cached = result
+        self.scene_.image_item.set_pyramid(pyramid, cached)
+        self.full_renders += 1
+        self._prepare_levels(pyramid)
+
+    def _prepare_levels(self, pyramid: Pyramid) -> None:
+        """Make the RGB32 levels on the worker (for direct draws during a zoom): converting
+        the 9 Mpx level on the GUI thread would cost a frame."""
+        self._worker.submit(LEVELS, pyramid.prepare_rgb, lambda _: None)
 
     def _drag_window(self, center: float, width: float) -> None:
         """A window/level drag step: the preview renders on the next event-loop pass, so a
         burst of mouse moves costs one render."""
         self._window = WindowPreset(float(center), max(float(width), 1.0))
         self._wl_pending = True
+        self._worker.drop(FULL_RENDER)  # a full render of an older window must not land
         if not self._wl_timer.isActive():
             self._wl_timer.start()
         self.windowChanged.emit(self._window.center, self._window.width)
@@ -185,10 +288,15 @@ class CanvasView(QGraphicsView):
         self.preview_renders += 1
 
     def _end_window_drag(self) -> None:
-        """The drag ends: the full-resolution image in the final window."""
+        """The drag ends: the full-resolution image in the final window (from the worker,
+        after a last preview of the final window)."""
         self._wl_timer.stop()
         if self._rg is not None and (self._wl_pending or self.scene_.image_item.has_preview()):
-            self._rerender()
+            if self._background:
+                self._render_preview()
+                self._render_full()
+            else:
+                self._rerender()
         self._wl_pending = False
 
     def image_rect(self) -> QRectF:
