@@ -18,8 +18,17 @@ after (``next_frame``, a blit again). Beside them, the same cases with
 sections use ``--clock``: ``thread`` counts the GUI thread only (``cpu`` would add the worker's
 CPU time to a frame that overlaps it); ``canvas_gui_thread_only`` repeats them without the
 worker.
+
+The ``edits`` section times the reviewer's most common actions, each the action plus the frame
+that shows it (``--clock``): select the next finding, accept the selection and go to the next
+one (the window's A), accept an idle finding, change an idle finding's type, delete one, and the
+release of a vertex drag (real mouse events); at fit zoom (the next finding centred, as the
+window does) and at 2x (the next finding already in view). ``incremental`` repaints only the
+changed areas of the overlay's image; ``full_rerender`` (``DeviceCache.incremental = False``,
+in the same process) renders the whole image on every change, as before. ``renders`` and
+``patches`` count the full renderings and the repainted areas in the timed frames of a case.
 Run: QT_QPA_PLATFORM=offscreen python bench/canvas_frames.py [--frames N] [--clock thread]
-[--no-reference] [--background-only]
+[--no-reference] [--background-only] [--edits-only]
 """
 
 from __future__ import annotations
@@ -49,12 +58,14 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from orthogui.core.annotation import Annotation, Prediction
+from orthogui.core.annotation import Annotation, Prediction, ReviewState
 from orthogui.core.categories import DEFAULT_CATEGORIES
+from orthogui.core.commands import RemoveAnnotations
 from orthogui.core.geometry import Polygon
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
 from orthogui.core.radiograph import Radiograph
+from orthogui.core.review import set_category, set_state
 from orthogui.io.display import default_window, render
 from orthogui.ui.canvas import CanvasView
 from orthogui.ui.canvas.items import qpolygon
@@ -467,6 +478,167 @@ def measure_background(
     return res
 
 
+# -- review actions -------------------------------------------------------------------------------
+def send_mouse(view: CanvasView, kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton) -> None:
+    """A real mouse event on the viewport (left button held on moves)."""
+    vp = view.viewport()
+    held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
+    ev = QMouseEvent(
+        kind,
+        QPointF(pos),
+        QPointF(vp.mapToGlobal(pos)),
+        button,
+        held,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(vp, ev)
+
+
+def measure_edits(app: QApplication, view: CanvasView, frames: int) -> dict[str, object]:
+    """Review actions (GUI thread, ``--clock``), incremental overlay updates beside full
+    re-renders of the overlay's image, at fit zoom and at 2x."""
+    view.set_background_rendering(True)
+    view.resize(VIEW_W, VIEW_H)
+    view.show()
+    app.processEvents()
+    cache = view.scene_.overlay.cache
+    out: dict[str, object] = {}
+    for zoom_name, factor in (("fit", 1.0), ("zoomed_2x", 2.0)):
+        res: dict[str, object] = {}
+        for mode in ("incremental", "full_rerender"):
+            cache.incremental = mode == "incremental"
+            view.select([])
+            fit(view)
+            if factor != 1.0:
+                zoom(view, factor)
+                settle(view)
+            res[mode] = edit_cases(app, view, frames, center=factor == 1.0)
+        out[zoom_name] = res
+    cache.incremental = True
+    view.hide()
+    return out
+
+
+def edit_cases(
+    app: QApplication, view: CanvasView, frames: int, *, center: bool
+) -> dict[str, object]:
+    """Each case: ``prepare`` (untimed, settled), then the action and one frame (timed), then
+    the background renders land (untimed); ``restore`` puts the model back after the case.
+    Findings come from those wholly in view; ``center``: the next finding is centred."""
+    vp = view.viewport()
+    model, history = view.model, view.history
+    assert model is not None and history is not None
+    cache = view.scene_.overlay.cache
+    vp.repaint()
+    drain(app, view)
+    seen = view.mapToScene(vp.rect()).boundingRect()
+    in_view = []
+    for a in model.annotations("img"):
+        b = a.shape.bbox()
+        if seen.contains(QPointF(b.x0, b.y0)) and seen.contains(QPointF(b.x1, b.y1)):
+            in_view.append(a)
+    ids = [a.id for a in in_view]
+    proposed = [a.id for a in in_view if a.review.state == ReviewState.PROPOSED]
+    n = min(frames, len(proposed) - 1)
+    undo_steps = [0]
+    drag_end = [QPoint()]
+    polygon_names = [c.name for c in DEFAULT_CATEGORIES if c.shape.value == "polygon"]
+    cases: dict[str, object] = {}
+
+    def case(
+        name: str,
+        prepare: Callable[[int], None],
+        action: Callable[[int], None],
+        restore: Callable[[], None],
+    ) -> None:
+        samples = []
+        renders = patches = 0
+        for i in range(n):
+            prepare(i)
+            vp.repaint()
+            drain(app, view)  # untimed: the state before the action, settled
+            r0, p0 = cache.renders, cache.patches
+            t0 = CLOCK()
+            action(i)
+            vp.repaint()  # the frame that shows it
+            samples.append(CLOCK() - t0)
+            renders += cache.renders - r0
+            patches += cache.patches - p0
+            drain(app, view)
+        cases[name] = {**stats(samples), "renders": renders, "patches": patches}
+        restore()
+        view.select([])
+        vp.repaint()
+        drain(app, view)
+
+    def nothing(i: int) -> None:
+        pass
+
+    def reopen() -> None:
+        anns = [model.annotation(i) for i in proposed]
+        changed = [a for a in anns if a.review.state != ReviewState.PROPOSED]
+        if changed:
+            history.push(set_state(changed, ReviewState.PROPOSED, user="bench"))
+
+    def undo_all() -> None:
+        for _ in range(undo_steps[0]):
+            history.undo()
+        undo_steps[0] = 0
+
+    def select(i: int) -> None:
+        view.select([ids[i % len(ids)]], center=center)
+
+    def select_next(i: int) -> None:
+        view.select([ids[(i + 1) % len(ids)]], center=center)
+
+    def select_proposal(i: int) -> None:
+        view.select([proposed[i]], center=center)
+
+    def accept(i: int) -> None:
+        history.push(set_state([model.annotation(proposed[i])], ReviewState.ACCEPTED, user="b"))
+
+    def accept_and_next(i: int) -> None:
+        accept(i)
+        view.select([proposed[i + 1]], center=center)
+
+    def type_change(i: int) -> None:
+        ann = model.annotation(proposed[i])
+        other = polygon_names[(polygon_names.index(ann.category) + 1) % len(polygon_names)]
+        history.push(set_category([ann], other, user="b"))
+        undo_steps[0] += 1
+
+    def delete(i: int) -> None:
+        history.push(RemoveAnnotations((model.annotation(proposed[i]),)))
+        undo_steps[0] += 1
+
+    def drag_vertex(i: int) -> None:
+        """Select a finding, press on one of its vertices and drag it (untimed)."""
+        ann = model.annotation(ids[i % len(ids)])
+        view.select([ann.id], center=center)
+        pts = ann.shape.points  # type: ignore[union-attr]
+        x, y = pts[i % len(pts)]
+        pos = view.mapFromScene(QPointF(float(x), float(y)))
+        left = Qt.MouseButton.LeftButton
+        send_mouse(view, QEvent.Type.MouseButtonPress, pos, left)
+        for k in range(1, 4):
+            send_mouse(view, QEvent.Type.MouseMove, pos + QPoint(2 * k, -k), left)
+            vp.repaint()
+        drag_end[0] = pos + QPoint(6, -3)
+        undo_steps[0] += 1
+
+    def release(i: int) -> None:
+        left = Qt.MouseButton.LeftButton
+        send_mouse(view, QEvent.Type.MouseButtonRelease, drag_end[0], left)
+
+    case("select_next", select, select_next, lambda: None)
+    case("accept_and_next", select_proposal, accept_and_next, reopen)
+    case("accept_idle", nothing, accept, reopen)
+    case("type_change_idle", nothing, type_change, undo_all)
+    case("delete_idle", nothing, delete, undo_all)
+    case("vertex_drag_end", drag_vertex, release, undo_all)
+    return cases
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=40)
@@ -482,6 +654,7 @@ def main() -> None:
     ap.add_argument(
         "--background-only", action="store_true", help="only the background-rendering section"
     )
+    ap.add_argument("--edits-only", action="store_true", help="only the review-actions section")
     args = ap.parse_args()
     global CLOCK
     CLOCK = {"cpu": time.process_time, "thread": time.thread_time}.get(
@@ -499,6 +672,10 @@ def main() -> None:
         "clock": args.clock,
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
     }
+    if args.edits_only:
+        out["edits"] = measure_edits(app, canvas, args.frames)
+        print(json.dumps(out, indent=2))
+        return
     if not args.background_only:
         out["canvas"] = measure(app, canvas, args.frames)
         canvas.set_background_rendering(False)
@@ -507,6 +684,8 @@ def main() -> None:
         mode: measure_background(app, canvas, background=mode == "worker")
         for mode in ("worker", "gui_thread_only")
     }
+    if not args.background_only:
+        out["edits"] = measure_edits(app, canvas, args.frames)
     canvas.hide()
     if args.no_reference or args.background_only:
         print(json.dumps(out, indent=2))

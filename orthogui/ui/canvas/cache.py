@@ -14,6 +14,14 @@ content change (``invalidate``) drops the image and any result in flight, so the
 after an edit renders synchronously and shows it. Without a worker every rendering is
 synchronous (the view's ``set_background_rendering(False)``).
 
+A cache built with ``redraw`` takes small content changes incrementally: ``mark_dirty`` records
+the scene areas that changed, and the next paint repaints only those areas of the image on the
+GUI thread (each one cleared, then redrawn by ``redraw`` with the painter clipped to it, in
+whole device pixels of the same image, so the pixels equal a full rendering's). A rendering in
+flight when an area changes gets the same repaint when it lands. Past ``FULL_FRACTION`` of the
+image, or where a change reaches outside the area the image was planned for, the image is
+dropped and rendered whole instead.
+
 Unlike ``QGraphicsItem.DeviceCoordinateCache`` this keeps one image for a whole layer (not one
 per item), can show a stale scale during a zoom, and covers a margin around the viewport so a
 pan rarely re-renders.
@@ -21,12 +29,13 @@ pan rarely re-renders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QRectF
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QWidget
 
@@ -37,6 +46,9 @@ from orthogui.ui.canvas.worker import RenderWorker
 WHOLE_AREA = 2.0
 MARGIN = 0.25
 STALE_RATIO = 4.0  # a zoom may reuse an image rendered at up to this factor off the scale
+# Changed areas covering more than this fraction of the image: render it whole instead (a
+# repaint costs about what a rendering of the same area costs, plus one pass per area).
+FULL_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,9 @@ class Raster:
 
 
 Rasterize = Callable[[Plan], Raster]  # thread-safe: bound to an immutable snapshot
+# Draws the current content touching a scene area at a scale on a painter that maps scene
+# coordinates (GUI thread only: it may read the live content).
+Redraw = Callable[[QPainter, QRectF, float], None]
 
 
 def plain_scale(t: QTransform) -> float:
@@ -140,6 +155,24 @@ def painted(plan: Plan, draw: Callable[[QPainter], None]) -> Raster:
     return Raster(image, buf)
 
 
+def merged(rects: Sequence[QRect]) -> list[QRect]:
+    """``rects`` with every group of overlapping or touching rectangles replaced by its
+    bounding rectangle (the result covers the input; no two of its rectangles touch)."""
+    out: list[QRect] = []
+    for r in rects:
+        r = QRect(r)
+        again = True
+        while again:
+            again = False
+            for i, o in enumerate(out):
+                if o.adjusted(-1, -1, 1, 1).intersects(r):
+                    r = r.united(out.pop(i))
+                    again = True
+                    break
+        out.append(r)
+    return out
+
+
 class DeviceCache:
     """One image of an item's drawing at one view scale.
 
@@ -150,34 +183,80 @@ class DeviceCache:
         thread, so it must not read live scene items.
     channel
         The worker channel of this cache's renderings (one per cache).
+    redraw
+        Draws the current content over a scene area (GUI thread); with it, ``mark_dirty``
+        repaints changed areas in place. Without it every change must ``invalidate``.
+    pad_px
+        How far (device pixels) the drawing of a shape may reach beyond the scene area
+        reported for it (pen width, antialiasing): changed areas grow by this much.
     """
 
-    def __init__(self, snapshot: Callable[[], Rasterize], *, channel: str) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], Rasterize],
+        *,
+        channel: str,
+        redraw: Redraw | None = None,
+        pad_px: float = 2.0,
+    ) -> None:
         self._snapshot = snapshot
         self.channel = channel
+        self._redraw = redraw
+        self._pad_px = pad_px
         self.worker: RenderWorker | None = None  # set by the view; None: render synchronously
         self.on_ready: Callable[[], None] = lambda: None  # a background rendering landed
+        self.incremental = redraw is not None  # False: every change renders the whole image
         self._raster: Raster | None = None
         self._plan: Plan | None = None
         self._rect = QRectF()  # the scene area the image covers
+        self._bounds = QRectF()  # the item's bounds when the image was planned
+        self._dirty: list[QRectF] = []  # scene areas changed since the image was made
+        self._flight: tuple[Plan, QRectF] | None = None  # the rendering in flight, its bounds
+        self._flight_dirty: list[QRectF] = []  # scene areas changed since it was requested
         self.renders = 0  # renderings installed, synchronous or not (tests, benchmarks)
+        self.patches = 0  # areas repainted in place (tests, benchmarks)
+        self.patched_px = 0  # device pixels repainted in place, in all (tests, benchmarks)
 
     def invalidate(self) -> None:
         """The content changed: drop the image and any rendering in flight."""
         self._raster = None
         self._plan = None
-        if self.worker is not None:
-            self.worker.drop(self.channel)
+        self._dirty = []
+        self._drop_flight()
+
+    def mark_dirty(self, rects: Sequence[QRectF]) -> None:
+        """The content changed inside ``rects`` (scene; the old and the new extent of what
+        changed): the next paint repaints them in the image (and a rendering in flight gets
+        the same when it lands). Falls back to ``invalidate`` without ``redraw`` (or with
+        ``incremental`` off), or where a rectangle reaches outside the item's bounds at
+        planning time (the image may not cover the new content)."""
+        if not rects:
+            return
+        if not self.incremental or self._redraw is None:
+            self.invalidate()
+            return
+        if self._raster is not None and self._plan is not None:
+            if self._inside(rects, self._bounds, self._plan.scale):
+                self._dirty.extend(rects)
+            else:
+                self.invalidate()
+                return
+        if self.pending():
+            flight = self._flight
+            if flight is not None and self._inside(rects, flight[1], flight[0].scale):
+                self._flight_dirty.extend(rects)
+            else:
+                self._drop_flight()
 
     def set_worker(self, worker: RenderWorker | None) -> None:
         if self.worker is not None and worker is not self.worker:
-            self.worker.drop(self.channel)
+            self._drop_flight()
         self.worker = worker
 
     def adopt(self, plan: Plan, raster: Raster) -> None:
         """Show ``raster``, rendered under ``plan`` from the current content (e.g. by the job
         that made the content)."""
-        self._install(raster, plan)
+        self._install(raster, plan, plan.rect)
 
     def pending(self) -> bool:
         """Whether a background rendering is in flight."""
@@ -186,6 +265,14 @@ class DeviceCache:
     def plan(self) -> Plan | None:
         """The plan of the image shown (tests)."""
         return self._plan
+
+    def image(self) -> QImage | None:
+        """The image shown, without the changes not yet repainted (tests, benchmarks)."""
+        return None if self._raster is None else self._raster.image
+
+    def dirty(self) -> bool:
+        """Whether changed areas wait for the next paint to be repainted."""
+        return bool(self._dirty)
 
     def paint(
         self,
@@ -208,6 +295,7 @@ class DeviceCache:
             return False
         if area.isEmpty():
             return True
+        self.flush()
         plan = self._plan
         e = 0.25 / s  # a quarter device pixel: float noise must not force a re-render
         inner = (
@@ -230,7 +318,7 @@ class DeviceCache:
             # The content is unchanged (or the owner can draw it): render in the background
             # and show the last image (or the owner's drawing) until it lands.
             out = zooming and plan is not None and s < plan.view_scale
-            self._request(plan_for(t, s, area, bounds, viewport, grow=2.0 if out else 1.0))
+            self._request(plan_for(t, s, area, bounds, viewport, grow=2.0 if out else 1.0), bounds)
             if fallback:
                 return False
             self._draw_scaled(painter, area)
@@ -241,32 +329,106 @@ class DeviceCache:
             out = plan is not None and s < plan.view_scale
             grow = 2.0 if out else 1.0
             p = plan_for(t, s / 2.0, area, bounds, viewport, grow=grow, margin=0.0)
-            self._install(self._snapshot()(p), p)
+            self._install(self._snapshot()(p), p, bounds)
             self._draw_scaled(painter, area)
         else:
             p = plan_for(t, s, area, bounds, viewport)
-            self._install(self._snapshot()(p), p)
+            self._install(self._snapshot()(p), p, bounds)
             self._blit(painter, area)
         return True
 
+    def flush(self) -> None:
+        """Repaint the changed areas in the image now (GUI thread), or drop the image when
+        they cover more than ``FULL_FRACTION`` of it (the next paint renders it whole)."""
+        if not self._dirty:
+            return
+        rects, self._dirty = self._dirty, []
+        raster, plan = self._raster, self._plan
+        if raster is None or plan is None or self._redraw is None:
+            return
+        if not self._repaint(raster, plan, rects):
+            self.invalidate()
+
     # -- internals -------------------------------------------------------------------------------
-    def _request(self, plan: Plan) -> None:
+    def _inside(self, rects: Sequence[QRectF], bounds: QRectF, scale: float) -> bool:
+        pad = self._pad_px / scale
+        return all(bounds.contains(r.adjusted(-pad, -pad, pad, pad)) for r in rects)
+
+    def _repaint(self, raster: Raster, plan: Plan, rects: Sequence[QRectF]) -> bool:
+        """Clear and redraw ``rects`` (scene) of ``raster``; False (nothing done) when they
+        cover more than ``FULL_FRACTION`` of it.
+
+        Each area becomes whole device pixels of this image (grown by ``pad_px``), the painter
+        is clipped to it with a plain rectangle (Qt's raster engine then takes the same span
+        and cosmetic-line paths as an unclipped full rendering, and lines are pre-clipped to
+        the same device rectangle), the area is cleared and every shape ``redraw`` finds
+        touching it is drawn again in the full rendering's order: the pixels equal those of
+        a full rendering of the current content under ``plan``.
+        """
+        redraw = self._redraw
+        assert redraw is not None
+        image = raster.image
+        t = plan.transform()
+        pad = math.ceil(self._pad_px)
+        bounds = image.rect()
+        dev = []
+        for r in rects:
+            d = t.mapRect(r).toAlignedRect().adjusted(-pad, -pad, pad, pad).intersected(bounds)
+            if not d.isEmpty():
+                dev.append(d)
+        areas = merged(dev)
+        px = sum(a.width() * a.height() for a in areas)
+        if px > FULL_FRACTION * image.width() * image.height():
+            return False
+        if not areas:
+            return True
+        inv, _ = t.inverted()
+        p = QPainter(image)
+        for a in areas:
+            p.resetTransform()
+            p.setClipRect(a)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+            p.fillRect(a, Qt.GlobalColor.transparent)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+            p.setTransform(t)
+            redraw(p, inv.mapRect(QRectF(a)), plan.scale)
+        p.end()
+        self.patches += len(areas)
+        self.patched_px += px
+        return True
+
+    def _drop_flight(self) -> None:
+        self._flight = None
+        self._flight_dirty = []
+        if self.worker is not None:
+            self.worker.drop(self.channel)
+
+    def _request(self, plan: Plan, bounds: QRectF) -> None:
         """Render ``plan`` on the worker unless a rendering is in flight (its landing repaints
         the item, and the next paint asks again if still needed)."""
         worker = self.worker
         assert worker is not None
         if worker.busy(self.channel):
             return
-        worker.submit(self.channel, partial(self._snapshot(), plan), partial(self._landed, plan))
+        job = partial(self._snapshot(), plan)  # the content now: later changes are marked
+        self._flight = (plan, QRectF(bounds))
+        self._flight_dirty = []
+        worker.submit(self.channel, job, partial(self._landed, plan, QRectF(bounds)))
 
-    def _landed(self, plan: Plan, raster: Raster) -> None:
-        self._install(raster, plan)
+    def _landed(self, plan: Plan, bounds: QRectF, raster: Raster) -> None:
+        # The areas changed since the request are repainted at the next paint (its update
+        # follows at once), with the content of then.
+        dirty, self._flight, self._flight_dirty = self._flight_dirty, None, []
+        self._install(raster, plan, bounds)
+        self._dirty = dirty
         self.on_ready()
 
-    def _install(self, raster: Raster, plan: Plan) -> None:
+    def _install(self, raster: Raster, plan: Plan, bounds: QRectF) -> None:
         self._raster = raster
         self._plan = plan
         self._rect = plan.rect
+        self._bounds = QRectF(bounds)
+        self._dirty = []
         self.renders += 1
 
     def _blit(self, painter: QPainter, area: QRectF) -> None:

@@ -12,8 +12,18 @@ from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPen,
+    QPolygonF,
+    QTransform,
+)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from orthogui.core.annotation import Annotation, ReviewState
@@ -67,6 +77,12 @@ def decimate(points: NDArray[np.float64], step: float) -> NDArray[np.float64]:
     return points if len(keep) < 3 else points[keep]
 
 
+def device_points(t: QTransform, points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Scene points (n, 2) mapped by an affine transform (as ``QTransform.map``)."""
+    x, y = points[:, 0], points[:, 1]
+    return np.c_[t.m11() * x + t.m21() * y + t.dx(), t.m12() * x + t.m22() * y + t.dy()]
+
+
 def lod_level(scale: float) -> int:
     """The level of detail for a view scale: vertices about one screen pixel apart."""
     return round(math.log2(1.0 / scale)) if scale > 0 else 0
@@ -75,7 +91,10 @@ def lod_level(scale: float) -> int:
 class Overlay(Protocol):
     """What an item tells the layer that draws it while it is not selected."""
 
-    def invalidate(self) -> None: ...
+    def invalidate(self) -> None:
+        """The item's look or geometry changed, or it was handed over or taken back: the
+        layer repaints what changed (it compares its members with its last copies of them)."""
+        ...
 
 
 def resized_box(box: Box, handle: str, x: float, y: float) -> Box:
@@ -323,19 +342,23 @@ class AnnotationItem(QGraphicsItem):
         return self._bounds
 
     def _draw_handles(
-        self, painter: QPainter, points: list[tuple[float, float]], chosen: frozenset[int]
+        self, painter: QPainter, points: NDArray[np.float64], chosen: frozenset[int]
     ) -> None:
-        """Square handles of constant screen size at scene points."""
-        t = painter.worldTransform()
+        """Square handles of constant screen size at scene ``points`` (n, 2), the ``chosen``
+        ones red; each drawn over the ones before it."""
+        dev = device_points(painter.worldTransform(), points)
         painter.save()
         painter.resetTransform()
         painter.setPen(QPen(QColor("black"), 1))
         r = HANDLE_PX
         normal, picked = QColor("white"), QColor("#ff3030")
-        for i, (x, y) in enumerate(points):
-            p = t.map(QPointF(x, y))
-            painter.setBrush(picked if i in chosen else normal)
-            painter.drawRect(QRectF(p.x() - r, p.y() - r, 2 * r, 2 * r))
+        current = None
+        for i, (x, y) in enumerate(dev.tolist()):
+            color = picked if i in chosen else normal
+            if color is not current:
+                painter.setBrush(color)
+                current = color
+            painter.drawRect(QRectF(x - r, y - r, 2 * r, 2 * r))
         painter.restore()
 
     # -- hit testing ---------------------------------------------------------------------------
@@ -366,16 +389,15 @@ class PolygonItem(AnnotationItem):
         painter.drawPolygon(self._qpoly)
         if self._selected:
             pts = self.shape_value.points  # type: ignore[union-attr]
-            mids = (pts + np.roll(pts, -1, axis=0)) / 2.0
-            t = painter.worldTransform()
+            mids = device_points(painter.worldTransform(), (pts + np.roll(pts, -1, axis=0)) / 2.0)
             painter.save()
             painter.resetTransform()
             painter.setPen(QPen(QColor(0, 0, 0, 160), 1))
             painter.setBrush(QColor(255, 255, 255, 120))
-            for x, y in mids:
-                painter.drawEllipse(t.map(QPointF(float(x), float(y))), 2.5, 2.5)
+            for x, y in mids.tolist():
+                painter.drawEllipse(QRectF(x - 2.5, y - 2.5, 5.0, 5.0))
             painter.restore()
-            self._draw_handles(painter, [(float(x), float(y)) for x, y in pts], self._vertex_sel)
+            self._draw_handles(painter, pts, self._vertex_sel)
 
     def hit(self, x: float, y: float, tol: float) -> Hit | None:
         poly = self.shape_value
@@ -419,9 +441,8 @@ class BoxItem(AnnotationItem):
         if self._selected:
             box = self.shape_value
             assert isinstance(box, Box)
-            self._draw_handles(
-                painter, [(x, y) for _, x, y in _box_handle_points(box)], frozenset()
-            )
+            handles = np.array([(x, y) for _, x, y in _box_handle_points(box)], dtype=np.float64)
+            self._draw_handles(painter, handles, frozenset())
 
     def hit(self, x: float, y: float, tol: float) -> Hit | None:
         box = self.shape_value

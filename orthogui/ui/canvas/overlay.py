@@ -8,6 +8,14 @@ blit that image; a zoom shows it scaled until the zoom pauses, and the image at 
 is rendered on the canvas's worker thread from ``ShapeSnap`` copies of the items (never the
 live items), while the scaled one stays on screen. Labels are blitted on top each frame from
 small pre-rendered images, so they keep their screen size during a zoom.
+
+Edits are incremental: when members change (geometry, style, selection, visibility, added or
+removed), the overlay compares its new copies with the last ones and marks only the old and new
+extents of the changed items dirty in the cache, which repaints those areas of its image on the
+GUI thread before the next frame (see ``DeviceCache.mark_dirty``); a large change renders the
+image whole. Shapes are drawn in an order that does not depend on which of them a pass draws
+(fills in member order, then outlines by style in a fixed style order), so a repaint of an
+area gives the pixels a full rendering gives.
 """
 
 from __future__ import annotations
@@ -36,9 +44,14 @@ from orthogui.ui.canvas.items import AnnotationItem, LabelItem, decimate, lod_le
 from orthogui.ui.canvas.worker import yield_gil
 
 OVERLAY_Z = -1.0  # above the image (-10), below every selected item (1) and the tools (100)
+# How far (device pixels) a shape's drawing may reach past its bounding box: half the 1 px
+# cosmetic outline, the antialiased pixel beside it and the square cap's half pixel, rounded up.
+PEN_REACH_PX = 2.0
 YIELD_EVERY = 16  # polygons drawn on the worker between two chances for the GUI to take the GIL
 
 StyleKey = tuple[int, int, float, int]
+# Per drawn item: its shape's top-left corner (scene) and its label's box (device pixels).
+LabelRow = tuple[float, float, float, float, float, float, LabelItem]
 
 
 class ShapeSnap:
@@ -46,7 +59,7 @@ class ShapeSnap:
     shape, pen, brush and bounds. Its outlines per level of detail are made on first use, on
     whichever thread draws it."""
 
-    __slots__ = ("_lod", "box", "brush", "fill", "key", "pen", "shape")
+    __slots__ = ("_lod", "box", "brush", "fill", "key", "pen", "rect", "shape")
 
     def __init__(self, item: AnnotationItem) -> None:
         self.shape: Shape = item.shape_value
@@ -55,6 +68,7 @@ class ShapeSnap:
         self.brush = QBrush(item.brush())
         self.fill = bool(self.key[3] >> 24)  # the fill is not transparent
         r = item.shape_rect()
+        self.rect = QRectF(r)
         self.box = (r.left(), r.top(), r.right(), r.bottom())
         self._lod: dict[int, QPolygonF] = {}
 
@@ -80,13 +94,28 @@ def _outline_points(shape: Shape) -> NDArray[np.float64]:
     return np.asarray(shape.points, dtype=np.float64)
 
 
+def _united(boxes: Iterable[tuple[float, float, float, float]]) -> QRectF:
+    """The bounding rectangle of ``(left, top, right, bottom)`` boxes (empty for none)."""
+    b = list(boxes)
+    if not b:
+        return QRectF()
+    x0, y0 = min(t[0] for t in b), min(t[1] for t in b)
+    return QRectF(x0, y0, max(t[2] for t in b) - x0, max(t[3] for t in b) - y0)
+
+
 def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, scale: float) -> None:
-    """The shapes touching ``area`` (scene): fills one by one, then outlines by style.
+    """The shapes whose drawing may touch ``area`` (scene): fills one by one in the order of
+    ``snaps``, then outlines by style, styles in a fixed order (sorted by their key) and the
+    shapes of one style in the order of ``snaps``. For every pixel the shapes covering it are
+    drawn in the same order whatever the area, so a pass over part of an image (the overlay's
+    incremental repaints) gives the pixels a pass over all of it gives.
 
     On a worker thread it lets the GUI thread take the GIL every ``YIELD_EVERY`` polygons.
     """
     level = lod_level(scale)
-    x0, y0, x1, y1 = area.left(), area.top(), area.right(), area.bottom()
+    reach = PEN_REACH_PX / scale if scale > 0 else 0.0
+    x0, y0 = area.left() - reach, area.top() - reach
+    x1, y1 = area.right() + reach, area.bottom() + reach
     chosen = [
         sn
         for sn in snaps
@@ -112,7 +141,7 @@ def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, sca
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setBrush(Qt.BrushStyle.NoBrush)
     i = 0
-    for group in groups.values():
+    for _, group in sorted(groups.items()):
         painter.setPen(group[0].pen)
         for sn in group:
             painter.drawPolygon(sn.outline(level))
@@ -136,7 +165,9 @@ class ShapesOverlay(QGraphicsItem):
         self.setZValue(OVERLAY_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self.cache = DeviceCache(self._snapshot, channel="overlay")
+        self.cache = DeviceCache(
+            self._snapshot, channel="overlay", redraw=self._redraw, pad_px=PEN_REACH_PX
+        )
         self.cache.on_ready = self.update
         self.zooming = False  # set by the scene during an interactive zoom
         self._px = 1.0  # scene units per screen pixel (labels have a constant screen size)
@@ -144,19 +175,27 @@ class ShapesOverlay(QGraphicsItem):
         self._drawn: list[AnnotationItem] = []
         self._snaps: tuple[ShapeSnap, ...] = ()
         self._snap_of: dict[int, ShapeSnap] = {}  # id(item) -> its last copy
-        self._label_rows: list[tuple[float, float, float, float, float, float, LabelItem]] | None
-        self._label_rows = None
-        self._shapes_rect = QRectF()
+        self._label_rows: list[LabelRow] = []
+        # id(item) -> the copy and label text its row was made from, and the row.
+        self._row_of: dict[int, tuple[ShapeSnap, str, LabelRow]] = {}
+        self._shapes_rect = QRectF()  # the shapes drawn
+        self._reach_rect = QRectF()  # every member's shape, drawn or not (the cache's bounds)
         self._label_size = (0.0, 0.0)  # the widest and tallest label, device pixels
 
     # -- state -------------------------------------------------------------------------------------
     def invalidate(self) -> None:
-        """A member changed, appeared or went: render again on the next paint."""
-        self.cache.invalidate()
+        """A member changed, appeared or went: the next paint repaints what changed (the
+        members are compared with their last copies then, so a burst of changes costs one
+        comparison and one repaint)."""
         if not self._members_dirty:
             self.prepareGeometryChange()
             self._members_dirty = True
         self.update()
+
+    def rerender(self) -> None:
+        """Render the whole image again on the next paint (tests, benchmarks)."""
+        self.cache.invalidate()
+        self.invalidate()
 
     def set_pixel_size(self, px: float) -> None:
         if px != self._px:
@@ -171,7 +210,8 @@ class ShapesOverlay(QGraphicsItem):
     def _refresh(self) -> None:
         if not self._members_dirty:
             return
-        self._drawn = [i for i in self._members() if i.delegated and i.isVisible()]
+        members = list(self._members())
+        self._drawn = [i for i in members if i.delegated and i.isVisible()]
         old, self._snap_of = self._snap_of, {}
         for item in self._drawn:
             snap = old.get(id(item))
@@ -179,14 +219,33 @@ class ShapesOverlay(QGraphicsItem):
                 snap if snap is not None and snap.current(item) else ShapeSnap(item)
             )
         self._snaps = tuple(self._snap_of[id(i)] for i in self._drawn)
-        self._label_rows = None
-        rect, lw, lh = QRectF(), 0.0, 0.0
-        for item in self._drawn:
-            rect = rect.united(item.shape_rect())
-            lab = item.label.boundingRect()
-            lw, lh = max(lw, lab.right()), max(lh, -lab.top())
-        self._shapes_rect, self._label_size = rect, (lw, lh)
+        self._label_rows = self._rows()
+        lw = max((row[2] + row[4] for row in self._label_rows), default=0.0)
+        lh = max((-row[3] for row in self._label_rows), default=0.0)
+        rect = _united(sn.box for sn in self._snaps)
+        # The cache's bounds: every member, so that a selection change never moves them.
+        drawn = set(self._snap_of)
+        reach = QRectF(rect)
+        for item in members:
+            if id(item) not in drawn:
+                reach = reach.united(item.shape_rect())
+        self._shapes_rect, self._reach_rect, self._label_size = rect, reach, (lw, lh)
         self._members_dirty = False
+        self._mark_changes(old, self._snap_of)
+
+    def _mark_changes(self, old: dict[int, ShapeSnap], new: dict[int, ShapeSnap]) -> None:
+        """Mark dirty in the cache the old and new extents of the copies that changed,
+        appeared or went; render whole if the kept ones changed their drawing order."""
+        dirty = [sn.rect for k, sn in old.items() if new.get(k) is not sn]
+        dirty += [sn.rect for k, sn in new.items() if old.get(k) is not sn]
+        if not dirty:
+            return
+        kept_before = [k for k, sn in old.items() if new.get(k) is sn]
+        kept_after = [k for k, sn in new.items() if old.get(k) is sn]
+        if kept_before != kept_after:
+            self.cache.invalidate()  # never seen: items keep their order in the scene
+        else:
+            self.cache.mark_dirty(dirty)
 
     def boundingRect(self) -> QRectF:
         self._refresh()
@@ -212,7 +271,7 @@ class ShapesOverlay(QGraphicsItem):
         if not shapes.isEmpty():
             # Outline room down to the smallest scale a zoom may reuse the pixmap at.
             pad *= STALE_RATIO
-            reach = self._shapes_rect.adjusted(-pad, -pad, pad, pad)
+            reach = self._reach_rect.adjusted(-pad, -pad, pad, pad)
             if not self.cache.paint(painter, shapes, reach, widget, zooming=self.zooming):
                 painter.save()
                 painter.setClipRect(shapes)
@@ -230,6 +289,10 @@ class ShapesOverlay(QGraphicsItem):
     def _snapshot(self) -> Rasterize:
         return partial(rasterize_shapes, self.snaps())
 
+    def _redraw(self, painter: QPainter, area: QRectF, scale: float) -> None:
+        """The current shapes touching ``area`` (the cache's in-place repaints)."""
+        draw_shapes(painter, self.snaps(), area, scale)
+
     def _paint_labels(self, painter: QPainter, area: QRectF) -> None:
         """The labels over ``area``, drawn every frame (not cached) so that they keep their
         screen size during a zoom; each is a pre-rendered image. Plain float arithmetic: this
@@ -246,13 +309,25 @@ class ShapesOverlay(QGraphicsItem):
             painter.drawImage(round(x0 * s + tx + lx), round(y0 * s + ty + ly), label.image())
         painter.restore()
 
-    def _labels(self) -> list[tuple[float, float, float, float, float, float, LabelItem]]:
-        """Per drawn item: its shape's top-left corner and its label's box (device pixels)."""
+    def _labels(self) -> list[LabelRow]:
+        """The label rows of the drawn items (see ``LabelRow``)."""
         self._refresh()
-        if self._label_rows is None:
-            rows = []
-            for item in self._drawn:
-                r, lab = item.shape_rect(), item.label.boundingRect()
-                rows.append((r.x(), r.y(), lab.x(), lab.y(), lab.width(), lab.height(), item.label))
-            self._label_rows = rows
         return self._label_rows
+
+    def _rows(self) -> list[LabelRow]:
+        """The label rows of the drawn items, those of unchanged items (same copy, same label
+        and text) kept from the last refresh."""
+        old, self._row_of = self._row_of, {}
+        rows = []
+        for item, snap in zip(self._drawn, self._snaps, strict=True):
+            label = item.label
+            text = label.text()
+            kept = old.get(id(item))
+            if kept is not None and kept[0] is snap and kept[1] == text and kept[2][6] is label:
+                row = kept[2]
+            else:
+                r, lab = snap.rect, label.boundingRect()
+                row = (r.x(), r.y(), lab.x(), lab.y(), lab.width(), lab.height(), label)
+            self._row_of[id(item)] = (snap, text, row)
+            rows.append(row)
+        return rows
