@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the FracAtlas folder (annotations.json, dataset.csv, images/); 'none' to skip",
     )
     parser.add_argument("--models-dir", default=None, help="publish the trained model here")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (recipe: 800)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (recipe: 2000)")
     parser.add_argument("--synth-train", type=int, default=None, help="synthetic training images")
     parser.add_argument("--size", type=int, default=None, help="input size in px (recipe: 512)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
