@@ -300,16 +300,7 @@ def window_drag(app: QApplication, view: CanvasView, frames: int) -> list[float]
     c = vp.rect().center()
 
     def send(kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton) -> None:
-        held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
-        ev = QMouseEvent(
-            kind,
-            QPointF(pos),
-            QPointF(vp.mapToGlobal(pos)),
-            button,
-            held,
-            Qt.KeyboardModifier.NoModifier,
-        )
-        QApplication.sendEvent(vp, ev)
+        send_mouse(view, kind, pos, button)
 
     right = Qt.MouseButton.RightButton
     send(QEvent.Type.MouseButtonPress, c, right)
@@ -442,16 +433,7 @@ def measure_background(
     right = Qt.MouseButton.RightButton
 
     def send(kind: QEvent.Type, pos: QPoint) -> None:
-        held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else right
-        ev = QMouseEvent(
-            kind,
-            QPointF(pos),
-            QPointF(vp.mapToGlobal(pos)),
-            right,
-            held,
-            Qt.KeyboardModifier.NoModifier,
-        )
-        QApplication.sendEvent(vp, ev)
+        send_mouse(view, kind, pos, right)
 
     def drag(i: int) -> None:
         send(QEvent.Type.MouseButtonPress, c)
@@ -480,7 +462,7 @@ def measure_background(
 
 # -- review actions -------------------------------------------------------------------------------
 def send_mouse(view: CanvasView, kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton) -> None:
-    """A real mouse event on the viewport (left button held on moves)."""
+    """A real mouse event on the viewport (``button`` held on moves)."""
     vp = view.viewport()
     held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
     ev = QMouseEvent(
