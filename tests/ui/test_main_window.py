@@ -11,7 +11,7 @@ from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageStatus
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
-from tests.ui._workbench import FakePredictor, write_png16
+from tests.ui._workbench import FakePredictor, show_window, write_png16
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -28,12 +28,7 @@ def images(tmp_path: Path) -> list[Path]:
 def make_window(qtbot, project: Path, images: list[Path] | None = None) -> MainWindow:
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
     win = MainWindow(store, user="tester", predictor=FakePredictor())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()  # window shortcuts fire only in the active window
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    show_window(qtbot, win)
     if images:
         with qtbot.waitSignal(win.loader.loaded, timeout=10000):
             win.add_paths(images)

@@ -21,7 +21,7 @@ from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
 from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, save_card
 from orthogui.ui.main_window import MainWindow
-from tests.ui._workbench import screw, write_png16
+from tests.ui._workbench import screw, show_window, write_png16
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -124,12 +124,7 @@ def open_window(
     win = MainWindow(
         store, user="tester", predictor=predictor, model_loader=MaskRCNNPredictor.from_card
     )
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()  # window shortcuts fire only in the active window
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    show_window(qtbot, win)
     return win
 
 

@@ -18,11 +18,16 @@ from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
-from tests.ui._workbench import FakePredictor, write_png16
+from tests.ui._workbench import (
+    FakePredictor,
+    queue_uncertainty,
+    show_window,
+    sort_by_uncertainty,
+    write_png16,
+)
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
-UNC = 3  # the queue's uncertainty column
 LITE = "maskrcnn_mobilenet_v3_large_fpn_lite"
 SCORES = {"img0.png": 0.25, "img1.png": 0.9, "img2.png": 0.5, "img3.png": 0.6}
 
@@ -79,29 +84,8 @@ def make_project(tmp_path: Path, n: int = 4) -> Path:
 
 def open_window(qtbot, project: Path, predictor: object, **kwargs: object) -> MainWindow:  # type: ignore[no-untyped-def]
     win = MainWindow(ProjectStore.open(project), user="tester", predictor=predictor, **kwargs)  # type: ignore[arg-type]
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()  # window shortcuts fire only in the active window
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    show_window(qtbot, win)
     return win
-
-
-def shown(win: MainWindow) -> list[tuple[str, str]]:
-    """(file name, uncertainty text) of the queue's rows, top to bottom."""
-    tree = win.queue_panel.tree
-    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
-    return [(it.text(0), it.text(UNC)) for it in rows if not it.isHidden()]
-
-
-def sort_by_uncertainty(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    combo = win.queue_panel.sort_combo
-    combo.setFocus()
-    while combo.currentData() != "uncertainty":
-        before = combo.currentIndex()
-        qtbot.keyClick(combo, K.Key_Down)
-        assert combo.currentIndex() == before + 1  # a real key moved the choice
 
 
 def by_name(project: Path) -> dict[str, tuple[float | None, str | None]]:
@@ -135,7 +119,7 @@ def test_opening_scores_missing_and_stale_images_once_per_model(qtbot, tmp_path:
     assert pred.scored() == ["img0.png", "img2.png", "img3.png"]
     qtbot.waitUntil(
         lambda: (
-            shown(win)
+            queue_uncertainty(win)
             == [
                 ("img1.png", "0.70"),
                 ("img3.png", "0.60"),
@@ -204,7 +188,7 @@ def test_review_goes_on_while_the_open_project_is_scored(qtbot, tmp_path: Path) 
         "score:img1.png",
         "score:img2.png",
     ]
-    assert [u for _, u in shown(win)] == ["0.25", "0.90", "0.50"]  # sorted by name
+    assert [u for _, u in queue_uncertainty(win)] == ["0.25", "0.90", "0.50"]  # sorted by name
     win.close()
 
 
@@ -279,12 +263,12 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     pred = CountingMaskRCNN.from_card(cards["1"], device="cpu")
     win = open_window(qtbot, project, pred, model_loader=CountingMaskRCNN.from_card)
     sort_by_uncertainty(qtbot, win)
-    qtbot.waitUntil(lambda: all(u for _, u in shown(win)), timeout=60000)
+    qtbot.waitUntil(lambda: all(u for _, u in queue_uncertainty(win)), timeout=60000)
     assert sorted(calls) == ["1 img0.png", "1 img1.png", "1 img2.png"]
     values = {Path(r.path).name: r.uncertainty for r in win.model.images()}
     expected = sorted(values, key=lambda n: (-(values[n] or 0.0), n))
-    qtbot.waitUntil(lambda: [n for n, _ in shown(win)] == expected, timeout=5000)
-    assert [u for _, u in shown(win)] == [f"{values[n]:.2f}" for n in expected]
+    qtbot.waitUntil(lambda: [n for n, _ in queue_uncertainty(win)] == expected, timeout=5000)
+    assert [u for _, u in queue_uncertainty(win)] == [f"{values[n]:.2f}" for n in expected]
     win.close()
     assert by_name(project) == {n: (v, "tiny 1") for n, v in values.items()}
 
@@ -297,7 +281,9 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     )
     qtbot.wait(300)
     assert len(calls) == 3 and win.uncertainty.pending() == []
-    assert [u for _, u in sorted(shown(win))] == [f"{values[n]:.2f}" for n in sorted(values)]
+    assert [u for _, u in sorted(queue_uncertainty(win))] == [
+        f"{values[n]:.2f}" for n in sorted(values)
+    ]
 
     # Version 2 chosen in the Model menu: every image is scored again, by version 2.
     win.models.refresh()

@@ -14,11 +14,16 @@ from orthogui.core.radiograph import Radiograph
 from orthogui.io.store import ProjectStore
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
-from tests.ui._workbench import FakePredictor, write_png16
+from tests.ui._workbench import (
+    FakePredictor,
+    queue_uncertainty,
+    show_window,
+    sort_by_uncertainty,
+    write_png16,
+)
 
 K = Qt.Key
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-UNC = 3  # the queue's uncertainty column
 SCORES = {"img0.png": 0.25, "img1.png": 0.9, "img2.png": 0.5}
 
 
@@ -54,32 +59,11 @@ def images(tmp_path: Path) -> list[Path]:
 def open_window(qtbot, project: Path, predictor: FakePredictor, images=None) -> MainWindow:  # type: ignore[no-untyped-def]
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
     win = MainWindow(store, user="tester", predictor=predictor)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()  # window shortcuts fire only in the active window
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    show_window(qtbot, win)
     if images:
         with qtbot.waitSignal(win.loader.loaded, timeout=10000):
             win.add_paths(images)
     return win
-
-
-def shown(win: MainWindow) -> list[tuple[str, str]]:
-    """(file name, uncertainty text) of the queue's rows, top to bottom."""
-    tree = win.queue_panel.tree
-    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
-    return [(it.text(0), it.text(UNC)) for it in rows if not it.isHidden()]
-
-
-def sort_by_uncertainty(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    combo = win.queue_panel.sort_combo
-    combo.setFocus()
-    while combo.currentData() != "uncertainty":
-        before = combo.currentIndex()
-        qtbot.keyClick(combo, K.Key_Down)
-        assert combo.currentIndex() == before + 1  # a real key moved the choice
 
 
 def test_scores_fill_the_queue_sort_it_and_are_stored_not_undoable(
@@ -88,21 +72,22 @@ def test_scores_fill_the_queue_sort_it_and_are_stored_not_undoable(
     project = tmp_path / "al.orthogui"
     pred = ScoringFakePredictor()
     win = open_window(qtbot, project, pred, images)
-    assert [u for _, u in shown(win)] == ["", "", ""]
+    assert [u for _, u in queue_uncertainty(win)] == ["", "", ""]
     sort_by_uncertainty(qtbot, win)  # before any score: the order must follow them later
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow, timeout=5000)
 
     with qtbot.waitSignal(win.predict.finished, timeout=10000):
         qtbot.keyClick(win, K.Key_M, CTRL_SHIFT)  # pre-annotate the whole queue
-    qtbot.waitUntil(lambda: all(u for _, u in shown(win)), timeout=10000)
-    assert sorted(shown(win), key=lambda r: r[0]) == [
+    qtbot.waitUntil(lambda: all(u for _, u in queue_uncertainty(win)), timeout=10000)
+    assert sorted(queue_uncertainty(win), key=lambda r: r[0]) == [
         ("img0.png", "0.25"),
         ("img1.png", "0.90"),
         ("img2.png", "0.50"),
     ]
     qtbot.waitUntil(
-        lambda: [n for n, _ in shown(win)] == ["img1.png", "img2.png", "img0.png"], timeout=5000
+        lambda: [n for n, _ in queue_uncertainty(win)] == ["img1.png", "img2.png", "img0.png"],
+        timeout=5000,
     )
     assert pred.threads == {"orthogui-inference"}  # the predictions' worker, not the GUI
     assert sorted(pred.scored) == ["img0.png", "img1.png", "img2.png"]
@@ -138,7 +123,7 @@ def test_a_new_model_scores_every_image_again(qtbot, tmp_path: Path, images) -> 
     sort_by_uncertainty(qtbot, win)
     with qtbot.waitSignal(win.predict.finished, timeout=10000):
         win.preannotate([r.id for r in win.model.images()])
-    qtbot.waitUntil(lambda: all(u for _, u in shown(win)), timeout=10000)
+    qtbot.waitUntil(lambda: all(u for _, u in queue_uncertainty(win)), timeout=10000)
 
     # A promoted model, unsure of other images.
     newer = ScoringFakePredictor("2", {"img0.png": 0.8, "img1.png": 0.1, "img2.png": 0.4})
@@ -146,10 +131,12 @@ def test_a_new_model_scores_every_image_again(qtbot, tmp_path: Path, images) -> 
         win.predict.set_predictor(newer)
     assert len(win.uncertainty.pending()) == 3
     qtbot.waitUntil(
-        lambda: sorted(u for _, u in shown(win)) == ["0.10", "0.40", "0.80"], timeout=10000
+        lambda: sorted(u for _, u in queue_uncertainty(win)) == ["0.10", "0.40", "0.80"],
+        timeout=10000,
     )
     qtbot.waitUntil(
-        lambda: [n for n, _ in shown(win)] == ["img0.png", "img2.png", "img1.png"], timeout=5000
+        lambda: [n for n, _ in queue_uncertainty(win)] == ["img0.png", "img2.png", "img1.png"],
+        timeout=5000,
     )
     assert {r.attributes[SCORED_BY] for r in win.model.images()} == {"fake-scoring 2"}
     win.close()
