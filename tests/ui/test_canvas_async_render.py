@@ -18,6 +18,7 @@ from orthogui.ui.canvas import overlay as overlay_mod
 from orthogui.ui.canvas import view as view_mod
 from orthogui.ui.canvas.worker import RenderWorker
 from tests.ui import _gestures as g
+from tests.ui._render import gate_worker
 from tests.ui.test_canvas_perf_paths import along, coloured, cyan, right_drag_moves
 
 RIGHT = Qt.MouseButton.RightButton
@@ -131,20 +132,7 @@ def test_an_edit_during_an_overlay_render_shows_at_once_and_the_render_in_flight
 ) -> None:
     settled(canvas, qtbot)
     cache = canvas.scene_.overlay.cache
-    gate, started, finished = threading.Event(), threading.Event(), threading.Event()
-    original = overlay_mod.rasterize_shapes
-
-    def gated(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if threading.current_thread() is threading.main_thread():
-            return original(*args, **kwargs)
-        started.set()
-        gate.wait(10)
-        try:
-            return original(*args, **kwargs)
-        finally:
-            finished.set()
-
-    monkeypatch.setattr(overlay_mod, "rasterize_shapes", gated)
+    gate, started, finished = gate_worker(monkeypatch)
     canvas.zoom_at(1.25, g.at(canvas, 350, 350))
     canvas.scene_.set_zooming(False)  # the zoom pauses
     grab(canvas)

@@ -20,10 +20,10 @@ from orthogui.core.geometry import Box, Polygon
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
 from orthogui.core.review import set_category, set_shape, set_state
-from orthogui.ui.canvas import overlay as overlay_mod
 from orthogui.ui.canvas.cache import merged
 from orthogui.ui.canvas.overlay import rasterize_shapes
 from tests.ui import _gestures as g
+from tests.ui._render import gate_worker
 from tests.ui.conftest import synthetic_radiograph
 
 POLYGON_CATEGORIES = [c.name for c in DEFAULT_CATEGORIES if c.shape.value == "polygon"]
@@ -235,25 +235,6 @@ def test_a_change_beyond_the_planned_bounds_renders_the_whole_image(dense: Dense
     dense.assert_equals_full_render()
     x, y, w, h = moved.bbox().xywh()
     assert dense.cache.plan().rect.contains(x + w / 2, y + h)  # type: ignore[union-attr]
-
-
-def gate_worker(monkeypatch) -> tuple[threading.Event, threading.Event, threading.Event]:  # type: ignore[no-untyped-def]
-    """Hold the overlay's background renderings until ``gate`` is set."""
-    gate, started, finished = threading.Event(), threading.Event(), threading.Event()
-    original = overlay_mod.rasterize_shapes
-
-    def gated(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if threading.current_thread() is threading.main_thread():
-            return original(*args, **kwargs)
-        started.set()
-        gate.wait(10)
-        try:
-            return original(*args, **kwargs)
-        finally:
-            finished.set()
-
-    monkeypatch.setattr(overlay_mod, "rasterize_shapes", gated)
-    return gate, started, finished
 
 
 def start_zoom_render(dense: Dense, started: threading.Event) -> None:
