@@ -73,6 +73,7 @@ class UncertaintyController(QObject):
         self._queue = queue_panel
         self._tokens: dict[str, int] = {}  # image id -> its latest request; older ones are stale
         self._backlog: deque[str] = deque()  # missing scores not handed to the service yet
+        self._backlog_force = False  # the backlog re-scores images already scored (new model)
         self._seq = 0
         self._bridge = FutureBridge(self)
         self._bridge.finished.connect(self._on_bridge_finished)
@@ -178,15 +179,19 @@ class UncertaintyController(QObject):
             shown = [i for i in self._queue.ordered_ids() if self.model.has_image(i)]
             first = set(shown)
             ids = shown + [i for i in ids if i not in first]  # hidden by a filter: last
-        self._backlog = deque(i for i in ids if not self._is_current(i, key))
-        n = len(self._backlog)
-        self._on_backlog_timer_timeout()
-        return n
+        return self._hand_over([i for i in ids if not self._is_current(i, key)], force=False)
 
     def request_all(self) -> int:
-        """Score every image of the project again (a new model)."""
-        self._backlog.clear()
-        return self.request([r.id for r in self.model.images()], force=True)
+        """Score every image of the project again (a new model), ``chunk`` per event-loop
+        turn like ``request_missing``."""
+        return self._hand_over([r.id for r in self.model.images()], force=True)
+
+    def _hand_over(self, ids: list[str], *, force: bool) -> int:
+        """Replace the backlog with ``ids`` and hand the first chunk to the service now."""
+        self._backlog = deque(ids)
+        self._backlog_force = force
+        self._on_backlog_timer_timeout()
+        return len(ids)
 
     def _loader(self, image_id: str, rec: Any) -> Callable[[], Radiograph]:
         cached = self._cached(image_id)  # GUI thread: a cheap dictionary look-up
@@ -245,7 +250,7 @@ class UncertaintyController(QObject):
             self._backlog.clear()
             return
         n = min(max(self.chunk, 1), len(self._backlog))
-        self.request([self._backlog.popleft() for _ in range(n)])
+        self.request([self._backlog.popleft() for _ in range(n)], force=self._backlog_force)
         if self._backlog:
             self._backlog_timer.start()
 
