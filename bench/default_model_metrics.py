@@ -1,12 +1,14 @@
 """Metrics and CPU speed of a model card on the held-out synthetic test set and FracAtlas valid.
 
-    python bench/default_model_metrics.py --card models/orthogui-default-light-1.json \
+    python bench/default_model_metrics.py --card models/orthogui-default-light-3.json \
         --out docs/default-model-metrics.json [--write-card]
 
 Synthetic test: ``--n`` images of the mixed scene from the recipe's held-out seed (never seen in
 training), at the recipe's size. Reported: screw mask AP50/AP75 (mean over the five types, as
 COCOeval), per type, a class-agnostic screw AP50 (any type counts), mask IoU and Dice of matched
-screws, the screw-type confusion, fracture box AP50, vertebral-fracture mask AP50.
+screws, the screw-type confusion, fracture box AP50, vertebral-fracture mask AP50, and a
+score-threshold sweep for the card's display threshold: how many screw proposals a reviewer
+sees, how many screws they find (mask IoU >= 0.5, any type), and how many with the right type.
 FracAtlas valid (82 real images, experts' fracture outlines): fracture box AP50.
 Speed: per-image CPU time of our predictor end to end (read excluded) beside the plain
 torchvision forward of the same network on the same tensor, in this process.
@@ -32,6 +34,8 @@ import torch
 from orthogui.cli.predict import coco_result
 from orthogui.core.categories import DEFAULT_CATEGORIES
 from orthogui.evaluation import evaluate
+from orthogui.evaluation.cocoeval import load_gt, load_results
+from orthogui.evaluation.matching import greedy_match
 from orthogui.io.readers import read_radiograph
 from orthogui.ml.card import load_card, save_card
 from orthogui.ml.predictor import MaskRCNNPredictor
@@ -94,6 +98,28 @@ def _reference_forward(predictor: MaskRCNNPredictor, rg: Any, repeats: int) -> l
     return times
 
 
+SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def threshold_sweep(gt: dict[str, Any], dt: list[dict[str, Any]]) -> dict[str, Any]:
+    """Screw proposals shown at each score threshold, matched one to one at mask IoU >= 0.5,
+    highest score first: ``shown``, ``found`` (screws found, any type; the rest of ``shown`` are
+    false or duplicate proposals) and ``found_right_type``, out of ``gt`` screws."""
+    coco_gt = load_gt(gt)
+    coco_dt = load_results(coco_gt, dt)
+    n_gt = len(gt["annotations"])
+    rows: dict[str, Any] = {}
+    for t in SWEEP:
+        anyt = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t, class_aware=False)
+        typed = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t)
+        rows[f"{t:g}"] = {
+            "shown": len(anyt.matches) + len(anyt.unmatched_dt),
+            "found": len(anyt.matches),
+            "found_right_type": len(typed.matches),
+        }
+    return {"gt": n_gt, "iou": 0.5, "by_threshold": rows}
+
+
 def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int) -> dict:
     """Metrics on ``n`` synthetic test images made from ``seed`` (held out from training)."""
     with tempfile.TemporaryDirectory(prefix="orthogui-synth-test-") as tmp:
@@ -121,6 +147,7 @@ def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int
         _results_for(results, screw_ids, merge=True),
         "segm",
     )
+    sweep = threshold_sweep(_subset(coco, SCREWS), _results_for(results, screw_ids))
     fracture = _ap(_subset(coco, ["fracture"]), _results_for(results, {cat_id["fracture"]}), "bbox")
     vcf_name = "vertebral_compression_fracture"
     vcf = _ap(_subset(coco, [vcf_name]), _results_for(results, {cat_id[vcf_name]}), "segm")
@@ -144,6 +171,7 @@ def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int
         "screw_any_type_segm_AP75": agnostic["coco"]["AP75"],
         "screw_mask_quality": quality,
         "screw_type_confusion": screws.get("confusion"),
+        "screw_score_threshold_sweep": sweep,
         "fracture_bbox_AP50": fracture["coco"]["AP50"],
         "vcf_segm_AP50": vcf["coco"]["AP50"],
         "cpu_seconds_per_image": {

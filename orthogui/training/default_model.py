@@ -65,6 +65,9 @@ class Recipe:
     )
     window_percentiles: tuple[float, float] = (0.5, 99.95)
     seed: int = 0
+    # The published card's score threshold: findings are reviewed, so recall matters more than
+    # precision (bench/default_model_metrics.py's threshold sweep gives the figures).
+    display_threshold: float = 0.3
 
 
 def _resize_polygon(seg: Any, scale: float) -> list[list[float]]:
@@ -367,7 +370,13 @@ def publish_default(
         ],
         "weights_dtype": "float16 (loaded into float32)",
     }
-    final = replace(card, training_data=training_data, source=None)
+    threshold = float(summary.get("recipe", {}).get("display_threshold", Recipe.display_threshold))
+    final = replace(
+        card,
+        training_data=training_data,
+        postprocessing=replace(card.postprocessing, score_threshold=threshold),
+        source=None,
+    )
     out = save_weights(model, final, models_dir, half=True)
     assert out.source is not None
     return Path(out.source)
