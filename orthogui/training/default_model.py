@@ -243,8 +243,8 @@ def build_snapshot(
 
 
 def _data_part(recipe_json: dict[str, Any]) -> dict[str, Any]:
-    """The recipe fields the snapshot depends on (not the optimiser's)."""
-    return {k: v for k, v in recipe_json.items() if k not in ("hyper", "seed")}
+    """The recipe fields the snapshot depends on (not the optimiser's, not the display's)."""
+    return {k: v for k, v in recipe_json.items() if k not in ("hyper", "seed", "display_threshold")}
 
 
 def _recipe_json(recipe: Recipe) -> dict[str, Any]:

@@ -63,11 +63,14 @@ def test_snapshot_mixes_synthetic_and_scaled_fracatlas_train(tmp_path: Path) -> 
         assert ann["segmentation"][0][:4] == pytest.approx([6.4, 12.8, 38.4, 12.8])
     for im in train["images"]:
         assert (tmp_path / "snap" / im["file_name"]).is_file()
-    # another optimiser, same data: the snapshot is reused, not rebuilt
+    # another optimiser or display threshold, same data: the snapshot is reused, not rebuilt
     mtime = (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns
-    other = replace(recipe, hyper=replace(recipe.hyper, max_steps=5))
+    other = replace(recipe, hyper=replace(recipe.hyper, max_steps=5), display_threshold=0.9)
     build_snapshot(tmp_path / "snap", recipe=other, fracatlas_dir=fa)
     assert (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns == mtime
+    # other data: rebuilt
+    build_snapshot(tmp_path / "snap", recipe=replace(other, synth_train=2), fracatlas_dir=fa)
+    assert (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns != mtime
 
 
 def test_job_round_trips_with_the_percentile_window(tmp_path: Path) -> None:
