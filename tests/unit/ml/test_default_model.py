@@ -89,8 +89,9 @@ def test_it_finds_the_screws_on_held_out_synthetic_radiographs(card, tmp_path: P
             if best[0] >= 0.3:
                 found += 1
     assert total >= 10
-    # Measured when version 2 was published: 12 of these 17 screws at mask IoU >= 0.3 and the
-    # card's threshold (version 1 found 5; a random-weight network finds none). The bundled
-    # model is a CPU run, far from the seed systems' targets (see the card's metrics); this
-    # guards that the shipped weights, preprocessing and thresholds still find most screws.
-    assert found >= 9, f"found {found} of {total} screws"
+    # Measured when version 3 was published: 13 of these 17 screws at mask IoU >= 0.3 and the
+    # card's threshold (version 2 found 12, version 1 5; a random-weight network finds none).
+    # The bundled model is a CPU run, far from the seed systems' targets (see the card's
+    # metrics); this guards that the shipped weights, preprocessing and thresholds still find
+    # most screws.
+    assert found >= 11, f"found {found} of {total} screws"
