@@ -3,30 +3,17 @@ synthetic 128 px images, real scoring, real in-process fine-tuning and COCO eval
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.unit._bench import load_bench
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 METRICS = {"segm_AP50", "bbox_AP50", "segm_AP", "bbox_AP"}
-
-
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "active_learning", REPO / "bench" / "active_learning.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +42,7 @@ def test_tiny_run_prints_rounds_and_plots_both_curves(
     args = ["--start-card", str(start_card), "--pool", "8", "--k", "2", "--rounds", "1"]
     args += ["--steps", "2", "--size", "128", "--test", "2", "--threads", "1"]
     args += ["--plot", str(plot), "--json", str(summary_file)]
-    assert bench().main(args) == 0
+    assert load_bench("active_learning").main(args) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     rows, summary = lines[:-1], lines[-1]
     assert [(r["strategy"], r["round"], r["labelled"]) for r in rows] == [
@@ -84,7 +71,7 @@ def test_tiny_run_prints_rounds_and_plots_both_curves(
 def test_bad_sizes_and_a_missing_card_are_clear_errors(
     start_card: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = bench()
+    module = load_bench("active_learning")
     with pytest.raises(SystemExit):
         module.main(["--start-card", str(start_card), "--pool", "4", "--k", "3", "--rounds", "2"])
     assert "needs more than --pool 4 images" in capsys.readouterr().err

@@ -4,15 +4,13 @@ loaded and pre-annotates the next image; and bad options give one line and exit 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit._bench import load_bench
+
 PHASES = [
     "snapshot_job",
     "worker_start",
@@ -23,15 +21,6 @@ PHASES = [
     "load_model",
     "first_prediction",
 ]
-
-
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("al_round", REPO / "bench" / "al_round.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +50,7 @@ def test_tiny_round_reports_every_phase_and_the_gate(
     out = tmp_path / "round.json"
     args = ["--start-card", str(start_card), "--n", "2", "--steps", "1", "--threads", "1"]
     args += ["--device", "cpu", "--work", str(tmp_path / "work"), "--json", str(out)]
-    assert bench().main(args) == 0
+    assert load_bench("al_round").main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == result
     assert list(result["phases_s"]) == PHASES
@@ -109,7 +98,7 @@ def test_tiny_round_reports_every_phase_and_the_gate(
 def test_bad_options_give_one_line_and_status_1(
     args: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert bench().main(args) == 1
+    assert load_bench("al_round").main(args) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
@@ -119,6 +108,6 @@ def test_bad_options_give_one_line_and_status_1(
 def test_a_broken_start_card_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     card = tmp_path / "broken.json"
     card.write_text("{not json", encoding="utf-8")
-    assert bench().main(["--start-card", str(card), "--n", "2", "--steps", "1"]) == 1
+    assert load_bench("al_round").main(["--start-card", str(card), "--n", "2", "--steps", "1"]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and str(card) in lines[0]
