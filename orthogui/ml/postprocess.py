@@ -99,6 +99,32 @@ def paste_masks(
     return tuple(out)
 
 
+def _contained(a: Box, b: Box) -> float:
+    """Intersection of ``a`` and ``b`` over the smaller one's area."""
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(min(a.area, b.area), 1e-9)
+
+
+def one_box_per_finding(preds: list[Prediction], post: Postprocessing) -> list[Prediction]:
+    """Drop box predictions nested in a higher-scoring box of their category and cap each box
+    category at ``post.max_boxes_per_category``: one fracture is one box, not a stack."""
+    kept: dict[str, list[Box]] = {}
+    out = []
+    for p in sorted(preds, key=lambda q: -q.score):
+        if isinstance(p.shape, Box):
+            same = kept.setdefault(p.category, [])
+            if len(same) >= post.max_boxes_per_category or any(
+                _contained(p.shape, k) > post.box_containment for k in same
+            ):
+                continue
+            same.append(p.shape)
+        out.append(p)
+    return out
+
+
 def to_predictions(
     det: Detections,
     *,
@@ -110,7 +136,8 @@ def to_predictions(
     """Turn detections into predictions: polygons for mask categories, boxes for box ones.
 
     A mask's polygon is the outer ring of its largest component (holes and small fragments
-    dropped); a detection whose mask is empty or below ``post.min_area`` is dropped.
+    dropped); a detection whose mask is empty or below ``post.min_area`` is dropped. Boxes
+    go through ``one_box_per_finding``. Highest score first.
     """
     out: list[Prediction] = []
     rows, cols = det.image_size
@@ -150,4 +177,4 @@ def to_predictions(
                 model_version=model_version,
             )
         )
-    return out
+    return one_box_per_finding(out, post)

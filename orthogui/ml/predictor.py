@@ -11,6 +11,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,13 @@ from numpy.typing import NDArray
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.image_list import ImageList
 
-from orthogui.core.annotation import Prediction
+from orthogui.core.annotation import TYPE_PROBABILITIES, Prediction
+from orthogui.core.geometry import Polygon
 from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard
 from orthogui.ml.postprocess import Detections, paste_masks, to_predictions
 from orthogui.ml.preprocess import to_unit_image
+from orthogui.ml.screw_type import CropSpec, aligned_crop, type_probabilities
 from orthogui.ml.uncertainty import (
     ImageScores,
     ScoringContext,
@@ -32,7 +35,7 @@ from orthogui.ml.uncertainty import (
     predict_for_scoring,
     score_image,
 )
-from orthogui.ml.weights import configure, load_model, select_device
+from orthogui.ml.weights import configure, load_model, load_type_stage, select_device
 
 
 class MaskRCNNPredictor:
@@ -76,6 +79,7 @@ class MaskRCNNPredictor:
             max_detections=max_detections,
         )
         self._categories = card.category_for_label()
+        self.type_model = load_type_stage(card, self.device)
         self._lock = threading.Lock()
         self._context: ScoringContext | None = None
 
@@ -107,7 +111,7 @@ class MaskRCNNPredictor:
     def predict_batch(self, radiographs: Sequence[Radiograph]) -> list[list[Prediction]]:
         """Findings of several radiographs, run ``batch_size`` at a time."""
         units = [to_unit_image(rg, self.card.preprocessing) for rg in radiographs]
-        return [self.predictions(d) for d in self.detect(units)]
+        return [self.typed(self.predictions(d), u) for d, u in zip(self.detect(units), units)]
 
     def predictions(self, det: Detections) -> list[Prediction]:
         """Polygons and boxes from raw detections, as the card's postprocessing says."""
@@ -118,6 +122,35 @@ class MaskRCNNPredictor:
             model_name=self.model_name,
             model_version=self.model_version,
         )
+
+    def typed(self, preds: list[Prediction], unit: NDArray[np.float32]) -> list[Prediction]:
+        """Predictions of a grouped label (e.g. "screw") typed by the card's type stage from
+        strips of ``unit`` (the full-resolution network input); others pass unchanged. Each
+        typed prediction carries every type's probability in ``TYPE_PROBABILITIES``."""
+        stage = self.card.type_stage
+        if stage is None or self.type_model is None:
+            return preds
+        covers = {c.project_category: c.covers for c in self.card.categories if c.covers}
+        todo = [
+            i for i, p in enumerate(preds) if p.category in covers and isinstance(p.shape, Polygon)
+        ]
+        if not todo:
+            return preds
+        spec = CropSpec(stage.crop_length, stage.crop_width, stage.crop_context)
+        strips = [aligned_crop(unit, preds[i].shape.points.astype(np.float32), spec) for i in todo]
+        with self._lock:
+            probs = type_probabilities(self.type_model, strips, device=self.device)
+        out = list(preds)
+        for i, row in zip(todo, probs):
+            allowed = covers[preds[i].category]
+            by_type = {t: float(row[k]) for k, t in enumerate(stage.categories) if t in allowed}
+            best = max(by_type, key=by_type.__getitem__)
+            out[i] = replace(
+                preds[i],
+                category=best,
+                attributes={**preds[i].attributes, TYPE_PROBABILITIES: by_type},
+            )
+        return out
 
     # -- active learning ---------------------------------------------------------------------
     def scoring_context(self) -> ScoringContext:
@@ -144,6 +177,16 @@ class MaskRCNNPredictor:
             preds = predict_for_scoring(
                 self.model, unit, device=self.device, flip=flip, score_threshold=score_threshold
             )
+        if self.type_model is not None:
+            # The type stage's doubt about the findings the reviewer will see.
+            shown = self.typed(self.predictions(self.detect([unit])[0]), unit)
+            probs = [
+                list(p.attributes[TYPE_PROBABILITIES].values())
+                for p in shown
+                if TYPE_PROBABILITIES in p.attributes
+            ]
+            table = np.array(probs, dtype=np.float64) if probs else np.zeros((0, 0))
+            preds = replace(preds, type_probs=table)
         return score_image(preds, context or self.scoring_context())
 
     def uncertainty(

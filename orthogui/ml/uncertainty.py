@@ -34,6 +34,8 @@ class ImagePredictions:
     flipped_boxes: FloatArray | None = None
     flipped_scores: FloatArray | None = None
     flipped_labels: NDArray[np.int64] | None = None
+    # ``(m, k)`` type probabilities of the typed findings (a card's type stage), if any.
+    type_probs: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,16 @@ def flip_score(p: ImagePredictions, ctx: ScoringContext) -> float:
     return (total + sum(lonely)) / max(pairs + len(lonely), 1)
 
 
+def type_score(p: ImagePredictions, ctx: ScoringContext) -> float:
+    """Type ambiguity: the highest normalised entropy of a typed finding's type probabilities
+    (0 sure of the type, 1 all types equally likely); 0 without a type stage."""
+    if p.type_probs is None or len(p.type_probs) == 0 or p.type_probs.shape[1] < 2:
+        return 0.0
+    q = np.clip(p.type_probs, 1e-12, 1.0)
+    h = -(q * np.log(q)).sum(axis=1) / np.log(q.shape[1])
+    return float(np.clip(h.max(), 0.0, 1.0))
+
+
 SCORERS: dict[str, Scorer] = {}
 
 
@@ -190,6 +202,7 @@ def register_scorer(name: str, scorer: Scorer) -> Scorer:
 register_scorer("entropy", entropy_score)
 register_scorer("margin", margin_score)
 register_scorer("flip", flip_score)
+register_scorer("type", type_score)
 
 
 def rarity(labels: Sequence[int], ctx: ScoringContext) -> float:

@@ -163,6 +163,46 @@ def load_model(
     return model, card
 
 
+def load_type_stage(card: ModelCard, device: torch.device) -> torch.nn.Module | None:
+    """The card's screw-type classifier, verified against its sha256; ``None`` without one.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing, differs from the card's checksum, or is not that classifier.
+    """
+    from orthogui.ml.screw_type import build_type_classifier
+
+    stage, path = card.type_stage, card.type_weights_path
+    if stage is None or path is None:
+        return None
+    if not path.is_file():
+        raise ModelLoadError(path, "type-stage weights file not found")
+    digest = sha256_of(path)
+    if digest != stage.weights_sha256:
+        raise ModelLoadError(
+            path,
+            f"sha256 differs from the card: file {digest[:12]}…, card {stage.weights_sha256[:12]}…",
+        )
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(path, f"not a readable safetensors file ({exc})") from exc
+    model = build_type_classifier(len(stage.categories), variant=stage.variant)
+    expected = model.state_dict()
+    wrong = sorted(set(expected) ^ set(state)) or [
+        k for k in expected if tuple(expected[k].shape) != tuple(state[k].shape)
+    ]
+    if wrong:
+        raise ModelLoadError(
+            path,
+            f"not an EfficientNet-{stage.variant} type classifier of {len(stage.categories)} "
+            f"types (e.g. {wrong[0]})",
+        )
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.to(device).eval()
+
+
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` if given, else CUDA when available, else CPU."""
     if device is not None:

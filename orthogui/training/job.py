@@ -62,6 +62,9 @@ class TrainingJob:
     architecture: str = "maskrcnn_mobilenet_v3_large_fpn_lite"
     model_name: str = ""
     categories: tuple[str, ...] = ()
+    # Categories a new model detects as one label, e.g. {"screw": (the five screw types)}: the
+    # detector finds the object, a type classifier on its crop decides among the members.
+    category_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     image_size: int = 1024
     window: str = "default"  # how a new model's input is windowed: "default" or "percentile"
     window_percentile_low: float = 0.5
@@ -98,6 +101,7 @@ class TrainingJob:
             if isinstance(v, Path):
                 d[k] = str(v)
         d["categories"] = list(self.categories)
+        d["category_groups"] = {k: list(v) for k, v in self.category_groups.items()}
         return {"format": JOB_FORMAT, **d}
 
 
@@ -179,11 +183,26 @@ def job_from_json(obj: Any, *, source: Path) -> TrainingJob:
             if len(set(raw)) != len(raw):
                 raise JobError(source, name, f"duplicate names in {raw}")
             values[name] = tuple(raw)
+        elif name == "category_groups":
+            values[name] = _groups(source, raw)
         else:
             values[name] = _typed(source, name, raw, type(getattr(defaults, name)))
     job = replace(defaults, **values, source=source)
     _check(job, source)
     return job
+
+
+def _groups(source: Path, raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str)
+        and k
+        and isinstance(v, list)
+        and v
+        and all(isinstance(m, str) for m in v)
+        for k, v in raw.items()
+    ):
+        raise JobError(source, "category_groups", "must map a name to a list of category names")
+    return {k: tuple(v) for k, v in raw.items()}
 
 
 def _check(job: TrainingJob, source: Path) -> None:
@@ -193,6 +212,12 @@ def _check(job: TrainingJob, source: Path) -> None:
         raise JobError(source, "start_card", f"{job.start_card} does not exist")
     if job.start_card is None and not job.categories:
         raise JobError(source, "categories", "needed when there is no start_card")
+    grouped = [m for members in job.category_groups.values() for m in members]
+    if len(set(grouped)) != len(grouped):
+        raise JobError(source, "category_groups", "a category is in two groups")
+    outside = sorted(set(grouped) - set(job.categories))
+    if outside and job.start_card is None:
+        raise JobError(source, "category_groups", f"not in categories: {outside}")
     if job.device not in DEVICES:
         raise JobError(source, "device", f"must be one of {DEVICES}, got {job.device!r}")
     if not 0.0 < job.val_fraction < 1.0:

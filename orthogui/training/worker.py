@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from torchvision.models.detection import MaskRCNN
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, ShapeKind
-from orthogui.ml.architectures import BuildOptions, build_model
+from orthogui.ml.architectures import BuildOptions, build_model, get_architecture
 from orthogui.ml.augment import AugmentConfig
 from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, load_card
 from orthogui.ml.data import (
@@ -144,16 +144,24 @@ def _base_card(job: TrainingJob) -> tuple[ModelCard, ModelCard | None]:
             )
         return replace(current, metrics={}, source=None), current
     shapes = {c.name: c.shape for c in DEFAULT_CATEGORIES}
-    cats = tuple(
-        CardCategory(i + 1, n, n, shapes.get(n, ShapeKind.POLYGON))
-        for i, n in enumerate(job.categories)
-    )
+    group_of = {m: g for g, members in job.category_groups.items() for m in members}
+    cats: list[CardCategory] = []
+    for n in job.categories:
+        group = group_of.get(n)
+        if group is None:
+            cats.append(CardCategory(len(cats) + 1, n, n, shapes.get(n, ShapeKind.POLYGON)))
+        elif all(c.name != group for c in cats):
+            members = job.category_groups[group]
+            shape = shapes.get(members[0], ShapeKind.POLYGON)
+            cats.append(CardCategory(len(cats) + 1, group, members[0], shape, covers=members))
+    arch = get_architecture(job.architecture)
     card = ModelCard(
         name=job.model_name or "orthogui-finetuned",
         version="0",
         architecture=job.architecture,
         num_classes=len(cats) + 1,
-        categories=cats,
+        categories=tuple(cats),
+        norm_layer=arch.norm_layer,
         weights_file="none.safetensors",
         weights_sha256="0" * 64,
         preprocessing=Preprocessing(
@@ -161,6 +169,8 @@ def _base_card(job: TrainingJob) -> tuple[ModelCard, ModelCard | None]:
             percentiles=(job.window_percentile_low, job.window_percentile_high),
             min_size=job.image_size,
             max_size=job.image_size,
+            mean=arch.image_mean,
+            std=arch.image_std,
         ),
     )
     return card, None
@@ -233,16 +243,37 @@ def train_instances(dataset: CocoDetectionDataset, card: ModelCard) -> dict[str,
     return counts
 
 
-def _eval_gt(split: SplitData, category_of_label: dict[int, int]) -> dict[str, Any]:
+def _eval_gt(
+    split: SplitData, card: ModelCard, category_of_label: dict[int, int]
+) -> dict[str, Any]:
+    """The split's ground truth as the model sees it: categories it does not predict dropped,
+    and the members of a grouped label (e.g. the screw types) under that label's category."""
+    ids = {str(c["name"]): int(c["id"]) for c in split.coco["categories"]}
+    remap = {
+        ids[m]: ids[c.project_category]
+        for c in card.categories
+        for m in c.covers
+        if m in ids and c.project_category in ids
+    }
     keep = set(category_of_label.values())
     coco = split.coco
+    annotations = []
+    for a in coco["annotations"]:
+        cid = remap.get(int(a["category_id"]), int(a["category_id"]))
+        if cid in keep and not a.get("iscrowd"):
+            annotations.append({**a, "category_id": cid})
     return {
         **coco,
         "categories": [c for c in coco["categories"] if int(c["id"]) in keep],
-        "annotations": [
-            a for a in coco["annotations"] if int(a["category_id"]) in keep and not a.get("iscrowd")
-        ],
+        "annotations": annotations,
     }
+
+
+def _started_from(card: ModelCard, current: ModelCard | None) -> str:
+    if current is not None:
+        return f"{current.name} {current.version}"
+    pretrained = get_architecture(card.architecture).pretrained_backbone
+    return f"ImageNet backbone ({pretrained})" if pretrained else "scratch"
 
 
 def run_job(
@@ -275,11 +306,16 @@ def run_job(
         model = build_model(
             card.architecture,
             BuildOptions(
-                num_classes=card.num_classes, min_size=job.image_size, max_size=job.image_size
+                num_classes=card.num_classes,
+                min_size=job.image_size,
+                max_size=job.image_size,
+                image_mean=card.preprocessing.mean,
+                image_std=card.preprocessing.std,
+                pretrained_backbone=True,
             ),
         )
     model.to(device)
-    labels = {c.project_category: c.label for c in card.categories}
+    labels = {name: c.label for c in card.categories for name in c.project_categories}
     train_split = load_split(job.snapshot, "train", seed=job.seed, val_fraction=job.val_fraction)
     val_split = load_split(job.snapshot, "val", seed=job.seed, val_fraction=job.val_fraction)
     train_ds = CocoDetectionDataset(
@@ -345,7 +381,7 @@ def run_job(
         )
     )
     category_of_label = _category_ids(val_split, card)
-    gt = _eval_gt(val_split, category_of_label)
+    gt = _eval_gt(val_split, card, category_of_label)
     val_loader = _loader(val_ds, job, None, 1)
 
     def evaluate_model(m: nn.Module) -> dict[str, float]:
@@ -450,9 +486,7 @@ def run_job(
             "snapshot": str(job.snapshot),
             "steps": step,
             "seed": job.seed,
-            "started_from": f"{current_card.name} {current_card.version}"
-            if current_card
-            else "scratch",
+            "started_from": _started_from(card, current_card),
             "train_images": len(train_ds),
             "val_images": len(val_ds),
             "per_category": {k: v for k, v in metrics.items() if "/" in k},

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import Qt
 
-from orthogui.core.annotation import Prediction
+from orthogui.core.annotation import TYPE_PROBABILITIES, Prediction
 from orthogui.core.geometry import Box, Polygon
 from orthogui.core.radiograph import Radiograph
 
@@ -44,7 +44,20 @@ class FakePredictor:
     def predict(self, radiograph: Radiograph) -> list[Prediction]:
         self.calls += 1
         return [
-            Prediction("cortical_screw", 0.91, screw(64, 120, 128), "fake", "1"),
+            Prediction(
+                "cortical_screw",
+                0.91,
+                screw(64, 120, 128),
+                "fake",
+                "1",
+                {
+                    TYPE_PROBABILITIES: {
+                        "cortical_screw": 0.8,
+                        "locking_screw": 0.15,
+                        "cannulated_screw": 0.05,
+                    }
+                },
+            ),
             Prediction("locking_screw", 0.72, screw(64, 60, 100), "fake", "1"),
             Prediction("fracture", 0.55, Box(150, 170, 220, 230), "fake", "1"),
         ]

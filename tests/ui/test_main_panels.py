@@ -79,3 +79,19 @@ def test_simplify_slider_drag_is_one_undo_step(qtbot, tmp_path: Path) -> None:
     assert len(win.history) == steps + 1  # the whole drag is one step
     win.history.undo()
     assert win.model.annotation(ann.id).shape == ring
+
+
+def test_properties_show_the_model_type_odds_and_runner_up(qtbot, tmp_path: Path) -> None:
+    img = write_png16(tmp_path / "a.png", size=256)
+    win = make_window(qtbot, tmp_path / "p.orthogui", [img])
+    with qtbot.waitSignal(win.predict.finished, timeout=10000):
+        qtbot.keyClick(win, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(win, Qt.Key.Key_N)  # select the first finding with a real key
+    panel = win.properties_panel
+    qtbot.waitUntil(lambda: panel.annotation() is not None)
+    assert panel.annotation().category == "cortical_screw"
+    text = panel.labels["types"].text()
+    assert text == "cortical screw 0.80; runner-up locking screw 0.15"
+    qtbot.keyClick(win, Qt.Key.Key_N)  # the next screw has no type odds
+    qtbot.waitUntil(lambda: panel.annotation().category == "locking_screw")
+    assert panel.labels["types"].text() == "—"

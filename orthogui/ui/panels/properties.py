@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDockWidget, QFormLayout, QLabel, QSlider, QWidget
 
-from orthogui.core.annotation import Annotation
+from orthogui.core.annotation import Annotation, ranked_types
 from orthogui.core.categories import CategorySet
 from orthogui.ui.controllers.inventory import Spacing, length_mm
 
@@ -55,6 +55,7 @@ class PropertiesPanel(QDockWidget):
             ("score", "Score"),
             ("source", "Made by"),
             ("original", "Model said"),
+            ("types", "Type odds"),
             ("review", "Review"),
             ("length", "Length"),
             ("size", "Size"),
@@ -127,6 +128,9 @@ class PropertiesPanel(QDockWidget):
                 f"{ann.original_category.replace('_', ' ')}; shape "
                 + ("unchanged" if same_shape else "edited")
             )
+        ranked = ranked_types(ann.attributes)
+        odds = [f"{name.replace('_', ' ')} {p:.2f}" for name, p in ranked[:2]]
+        self.labels["types"].setText("; runner-up ".join(odds) if odds else "—")
         rv = ann.review
         self.labels["review"].setText(
             rv.state.value + (f" by {rv.by} at {rv.at.replace('T', ' ')}" if rv.by else "")

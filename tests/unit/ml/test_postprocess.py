@@ -102,3 +102,18 @@ def test_box_categories_become_clipped_boxes() -> None:
         model_version="1",
     )
     assert pred.category == "fracture" and pred.shape == Box(0, 10, 60, 30)
+
+
+def test_one_fracture_is_one_box() -> None:
+    from orthogui.core.annotation import Prediction
+    from orthogui.ml.postprocess import one_box_per_finding
+
+    post = Postprocessing(box_containment=0.7, max_boxes_per_category=2)
+    big = Prediction("fracture", 0.9, Box(100, 100, 300, 300))
+    nested = Prediction("fracture", 0.8, Box(150, 150, 220, 230))  # inside the big one
+    apart = Prediction("fracture", 0.5, Box(400, 400, 450, 450))
+    third = Prediction("fracture", 0.4, Box(600, 10, 650, 60))  # over the cap of two
+    screw = Prediction("cortical_screw", 0.3, Polygon([(0, 0), (10, 0), (10, 40)]))
+    inside_screw = Prediction("cortical_screw", 0.2, Polygon([(1, 1), (9, 1), (9, 30)]))
+    kept = one_box_per_finding([nested, third, screw, apart, big, inside_screw], post)
+    assert kept == [big, apart, screw, inside_screw]  # score order; polygons untouched

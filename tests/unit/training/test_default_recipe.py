@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from orthogui.ml.data import decode_segmentation
 from orthogui.training.default_model import Recipe, RecipeError, build_snapshot, default_job
 from orthogui.training.job import load_job, save_job
 
@@ -63,6 +64,17 @@ def test_snapshot_mixes_synthetic_and_scaled_fracatlas_train(tmp_path: Path) -> 
         assert ann["segmentation"][0][:4] == pytest.approx([6.4, 12.8, 38.4, 12.8])
     for im in train["images"]:
         assert (tmp_path / "snap" / im["file_name"]).is_file()
+    # Phantoms are made at the detector size and stored at the input size, labels scaled along.
+    synth = [im for im in train["images"] if im["file_name"].startswith("synth/")]
+    assert {(im["width"], im["height"]) for im in synth} == {(128, 128)}
+    ids = {im["id"] for im in synth}
+    synth_anns = [a for a in train["annotations"] if a["image_id"] in ids]
+    assert synth_anns
+    for a in synth_anns:
+        x, y, w, h = a["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 128.5 and y + h <= 128.5
+        mask = decode_segmentation(a["segmentation"], 128, 128)
+        assert abs(int(mask.sum()) - a["area"]) <= 0.5 * a["area"] + 20
     # another optimiser or display threshold, same data: the snapshot is reused, not rebuilt
     mtime = (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns
     other = replace(recipe, hyper=replace(recipe.hyper, max_steps=5), display_threshold=0.9)

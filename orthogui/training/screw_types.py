@@ -1,0 +1,212 @@
+"""Training the screw-type stage: strips of synthetic screws at native resolution, a
+pretrained EfficientNet-Lite fine-tuned on them, and its weights attached to a detector card.
+
+Strips are cut from the ground-truth outline with a random error of the size a detector's mask
+makes (shift, rotation, length), so the classifier sees at training what it sees in use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from safetensors.torch import save_file
+
+from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+from orthogui.ml.card import ModelCard, TypeStage, save_card
+from orthogui.ml.screw_type import (
+    DEFAULT_CROP,
+    CropSpec,
+    aligned_crop,
+    build_type_classifier,
+    strips_to_tensor,
+    type_probabilities,
+)
+from orthogui.ml.weights import sha256_of
+from orthogui.synth.dataset import plan_image
+from orthogui.synth.scenes import synthesize
+
+SCREW_TYPES: tuple[str, ...] = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
+WINDOW_PERCENTILES = (0.5, 99.95)  # the default model's input window (see its recipe)
+
+
+@dataclass(frozen=True)
+class Strips:
+    """Screw strips and their type index into ``SCREW_TYPES``."""
+
+    images: list[NDArray[np.float32]]
+    labels: list[int]
+
+
+def unit_of(stored: NDArray[Any]) -> NDArray[np.float32]:
+    """A phantom's pixels windowed as the detector's preprocessing does (percentiles)."""
+    values = stored.astype(np.float32)
+    lo, hi = (float(v) for v in np.percentile(values[::4, ::4], WINDOW_PERCENTILES))
+    return np.clip((values - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+
+
+def outline(mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """The outer contour of a mask's largest component as ``(N, 2)`` x, y points."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    largest = max(contours, key=cv2.contourArea)
+    return largest.reshape(-1, 2).astype(np.float32)
+
+
+def jittered(points: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """``points`` moved as a detector's outline errs: +-4 deg, 90-110 % size, +-4 % shift."""
+    centre = points.mean(axis=0)
+    extent = float(np.ptp(points, axis=0).max())
+    angle = math.radians(float(rng.uniform(-4.0, 4.0)))
+    scale = float(rng.uniform(0.9, 1.1))
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    shift = rng.uniform(-0.04, 0.04, size=2) * extent
+    return ((points - centre) @ rot.T * scale + centre + shift).astype(np.float32)
+
+
+def synth_strips(
+    *,
+    n_images: int,
+    seed: int,
+    size: int = 1024,
+    spec: CropSpec = DEFAULT_CROP,
+    copies: int = 1,
+    jitter: bool = True,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Strips:
+    """Strips of every screw in ``n_images`` limb and spine phantoms of ``seed``."""
+    placed: Counter[str] = Counter()
+    out = Strips([], [])
+    for i in range(n_images):
+        rng = np.random.default_rng([seed, i])
+        plan = plan_image(rng, scene="mixed", size=size, placed=placed)
+        img = synthesize(plan, rng)
+        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+        unit = unit_of(img.stored)
+        for inst in img.scene.instances:
+            if inst.category not in SCREW_TYPES or not inst.mask.any():
+                continue
+            points = outline(inst.mask)
+            for _ in range(copies):
+                pts = jittered(points, rng) if jitter else points
+                out.images.append(aligned_crop(unit, pts, spec))
+                out.labels.append(SCREW_TYPES.index(inst.category))
+        if (i + 1) % 50 == 0:
+            log(f"{i + 1}/{n_images} phantoms, {len(out.labels)} strips")
+    return out
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random end-to-end and side flips, contrast/brightness and noise on a [0, 1] batch."""
+    n = x.shape[0]
+    flip_len = torch.rand(n, generator=gen) < 0.5
+    flip_side = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip_len[:, None, None], x.flip(-1), x)
+    x = torch.where(flip_side[:, None, None], x.flip(-2), x)
+    gain = 0.8 + 0.4 * torch.rand(n, 1, 1, generator=gen)
+    bias = 0.1 * (torch.rand(n, 1, 1, generator=gen) - 0.5)
+    noise = 0.03 * torch.rand(n, 1, 1, generator=gen) * torch.randn(x.shape, generator=gen)
+    return (x * gain + bias + noise).clamp(0.0, 1.0)
+
+
+def train_classifier(
+    train: Strips,
+    *,
+    epochs: int = 6,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda _m: None,
+) -> torch.nn.Module:
+    """Fine-tune an ImageNet EfficientNet-Lite0 on ``train`` (AdamW, cosine, augmentation)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = build_type_classifier(len(SCREW_TYPES), pretrained=True)
+    images = torch.from_numpy(np.stack(train.images))
+    labels = torch.tensor(train.labels)
+    steps = epochs * math.ceil(len(labels) / batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    model.train()
+    step = 0
+    start = time.monotonic()
+    for epoch in range(epochs):
+        order = torch.randperm(len(labels), generator=gen)
+        total = 0.0
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            x = _augment(images[idx], gen)
+            x = strips_to_tensor(list(x.numpy()), torch.device("cpu"))
+            loss = torch.nn.functional.cross_entropy(model(x), labels[idx], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            total += float(loss) * len(idx)
+        log(
+            f"epoch {epoch + 1}/{epochs}: loss {total / len(labels):.4f} "
+            f"({time.monotonic() - start:.0f} s)"
+        )
+    return model.eval()
+
+
+def confusion(
+    model: torch.nn.Module, strips: Strips
+) -> tuple[float, list[list[int]], NDArray[np.float32]]:
+    """Accuracy, confusion matrix (rows: truth, columns: predicted) and probabilities."""
+    probs = type_probabilities(model, strips.images, device=torch.device("cpu"))
+    pred = probs.argmax(1) if len(probs) else np.zeros(0, np.int64)
+    k = len(SCREW_TYPES)
+    matrix = [[0] * k for _ in range(k)]
+    for t, p in zip(strips.labels, pred):
+        matrix[t][int(p)] += 1
+    acc = float(np.mean(pred == np.asarray(strips.labels))) if strips.labels else 0.0
+    return acc, matrix, probs
+
+
+def attach_type_stage(
+    card: ModelCard,
+    model: torch.nn.Module,
+    *,
+    metrics: dict[str, Any],
+    training_data: dict[str, Any],
+    spec: CropSpec = DEFAULT_CROP,
+) -> ModelCard:
+    """Write the classifier beside ``card`` (float16 safetensors) and re-save the card with its
+    type stage. ``card`` must have been read from a file (its ``source``)."""
+    if card.source is None:
+        raise ValueError("the card must come from a file")
+    folder = card.source.parent
+    weights = folder / f"{card.source.stem}.types.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(weights), metadata={"name": card.name, "version": card.version})
+    stage = TypeStage(
+        categories=SCREW_TYPES,
+        weights_file=weights.name,
+        weights_sha256=sha256_of(weights),
+        crop_length=spec.length,
+        crop_width=spec.width,
+        crop_context=spec.context,
+        metrics=metrics,
+        training_data=training_data,
+    )
+    return save_card(replace(card, type_stage=stage), card.source)
+
+
+def confusion_table(matrix: Sequence[Sequence[int]]) -> str:
+    """The confusion matrix as a Markdown table (rows: truth)."""
+    short = [t.removesuffix("_screw") for t in SCREW_TYPES]
+    lines = ["| truth \\ predicted | " + " | ".join(short) + " |"]
+    lines.append("|---" * (len(short) + 1) + "|")
+    for name, row in zip(short, matrix):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
