@@ -1,4 +1,5 @@
-"""Render docs/workbench.png, docs/queue.png and docs/inventory.png from the real window.
+"""Render docs/workbench.png, docs/queue.png, docs/inventory.png and
+docs/approval-dialog.png from the real window.
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/make_screenshots.py
 Needs ../shared/data/fracatlas (real radiographs with hardware). The findings are placed by
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orthogui import app  # noqa: E402
-from orthogui.core.annotation import Prediction  # noqa: E402
+from orthogui.core.annotation import Prediction, ReviewState  # noqa: E402
 from orthogui.core.geometry import Box, Polygon  # noqa: E402
 from orthogui.io.store import ProjectStore  # noqa: E402
 from orthogui.ui.main_window import MainWindow  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> int:
     others = [i for i in ids if i != first]
     for other in others[:2]:
         win.predict.apply(other, predictions()[:2])
-    win.review.approve(others[0])
+    win.review.approve(others[0], resolve=ReviewState.ACCEPTED)
     win.open_image(first)
     wait(win.loader.loaded)
     anns = win.model.annotations(first)
@@ -101,9 +102,17 @@ def main() -> int:
     settle()
     dlg.grab().save(str(docs / "inventory.png"))
     dlg.close()
+    win.canvas.select([])
+    win.approval.approve_and_next()  # Enter with three findings still proposed
+    settle()
+    question = win.approval.dialog
+    assert question is not None
+    question.grab().save(str(docs / "approval-dialog.png"))
+    question.reject()
     win.close()
     qapp.processEvents()
-    print("wrote", [str(docs / n) for n in ("workbench.png", "queue.png", "inventory.png")])
+    names = ("workbench.png", "queue.png", "inventory.png", "approval-dialog.png")
+    print("wrote", [str(docs / n) for n in names])
     return 0
 
 

@@ -17,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("project", type=Path, help="project file")
     parser.add_argument("out", type=Path, help="snapshot folder to create (must not exist)")
-    parser.add_argument("--all-images", action="store_true", help="not only approved images")
+    parser.add_argument(
+        "--all-images",
+        action="store_true",
+        help="not only approved images (findings still proposed are left out)",
+    )
     parser.add_argument("--categories", nargs="+", metavar="NAME")
     parser.add_argument("--include-rejected", action="store_true")
     parser.add_argument(
@@ -28,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--images", choices=[m.value for m in ImageMode], default=ImageMode.ORIGINAL.value
     )
     parser.add_argument(
+        "--trusted-images",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of yours that imported images may come from besides the project folder "
+        "(repeatable); other imported files outside the project folder are refused",
+    )
+    parser.add_argument(
         "--new-salt",
         action="store_true",
         help="unlinkable to earlier snapshots (default: the project's own salt)",
@@ -35,7 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export and print where the snapshot went with its counts."""
+    """Export and print where the snapshot went with its counts.
+
+    A refused export (an approved image with unreviewed findings, an image file outside the
+    project folder) raises ``SnapshotRefused``, printed as one line naming the images.
+    """
     from orthogui.io.deid import new_salt
     from orthogui.io.snapshot import ImageMode, SnapshotOptions, export_snapshot
     from orthogui.io.store import ProjectStore
@@ -59,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
             salt=salt,
         )
         result = export_snapshot(
-            store.model, args.out, image_path_of=store.image_path, options=options
+            store.model,
+            args.out,
+            image_path_of=store.image_path,
+            options=options,
+            images_root=store.path.parent,
+            trusted_roots=args.trusted_images,
         )
     finally:
         store.close()

@@ -2,6 +2,7 @@
 
 Layout: ``annotations/{train,val,test}.json``, ``images/<salted hash><ext>``, ``manifest.json``.
 A snapshot is written into a temporary folder beside ``out_dir`` and renamed: complete or absent.
+Only reviewed findings go in, and only image files inside the project folder (or added by hand).
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from numpy.typing import NDArray
 
 from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
-from orthogui.io.coco import DEFAULT_INCLUDE, gc_paused, to_coco
+from orthogui.core.review import approved_unreviewed
+from orthogui.io.coco import gc_paused, to_coco
 from orthogui.io.deid import deidentify_dicom, new_salt, salted_hash, scrub_attributes
 from orthogui.io.files import file_sha256
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 MANIFEST = "manifest.json"
+REVIEWED: frozenset[ReviewState] = frozenset({ReviewState.ACCEPTED, ReviewState.CORRECTED})
+"""Findings a snapshot holds as ground truth; proposed ones (model guesses) never go in."""
+NAMED = 3  # images a refusal names before "and N more"
 
 
 class ImageMode(StrEnum):
@@ -64,6 +69,11 @@ class SnapshotOptions:
             raise ValueError(f"fractions must be three non-negative numbers, got {self.fractions}")
         if abs(sum(self.fractions) - 1.0) > 1e-6:
             raise ValueError(f"split fractions must sum to 1, got {self.fractions}")
+
+
+class SnapshotRefused(ValueError):
+    """The project cannot be exported as it stands; ``str()`` is one line naming the images
+    and what is wrong with each."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,108 @@ def _is_dicom(path: Path) -> bool:
     return head[128:132] == b"DICM"
 
 
+def _refuse(problems: Sequence[str], advice: str) -> None:
+    if problems:
+        more = len(problems) - NAMED
+        listed = "; ".join(problems[:NAMED]) + (f"; and {more} more" if more > 0 else "")
+        raise SnapshotRefused(f"{listed}. {advice}")
+
+
+def _image_name(rec: ImageRecord) -> str:
+    return f"{Path(rec.path).name or rec.path} (id {rec.id})"
+
+
+def check_reviewed(model: ProjectModel, records: Sequence[ImageRecord]) -> None:
+    """Refuse approved images that still hold proposed findings.
+
+    Approval means every finding was reviewed; such an image was approved before that rule (or
+    edited behind the app's back), and its model guesses must not become training labels.
+
+    Raises
+    ------
+    SnapshotRefused
+        Naming each such image and how many findings on it are unreviewed.
+    """
+    wanted = {r.id for r in records}
+    waiting = {i: a for i, a in approved_unreviewed(model).items() if i in wanted}
+    problems = [
+        f"approved image {_image_name(model.image(i))} still has {len(a)} proposed "
+        f"finding{'s' * (len(a) != 1)}"
+        for i, a in waiting.items()
+    ]
+    _refuse(problems, "Open each and accept or reject the rest before exporting")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def unsafe_path(
+    model: ProjectModel,
+    record: ImageRecord,
+    *,
+    image_path_of: Callable[[ImageRecord], Path],
+    roots: Sequence[Path],
+) -> str | None:
+    """Why an image's file must not be copied into a snapshot, or None when it may.
+
+    A stored relative path that climbs out of the project folder (``..``) is never made by
+    adding files by hand, so it is refused. An image that came from an import (a finding with
+    ``import`` provenance) names its file in a foreign annotation file: that file must resolve,
+    symbolic links followed, inside one of ``roots`` (the project folder, and folders the user
+    vouches for). Files the reviewer added by hand may lie anywhere.
+    """
+    raw = Path(record.path)
+    if not raw.is_absolute() and os.path.normpath(raw).split(os.sep)[0] == os.pardir:
+        return "a relative path that climbs out of the project folder"
+    if not any(a.provenance.source == "import" for a in model.annotations(record.id)):
+        return None
+    resolved = Path(os.path.realpath(image_path_of(record)))
+    if any(_inside(resolved, Path(os.path.realpath(r))) for r in roots):
+        return None
+    where = "an absolute path" if raw.is_absolute() else "a path"
+    return f"{where} from an import that resolves to {resolved}, outside the project folder"
+
+
+def check_paths(
+    model: ProjectModel,
+    records: Sequence[ImageRecord],
+    *,
+    image_path_of: Callable[[ImageRecord], Path],
+    roots: Sequence[Path],
+) -> None:
+    """Refuse images whose files lie where a snapshot must not read (see ``unsafe_path``).
+
+    Raises
+    ------
+    SnapshotRefused
+        Naming each such image, its stored path and why.
+    """
+    problems = []
+    for rec in records:
+        why = unsafe_path(model, rec, image_path_of=image_path_of, roots=roots)
+        if why is not None:
+            problems.append(f"image {rec.id} has path {rec.path!r}: {why}")
+    _refuse(
+        problems,
+        "Such files are never copied into a snapshot: move the images into the project folder "
+        "and import again, or name a folder of yours as trusted",
+    )
+
+
+def _is_raster(path: Path) -> bool:
+    from orthogui.io.readers import READERS
+
+    with path.open("rb") as f:
+        head = f.read(132)
+    return any(
+        head[off : off + len(sig)] == sig
+        for spec in READERS
+        if spec.format != "dicom"
+        for off, sig in spec.signatures
+    )
+
+
 def _load_pixels(path: Path, *, mode: ImageMode, window: tuple[float, float] | None) -> Any:
     """Pixels for a PNG export: stored values (PNG16) or the display rendering (PNG8)."""
     from orthogui.io.display import render
@@ -170,8 +282,10 @@ def _write_image(src: Path, dst: Path, options: SnapshotOptions, salt: str) -> N
     if options.image_mode is ImageMode.ORIGINAL:
         if _is_dicom(src):
             deidentify_dicom(src, dst, salt=salt)
-        else:
+        elif _is_raster(src):
             shutil.copyfile(src, dst)
+        else:  # a byte copy of anything else could carry any file off the machine
+            raise SnapshotRefused(f"{src}: not a PNG, JPEG, TIFF or DICOM file; not copied")
         return
     import cv2
 
@@ -208,6 +322,8 @@ def export_snapshot(
     *,
     image_path_of: Callable[[ImageRecord], Path],
     options: SnapshotOptions,
+    images_root: str | Path | None = None,
+    trusted_roots: Sequence[str | Path] = (),
 ) -> SnapshotResult:
     """Write a COCO snapshot of the project to ``out_dir`` (which must not exist).
 
@@ -221,11 +337,24 @@ def export_snapshot(
         Resolves an image record to its file (e.g. ``ProjectStore.image_path``).
     options
         What to export, the split, the image mode and the salt.
+    images_root
+        The folder stored relative image paths are relative to (the project folder).
+    trusted_roots
+        Further folders the user vouches for: an imported image's file is read only inside
+        ``images_root`` or one of these (see ``unsafe_path``).
 
     Returns
     -------
     SnapshotResult
         The folder and the manifest (counts per split and category, sha256 of the content).
+        Findings still proposed are never exported (``proposed_omitted`` counts them per
+        split, only ever non-zero for images not approved).
+
+    Raises
+    ------
+    SnapshotRefused
+        An approved image still holds proposed findings, or an image file lies outside the
+        project folder where it must not (path traversal); nothing is written.
     """
     out = Path(out_dir)
     if out.exists():
@@ -235,13 +364,17 @@ def export_snapshot(
     records = [
         r for r in model.images() if not options.approved_only or r.status is ImageStatus.APPROVED
     ]
+    check_reviewed(model, records)
+    if options.image_mode is not ImageMode.NONE:
+        roots = [Path(r) for r in (images_root, *trusted_roots) if r is not None]
+        check_paths(model, records, image_path_of=image_path_of, roots=roots)
     wanted = set(options.categories or model.categories.names())
-    include = set(DEFAULT_INCLUDE) | ({ReviewState.REJECTED} if options.include_rejected else set())
+    include = set(REVIEWED) | ({ReviewState.REJECTED} if options.include_rejected else set())
     cats_of = {
         r.id: [
             a.category
             for a in model.annotations(r.id)
-            if a.category in wanted and a.review.state is not ReviewState.REJECTED
+            if a.category in wanted and a.review.state in REVIEWED
         ]
         for r in records
     }
@@ -283,6 +416,11 @@ def export_snapshot(
                 "images": len(subset),
                 "annotations": len(coco["annotations"]),
                 "rejected_annotations": len(coco["rejected_annotations"]),
+                "proposed_omitted": sum(
+                    a.review.state is ReviewState.PROPOSED and a.category in wanted
+                    for r in subset
+                    for a in model.annotations(r.id)
+                ),
                 "categories": {c: by_cat.get(c, 0) for c in sorted(wanted)},
             }
         if options.image_mode is not ImageMode.NONE:

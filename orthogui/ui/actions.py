@@ -141,7 +141,8 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         "Review",
         "A&pprove image and next",
         ("Return", "Enter", "Ctrl+Return"),
-        "Approve the image and open the next one not approved",
+        "Approve the image and open the next one not approved (asks first when findings are "
+        "still proposed)",
         toolbar=True,
     ),
     S(
@@ -267,7 +268,7 @@ def add_category_actions(
     handler: Callable[[str], object],
     actions: dict[str, QAction],
 ) -> None:
-    """Keys of the categories (1-5 screw types, F, V) under Review; Tab/Shift+Tab navigation."""
+    """Keys of the categories (1-5 screw types, F, V) under Review; Backtab for Shift+Tab."""
     type_menu = QMenu("Set &type / draw category", window)
     for cat in categories:
         if not cat.shortcut:
@@ -281,7 +282,8 @@ def add_category_actions(
     review = window.findChild(QMenu, "menu_Review")
     assert review is not None
     review.addMenu(type_menu)
-    # "Shift+Tab" arrives as Key_Backtab: bind it explicitly.
-    for name, key in (("next_finding", "Tab"), ("prev_finding", "Backtab")):
-        act = actions[name]
-        act.setShortcuts([*act.shortcuts(), QKeySequence(key)])
+    # Shift+Tab arrives as Key_Backtab on most platforms: bind that too, once. (Binding a key
+    # an action already has makes Qt drop it as an "ambiguous shortcut overload".)
+    prev = actions["prev_finding"]
+    if QKeySequence("Backtab") not in prev.shortcuts():
+        prev.setShortcuts([*prev.shortcuts(), QKeySequence("Backtab")])

@@ -25,6 +25,7 @@ from orthogui.io.files import records_for
 from orthogui.ui.actions import add_category_actions, build_actions
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.canvas import CanvasView
+from orthogui.ui.controllers.approval import ApprovalController
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
 from orthogui.ui.controllers.models import install_model_menu
@@ -67,6 +68,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.model_loader = model_loader
         self._reader = reader or default_reader
         self.review = ReviewController(self.model, self.history, user=user)
+        self.approval = ApprovalController(self)
         self.image_id: str | None = None
         self.radiograph: Radiograph | None = None
         self._gesture, self._error = False, ""
@@ -135,7 +137,7 @@ class MainWindow(FileCommands, QMainWindow):
             "accept": lambda: self.decide(accept=True),
             "reject": lambda: self.decide(accept=False),
             "accept_all": self.accept_all,
-            "approve": self.approve_and_next,
+            "approve": lambda: self.approval.approve_and_next(),
             "next_finding": lambda: self.step_finding(+1),
             "prev_finding": lambda: self.step_finding(-1),
             "next_image": lambda: self.step_image(+1),
@@ -300,26 +302,12 @@ class MainWindow(FileCommands, QMainWindow):
             self.statusBar().showMessage(f"Draw category: {category.replace('_', ' ')}", 3000)
 
     def _canvas_key(self, key: Qt.Key) -> bool:
-        """Give the canvas tool first go at a key our shortcuts shadow (Enter, Delete)."""
+        """Give the canvas tool first go at a key our shortcuts shadow (Delete)."""
         return bool(self.canvas.tool_object().key(key, Qt.KeyboardModifier.NoModifier))
 
     def delete_selected(self) -> None:
         if not self._canvas_key(Qt.Key.Key_Delete):  # vertices first, else whole findings
             self.review.delete(self.canvas.selected_ids())
-
-    def approve_and_next(self) -> None:
-        if self.image_id is None or (
-            self.canvas.tool() == "polygon" and self._canvas_key(Qt.Key.Key_Return)
-        ):
-            return
-        current = self.image_id
-        self.review.approve(current)
-        nxt = self.queue_panel.neighbour(current, +1, skip_approved=True)
-        nxt = nxt or self.queue_panel.neighbour(None, +1, skip_approved=True)
-        if nxt is not None and nxt != current:
-            self.open_image(nxt)
-        else:
-            self.statusBar().showMessage("Every image of the queue is approved", 8000)
 
     def step_finding(self, step: int) -> None:
         if self.image_id is None:

@@ -145,7 +145,8 @@ def write_card(models: Path, version: str = "1") -> ModelCard:
 def make_window(
     qtbot, folder: Path, predictor: object | None, *, images: int = 4, approved: int = 3
 ) -> MainWindow:
-    """A project of ``images`` 16-bit PNGs, the first ``approved`` approved with a finding."""
+    """A project of ``images`` 16-bit PNGs, the first ``approved`` approved with a finding
+    (a model proposal the reviewer accepted: approved images hold reviewed findings only)."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     paths = [write_png16(folder / "images" / f"x{i}.png", seed=i) for i in range(images)]
     project = folder / "p.orthogui"
@@ -153,11 +154,13 @@ def make_window(
     if not store.model.images():
         store.add_images(records_for(paths))
     records = store.model.images()
-    store.update_images([r.evolve(status=ImageStatus.APPROVED) for r in records[:approved]])
     win = MainWindow(store, user="tester", predictor=predictor)  # type: ignore[arg-type]
     qtbot.addWidget(win)
     for r in records[:approved]:
         win.predict.apply(r.id, [Prediction("cortical_screw", 0.9, screw(64, 120, 100), "m", "1")])
+        win.review.accept_all_remaining(r.id)
+    records = store.model.images()
+    store.update_images([r.evolve(status=ImageStatus.APPROVED) for r in records[:approved]])
     win.resize(1200, 800)
     win.show()
     qtbot.waitExposed(win)
@@ -195,6 +198,21 @@ def test_fine_tune_that_cannot_start_says_why_and_starts_nothing(
     assert says in win.statusBar().currentMessage()
     assert panel.bridge.run is None and not (tmp_path / "training").exists()
     assert panel.start_button.isEnabled()  # fix the project, then try again
+
+
+def test_fine_tune_refuses_approved_images_with_unreviewed_findings(qtbot, tmp_path: Path) -> None:
+    win = make_window(qtbot, tmp_path, CardPredictor(write_card(tmp_path / "models")))
+    rec = win.model.images()[1]
+    # An image approved before approval required every finding reviewed: a guess left on it.
+    win.predict.apply(rec.id, [Prediction("fracture", 0.5, screw(20, 20, 30), "m", "1")])
+    win.store.update_images([win.model.image(rec.id).evolve(status=ImageStatus.APPROVED)])
+    panel = win.training.panel
+    win.actions["training"].trigger()
+    qtbot.mouseClick(panel.start_button, LEFT)
+    says = f"approved image x1.png (id {rec.id}) still has 1 proposed finding"
+    assert "reviewed findings only" in panel.status_label.text()
+    assert says in panel.status_label.text() and says in win.statusBar().currentMessage()
+    assert panel.bridge.run is None and not (tmp_path / "training").exists()
 
 
 def test_fine_tune_snapshots_approved_images_runs_the_job_and_hot_swaps(

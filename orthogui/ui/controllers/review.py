@@ -1,6 +1,7 @@
 """The review flow as plain logic over the model and its history (no widgets).
 
-Every method is one undo step: accept, reject, change type, accept all remaining, approve.
+Every method is one undo step: accept, reject, change type, accept all remaining, approve
+(which decides the findings still proposed in the same step, see ``core.review.approve``).
 The main window maps keys to these and moves the selection; this module decides the edits.
 """
 
@@ -10,10 +11,10 @@ from collections.abc import Sequence
 
 from orthogui.core.annotation import Annotation, ReviewState
 from orthogui.core.categories import SCREW_GROUP
-from orthogui.core.commands import RemoveAnnotations, SetImageStatus
+from orthogui.core.commands import RemoveAnnotations
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
-from orthogui.core.review import set_category, set_state
+from orthogui.core.review import approve, set_category, set_state, unreviewed
 
 
 class ReviewController:
@@ -32,9 +33,7 @@ class ReviewController:
         return [a for a in anns if a.review.state != ReviewState.REJECTED]
 
     def proposed(self, image_id: str) -> list[Annotation]:
-        return [
-            a for a in self.model.annotations(image_id) if a.review.state == ReviewState.PROPOSED
-        ]
+        return unreviewed(self.model, image_id)
 
     def _existing(self, ids: Sequence[str]) -> list[Annotation]:
         return [a for a in (self.model.get(i) for i in ids) if a is not None]
@@ -106,11 +105,16 @@ class ReviewController:
         self.history.push(RemoveAnnotations(tuple(anns), f"Delete {n} finding{'s' * (n != 1)}"))
         return True
 
-    def approve(self, image_id: str) -> bool:
-        """Mark the image approved (one step). Findings still proposed stay proposed."""
-        if self.model.image(image_id).status == ImageStatus.APPROVED:
+    def approve(self, image_id: str, *, resolve: ReviewState | None = None) -> bool:
+        """Mark the image approved, deciding the findings still proposed as ``resolve``
+        (accepted or rejected) in the same step; False when it was approved already.
+
+        Raises ``UnreviewedFindings`` when findings are still proposed and ``resolve`` is None.
+        """
+        step = approve(self.model, image_id, user=self.user, resolve=resolve)
+        if step is None:
             return False
-        self.history.push(SetImageStatus.to(self.model, image_id, ImageStatus.APPROVED))
+        self.history.push(step)
         return True
 
     # -- bookkeeping (not undoable) --------------------------------------------------------------

@@ -29,6 +29,7 @@ from orthogui.ui.training.prepare import (
     FineTuneRequest,
     NotReady,
     PreparedJob,
+    check_approved_reviewed,
     check_ready,
     choose_models_dir,
     freeze_approved,
@@ -119,6 +120,7 @@ class TrainingController(QObject):
         approved = sum(1 for r in model.images() if r.status is ImageStatus.APPROVED)
         try:
             check_ready(approved, card)
+            check_approved_reviewed(model)
         except NotReady as exc:
             self._say(str(exc))
             return

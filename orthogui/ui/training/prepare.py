@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
-from orthogui.io.snapshot import ImageMode, SnapshotOptions, export_snapshot
+from orthogui.io.snapshot import (
+    ImageMode,
+    SnapshotOptions,
+    SnapshotRefused,
+    check_reviewed,
+    export_snapshot,
+)
 from orthogui.ml.card import ModelCard, default_models_dir
 from orthogui.training.job import HyperParameters, TrainingJob, save_job
 
@@ -99,6 +105,15 @@ def check_ready(approved: int, card: ModelCard | None) -> None:
         )
 
 
+def check_approved_reviewed(model: ProjectModel) -> None:
+    """Raise ``NotReady`` naming the approved images that still hold proposed findings: a
+    fine-tune learns from reviewed findings only, never from the model's own guesses."""
+    try:
+        check_reviewed(model, model.images())
+    except SnapshotRefused as exc:
+        raise NotReady(f"Fine-tuning learns from reviewed findings only: {exc}") from exc
+
+
 def fine_tune_hyper(train_images: int) -> HyperParameters:
     """Small-CPU defaults: about three epochs of batch 2 at a fine-tuning learning rate."""
     steps = math.ceil(EPOCHS * max(train_images, 1) / BATCH_SIZE)
@@ -126,7 +141,8 @@ def prepare_fine_tune(request: FineTuneRequest, *, now: datetime | None = None) 
         The held-out or the training split came out empty.
     OSError, ValueError
         An image file cannot be read or the training folder cannot be written; the message
-        names the file.
+        names the file. ``SnapshotRefused`` (a ``ValueError``): an approved image still holds
+        proposed findings, or an image file lies outside the project folder where it must not.
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     root = request.project_dir / "training" / stamp
@@ -142,6 +158,7 @@ def prepare_fine_tune(request: FineTuneRequest, *, now: datetime | None = None) 
         request.model,
         root / "snapshot",
         image_path_of=lambda r: request.image_paths[r.id],
+        images_root=request.project_dir,
         options=SnapshotOptions(
             approved_only=True,
             categories=categories,

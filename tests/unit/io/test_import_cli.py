@@ -59,7 +59,9 @@ def test_import_into_project_then_export(test_data: Path, tmp_path: Path) -> Non
     finally:
         store.close()
     snap = tmp_path / "snap"
-    assert main(["export", str(project), str(snap), "--all-images", "--split", "1,0,0"]) == 0
+    export = ["export", str(project), str(snap), "--all-images", "--split", "1,0,0"]
+    assert main(export) == 1  # imported files outside the project folder are refused...
+    assert main([*export, "--trusted-images", str(test_data / "fracatlas" / "images")]) == 0
     train = json.loads((snap / "annotations" / "train.json").read_text())
     assert len(train["images"]) == 4 and len(train["annotations"]) == 3
     assert len(list((snap / "images").iterdir())) == 4

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from orthogui.core.annotation import Annotation, Prediction
+from orthogui.core.annotation import Annotation, Prediction, ReviewState
 from orthogui.core.geometry import Polygon
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
+from orthogui.core.review import set_state
 from orthogui.ml.card import CardCategory, ModelCard, save_card
 from orthogui.training.job import load_job
 from orthogui.ui.training import prepare
@@ -58,11 +59,12 @@ def _project(folder: Path, n: int, approved: int) -> tuple[ProjectModel, dict[st
         status = ImageStatus.APPROVED if i < approved else ImageStatus.IN_REVIEW
         records.append(ImageRecord(id=f"i{i}", path=str(path), status=status, study_key=f"s{i}"))
         poly = Polygon([(10, 20), (50, 20), (50, 30), (10, 30)])
-        anns.append(
-            Annotation.from_prediction(
-                Prediction("cortical_screw", 0.9, poly, "m", "4"), image_id=f"i{i}"
-            )
+        proposal = Annotation.from_prediction(
+            Prediction("cortical_screw", 0.9, poly, "m", "4"), image_id=f"i{i}"
         )
+        # Approved images hold reviewed findings only (approval means reviewed).
+        anns += set_state([proposal], ReviewState.ACCEPTED, user="t").after
+
     model.load(records, anns)
     return freeze_approved(model, lambda r: Path(r.path))
 
