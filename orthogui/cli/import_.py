@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orthogui.io.importers import ImportResult
 
 COMMAND = "import"
 HELP = "Import annotations (coco, fracatlas, labelme, yolo) into a project, or convert to COCO."
@@ -43,6 +47,57 @@ def _mapping(items: list[str]) -> dict[str, str]:
     return out
 
 
+def import_into_project(
+    project: Path,
+    fmt: str,
+    path: Path,
+    *,
+    mapping: dict[str, str] | None = None,
+    drop: frozenset[str] = frozenset(),
+    images_root: Path | None = None,
+) -> ImportResult:
+    """Import a file or folder into a project file, all or nothing.
+
+    The whole source is validated first; then its new images and its annotations (one undo
+    step) are written in one transaction.
+
+    Parameters
+    ----------
+    project
+        An existing project file.
+    fmt, path
+        A registered import format and the file or folder to read.
+    mapping, drop
+        Source label -> project category, and source labels to skip.
+    images_root
+        Folder the source's image names are relative to.
+
+    Returns
+    -------
+    ImportResult
+        What was imported (with its warnings).
+
+    Raises
+    ------
+    ImportValidationError
+        The source is refused (every problem named by file, entry and reason); the project
+        is unchanged.
+    ProjectStoreError
+        The project cannot be opened or written; the project is unchanged.
+    """
+    from orthogui.io.importers import LabelMap, merge_into, read_import
+    from orthogui.io.store import ProjectStore
+
+    store = ProjectStore.open(project)
+    try:
+        labels = LabelMap(store.model.categories, dict(mapping or {}), drop)
+        result = read_import(fmt, path, label_map=labels, images_root=images_root)
+        merge_into(store.model, result, commit=store.add_images_and_push)
+    finally:
+        store.close()
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     """Import, report warnings, and say how many images and findings came in."""
     from orthogui.core.categories import DEFAULT_CATEGORIES
@@ -51,17 +106,14 @@ def run(args: argparse.Namespace) -> int:
 
     mapping = _mapping(args.map)
     if args.project is not None:
-        from orthogui.io.store import ProjectStore
-
-        store = ProjectStore.open(args.project)
-        try:
-            labels = LabelMap(store.model.categories, mapping, frozenset(args.drop))
-            result = read_import(
-                args.format, args.path, label_map=labels, images_root=args.images_root
-            )
-            merge_into(store.model, result, history=store.history, add_images=store.add_images)
-        finally:
-            store.close()
+        result = import_into_project(
+            args.project,
+            args.format,
+            args.path,
+            mapping=mapping,
+            drop=frozenset(args.drop),
+            images_root=args.images_root,
+        )
         where = str(args.project)
     else:
         from orthogui.io.coco import to_coco

@@ -51,6 +51,7 @@ class ProjectModel:
     annotation_changed = Signal(Annotation, Annotation)  # before, after
     annotation_removed = Signal(Annotation)
     image_changed = Signal(ImageRecord)
+    image_removed = Signal(str)  # image id
 
     def __init__(self, categories: CategorySet = DEFAULT_CATEGORIES) -> None:
         self.categories = categories
@@ -73,6 +74,20 @@ class ProjectModel:
         self._images[record.id] = record
         self._by_image.setdefault(record.id, {})
         self.image_changed.emit(record)
+
+    def remove_image(self, image_id: str) -> None:
+        """Forget an image record without annotations (an import taken back); not undoable.
+
+        Raises
+        ------
+        ValueError
+            The image still has annotations.
+        """
+        if self._by_image.get(image_id):
+            raise ValueError(f"image {image_id} still has annotations")
+        if self._images.pop(image_id, None) is not None:
+            self._by_image.pop(image_id, None)
+            self.image_removed.emit(image_id)
 
     # -- annotations --------------------------------------------------------------------
     def annotation(self, annotation_id: str) -> Annotation:

@@ -390,12 +390,16 @@ def load_card(path: str | Path) -> ModelCard:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelCardError(p, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise ModelCardError(p, f"cannot read the model card ({exc.strerror or exc})") from exc
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelCardError(p, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, absurd nesting
+        raise ModelCardError(p, f"not valid JSON ({exc})") from exc
     return card_from_json(obj, source=p.resolve())
 
 
@@ -418,16 +422,38 @@ def _version_key(version: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (-1, p) for p in version.split("."))
 
 
-def list_cards(models_dir: str | Path | None = None) -> list[ModelCard]:
-    """All valid cards in a folder, by name then version; invalid ones are skipped."""
+def scan_cards(
+    models_dir: str | Path | None = None,
+) -> tuple[list[ModelCard], list[ModelCardError]]:
+    """Every card file of a folder: the valid cards by name then version, and one error per
+    unreadable or invalid file (each naming the file and the reason), in file-name order."""
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
-    cards = []
+    cards, bad = [], []
     for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             cards.append(load_card(p))
-        except ModelCardError:
-            continue
-    return sorted(cards, key=lambda c: (c.name, _version_key(c.version)))
+        except ModelCardError as exc:
+            bad.append(exc)
+    return sorted(cards, key=lambda c: (c.name, _version_key(c.version))), bad
+
+
+def list_cards(
+    models_dir: str | Path | None = None, *, problems: list[ModelCardError] | None = None
+) -> list[ModelCard]:
+    """All valid cards in a folder, by name then version.
+
+    Each invalid card is skipped with a warning on the ``orthogui.ml.card`` logger naming the
+    file and the reason (the command line prints it), and appended to ``problems`` when given
+    (for the GUI to show); ``scan_cards`` returns both lists.
+    """
+    import logging
+
+    cards, bad = scan_cards(models_dir)
+    for exc in bad:
+        logging.getLogger(__name__).warning("model card skipped: %s", exc)
+    if problems is not None:
+        problems.extend(bad)
+    return cards
 
 
 def find_card(name_or_path: str | Path, *, models_dir: str | Path | None = None) -> ModelCard:

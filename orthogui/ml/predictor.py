@@ -131,13 +131,16 @@ class MaskRCNNPredictor:
         if stage is None or self.type_model is None:
             return preds
         covers = {c.project_category: c.covers for c in self.card.categories if c.covers}
-        todo = [
-            i for i, p in enumerate(preds) if p.category in covers and isinstance(p.shape, Polygon)
-        ]
-        if not todo:
+        outlines = {
+            i: p.shape.points.astype(np.float32)
+            for i, p in enumerate(preds)
+            if p.category in covers and isinstance(p.shape, Polygon)
+        }
+        if not outlines:
             return preds
+        todo = list(outlines)
         spec = CropSpec(stage.crop_length, stage.crop_width, stage.crop_context)
-        strips = [aligned_crop(unit, preds[i].shape.points.astype(np.float32), spec) for i in todo]
+        strips = [aligned_crop(unit, outlines[i], spec) for i in todo]
         with self._lock:
             probs = type_probabilities(self.type_model, strips, device=self.device)
         out = list(preds)

@@ -16,7 +16,7 @@ import numpy as np
 
 from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
 from orthogui.core.categories import CategorySet
-from orthogui.core.commands import AddAnnotations
+from orthogui.core.commands import AddAnnotations, Command
 from orthogui.core.geometry import Shape
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
@@ -126,19 +126,45 @@ def resolve_image_path(file_name: str, images_root: Path | None) -> str:
     return str(images_root / file_name)
 
 
+Commit = Callable[[list[ImageRecord], Command], object]
+"""Adds new images and pushes one command together, all or nothing (e.g.
+``ProjectStore.add_images_and_push``)."""
+
+
 def merge_into(
     model: ProjectModel,
     result: ImportResult,
     *,
     history: History | None = None,
     add_images: Callable[[list[ImageRecord]], object] | None = None,
+    commit: Commit | None = None,
     label: str = "Import",
 ) -> dict[str, str]:
     """Add an import to a project: new images, then all annotations as one undo step.
 
-    Images whose path (or, failing that, file name) matches an existing image are reused;
-    the others are added through ``add_images`` (e.g. ``ProjectStore.add_images``; default:
-    ``model.put_image``). Returns result image id -> project image id.
+    Parameters
+    ----------
+    model
+        The project model.
+    result
+        A validated import.
+    history
+        Where the annotations are pushed (default: applied to ``model`` directly).
+    add_images
+        How new images are added before the annotations (e.g. ``ProjectStore.add_images``;
+        default: ``model.put_image``).
+    commit
+        Instead of ``add_images`` and ``history``: one call that adds the new images and
+        pushes the command in one transaction, so that a failure leaves the project as it
+        was (``ProjectStore.add_images_and_push``).
+    label
+        Start of the undo step's label.
+
+    Returns
+    -------
+    dict[str, str]
+        Result image id -> project image id. Images whose path (or, failing that, file name)
+        matches an existing image are reused; an image the result lists twice is added once.
     """
     by_path = {im.path: im.id for im in model.images()}
     by_name: dict[str, str] = {}
@@ -146,11 +172,15 @@ def merge_into(
         by_name.setdefault(PurePath(im.path).name, im.id)
     id_map: dict[str, str] = {}
     new: list[ImageRecord] = []
+    new_by_path: dict[str, str] = {}
     for im in result.images:
         found = by_path.get(im.path) or by_name.get(PurePath(im.path).name)
         if found is None:
-            new.append(im)
-            found = im.id
+            key = os.path.normpath(im.path)
+            found = new_by_path.get(key)
+            if found is None:
+                new.append(im)
+                found = new_by_path[key] = im.id
         id_map[im.id] = found
     anns = tuple(
         a if id_map[a.image_id] == a.image_id else a.evolve(image_id=id_map[a.image_id])
@@ -161,13 +191,17 @@ def merge_into(
         raise ImportValidationError.one(
             result.source, f"annotation {taken[0]}", "an annotation with this id exists already"
         )
+    cmd = AddAnnotations(anns, f"{label} {len(anns)} finding{'s' * (len(anns) != 1)}")
+    if commit is not None:
+        with gc_paused():
+            commit(new, cmd)
+        return id_map
     if new:
         if add_images is not None:
             add_images(new)
         else:
             for im in new:
                 model.put_image(im)
-    cmd = AddAnnotations(anns, f"{label} {len(anns)} finding{'s' * (len(anns) != 1)}")
     with gc_paused():
         if history is not None:
             history.push(cmd)

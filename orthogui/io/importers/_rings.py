@@ -13,8 +13,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from orthogui.core.geometry import Polygon
+from orthogui.io.importers._fields import MAX_SIDE
 
 EDGE_TOLERANCE = 1.0  # px a shape may stick out of the image (rounding in other tools)
+
+
+def _numbers(values: list[Any]) -> NDArray[np.float64] | None:
+    """``values`` as a 1-D float array, or None unless every item is a JSON number.
+
+    Without a dtype, numpy keeps strings as strings (with a dtype it would parse ``"10"``),
+    and huge integers or ``null`` make an object array.
+    """
+    try:
+        arr = np.array(values)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        return None if len(values) else np.zeros(0)
+    return arr.astype(np.float64, copy=False)
 
 
 def outside_message(
@@ -57,21 +73,15 @@ class RingBatch:
         return len(self._rings) - 1
 
     def _coordinates(self) -> tuple[NDArray[np.float64], dict[int, str]]:
-        try:
-            values = np.array(self._values, dtype=np.float64)
-            if values.ndim == 1:
-                return values, {}
-        except (TypeError, ValueError):
-            pass
+        values = _numbers(self._values)
+        if values is not None:
+            return values, {}
         # Something is not a number: find which rings, keep the others.
         problems: dict[int, str] = {}
         parts = []
         for k, ring in enumerate(self._rings):
-            try:
-                arr = np.array(ring, dtype=np.float64)
-                if arr.ndim != 1:
-                    raise ValueError("nested lists")
-            except (TypeError, ValueError):
+            arr = _numbers(ring)
+            if arr is None:
                 problems[k] = "polygon coordinates must be numbers"
                 arr = np.zeros(len(ring))
             parts.append(arr)
@@ -93,8 +103,12 @@ class RingBatch:
             known = (wh > 0).all(axis=1)
             t = EDGE_TOLERANCE
             outside = known & ((mins < -t).any(axis=1) | (maxs > wh + t).any(axis=1))
+        with np.errstate(invalid="ignore"):
+            huge = (np.abs(mins) > MAX_SIDE).any(axis=1) | (np.abs(maxs) > MAX_SIDE).any(axis=1)
         for k in np.flatnonzero(~finite).tolist():
             problems.setdefault(k, "polygon vertices must be finite numbers")
+        for k in np.flatnonzero(huge).tolist():
+            problems.setdefault(k, f"polygon coordinates beyond +-{MAX_SIDE} px")
         for k in np.flatnonzero(outside).tolist():
             w, h = self._sizes[k]
             bounds = (*mins[k].tolist(), *maxs[k].tolist())

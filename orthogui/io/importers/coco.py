@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
 from orthogui.core.geometry import Box, Polygon, Shape
 from orthogui.core.project import ImageRecord, ImageStatus
-from orthogui.core.serialize import shape_from_dict
 from orthogui.io.coco import REJECTED_KEY, SHAPE_KEY, category_set_from_coco, gc_paused
 from orthogui.io.importers._base import (
     ImportResult,
@@ -26,24 +25,41 @@ from orthogui.io.importers._base import (
     new_ids,
     resolve_image_path,
 )
-from orthogui.io.importers._rings import EDGE_TOLERANCE, RingBatch, outside_message, polygon_rings
+from orthogui.io.importers._fields import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    MISSING,
+    FieldChecker,
+    finite,
+    optional,
+    type_name,
+)
+from orthogui.io.importers._rings import EDGE_TOLERANCE, RingBatch, outside_message
 from orthogui.io.masks import mask_to_polygons, rle_to_mask
 
 _EXIF_SWAPS = {5, 6, 7, 8}  # EXIF orientations that turn the view by 90 degrees
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON file; bad JSON becomes an ``ImportValidationError`` naming line/column."""
+    """Parse a JSON file; an unreadable file or bad JSON is an ``ImportValidationError``."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ImportValidationError.one(path, "", f"not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ImportValidationError.one(
+            path, "", f"cannot read the file ({exc.strerror or exc})"
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportValidationError.one(
             path, f"line {exc.lineno} column {exc.colno}", f"bad JSON: {exc.msg}"
         ) from exc
+    except RecursionError as exc:
+        raise ImportValidationError.one(path, "", "bad JSON: nested too deeply") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ImportValidationError.one(path, "", f"bad JSON: {exc}") from exc
 
 
 def image_header(path: Path) -> tuple[int, int, int] | None:
@@ -52,8 +68,9 @@ def image_header(path: Path) -> tuple[int, int, int] | None:
 
     try:
         with Image.open(path) as im:
-            return im.width, im.height, int(im.getexif().get(274, 1) or 1)
-    except (OSError, UnidentifiedImageError):
+            orientation = im.getexif().get(274, 1)
+            return im.width, im.height, orientation if isinstance(orientation, int) else 1
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return None
 
 
@@ -69,43 +86,124 @@ def check_inside(shape: Shape, *, width: int, height: int) -> str | None:
     return None
 
 
-def _shapes(ann: dict[str, Any], im: dict[str, Any]) -> Iterator[Shape]:
-    """The shapes of one COCO annotation; ``ValueError`` says what is wrong with it."""
-    seg = ann.get("segmentation")
-    if ann.get(SHAPE_KEY) == "box" or not seg:
-        bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise ValueError(f"no segmentation and no [x, y, w, h] bbox (bbox={bbox!r})")
-        x, y, w, h = (float(v) for v in bbox)
-        if w <= 0 or h <= 0:
-            raise ValueError(f"box of size {w} x {h}: width and height must be positive")
-        yield Box.from_xywh(x, y, w, h)
-        return
-    if isinstance(seg, dict):
-        size = seg.get("size")
-        if size is None or "counts" not in seg:
-            raise ValueError("RLE segmentation needs 'size' and 'counts'")
-        expected = [int(im.get("height", 0)), int(im.get("width", 0))]
-        if 0 not in expected and [int(v) for v in size] != expected:
-            raise ValueError(f"RLE size {size} differs from the image's [height, width] {expected}")
-        polys = mask_to_polygons(rle_to_mask(seg), tolerance=0.1, min_area=1.0)
-        if not polys:
-            raise ValueError("RLE mask is empty")
-        yield from polys
-        return
-    if not isinstance(seg, list):
-        raise ValueError(f"segmentation must be polygons or RLE, got {type(seg).__name__}")
-    for ring in polygon_rings(seg):
-        yield Polygon.from_flat([float(v) for v in ring])
+def rle_string_counts(text: str) -> list[int] | None:
+    """The run lengths of a compressed COCO RLE string, or None when it is malformed.
+
+    The same decoding as pycocotools' ``rleFrString``, done here first because pycocotools
+    trusts its input: runs summing past the mask would make it write outside its buffer.
+    """
+    counts: list[int] = []
+    p, n = 0, len(text)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n or k >= 7:  # cut off mid-number, or a run longer than 32 bits
+                return None
+            c = ord(text[p]) - 48
+            if not 0 <= c < 64:
+                return None
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def _rle_shapes(
+    ck: FieldChecker, seg: dict[str, Any], where: str, *, width: int, height: int
+) -> list[Shape] | None:
+    """The outline polygons of an RLE segmentation (``size`` and ``counts`` checked first)."""
+    size = ck.array(seg.get("size", MISSING), f"{where}.size")
+    counts = seg.get("counts", MISSING)
+    if size is None:
+        return None
+    if len(size) != 2:
+        ck.fail(f"{where}.size", f"needs [height, width], got {len(size)} values")
+        return None
+    h = ck.integer(size[0], f"{where}.size[0]", low=1, high=MAX_SIDE)
+    w = ck.integer(size[1], f"{where}.size[1]", low=1, high=MAX_SIDE)
+    if h is None or w is None:
+        return None
+    if h * w > MAX_PIXELS:
+        ck.fail(f"{where}.size", f"mask of {h}x{w} pixels is larger than {MAX_PIXELS}")
+        return None
+    if width and height and (h, w) != (height, width):
+        ck.fail(
+            f"{where}.size",
+            f"RLE size {[h, w]} differs from the image's [height, width] {[height, width]}",
+        )
+        return None
+    if isinstance(counts, str):
+        runs = rle_string_counts(counts)
+        if runs is None:
+            ck.fail(f"{where}.counts", "not a valid compressed RLE string")
+            return None
+    elif isinstance(counts, list):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
+            ck.fail(f"{where}.counts", "run lengths must be integers")
+            return None
+        runs = counts
+    else:
+        ck.fail(f"{where}.counts", f"must be an RLE string or run lengths, got {type_name(counts)}")
+        return None
+    total = sum(runs)
+    if any(v < 0 for v in runs) or total != h * w:
+        ck.fail(
+            f"{where}.counts",
+            f"run lengths (sum {total}) do not cover the {h}x{w} mask ({h * w} pixels)",
+        )
+        return None
+    polys = mask_to_polygons(
+        rle_to_mask({"size": [h, w], "counts": counts}), tolerance=0.1, min_area=1.0
+    )
+    if not polys:
+        ck.fail(where, "RLE mask is empty")
+        return None
+    return list(polys)
+
+
+def _box(ck: FieldChecker, xywh: list[float], where: str) -> Box | None:
+    """A COCO ``[x, y, w, h]`` box of positive size."""
+    x, y, w, h = xywh
+    if w <= 0 or h <= 0:
+        ck.fail(where, f"box of size {w} x {h}: width and height must be positive")
+        return None
+    return Box.from_xywh(x, y, w, h)
+
+
+def shape_field(ck: FieldChecker, value: Any, where: str) -> Shape | None:
+    """A shape in our JSON form (``{"type": "box", "xyxy": ...}`` or polygon ``points``)."""
+    data = ck.obj(value, where)
+    if data is None:
+        return None
+    kind = ck.choice(data.get("type", MISSING), f"{where}.type", ("box", "polygon"))
+    if kind == "box":
+        xyxy = ck.numbers(data.get("xyxy", MISSING), f"{where}.xyxy", count=4)
+        return None if xyxy is None else Box(*xyxy)
+    if kind == "polygon":
+        points = ck.array(data.get("points", MISSING), f"{where}.points")
+        if points is None:
+            return None
+        if len(points) % 2 or len(points) < 6:
+            ck.fail(f"{where}.points", "needs a flat list of at least 3 x, y pairs")
+            return None
+        if not all(finite(v) for v in points):
+            ck.fail(f"{where}.points", f"vertices must be numbers within +-{MAX_SIDE}")
+            return None
+        return Polygon.from_flat([float(v) for v in points])
+    return None
 
 
 def _review(ann: dict[str, Any], prov: Provenance, cache: dict[Any, Review]) -> Review:
     if "review_state" in ann:
-        state = ann["review_state"]
         key: tuple[Any, ...] = (
-            state if isinstance(state, str) else repr(state),
-            str(ann.get("reviewed_by", "")),
-            str(ann.get("reviewed_at", "")),
+            ann["review_state"],
+            ann.get("reviewed_by") or "",
+            ann.get("reviewed_at") or "",
         )
     else:
         # A file from another tool is someone's ground truth; a results file is a proposal.
@@ -121,12 +219,12 @@ def _provenance(ann: dict[str, Any], cache: dict[Any, Provenance]) -> Provenance
     if isinstance(p, dict):
         score = p.get("score")
         key: tuple[Any, ...] = (
-            str(p.get("source", "import")),
-            str(p.get("model_name", "")),
-            str(p.get("model_version", "")),
+            "import" if p.get("source") is None else p["source"],
+            p.get("model_name") or "",
+            p.get("model_version") or "",
             None if score is None else float(score),
         )
-    elif "score" in ann:
+    elif ann.get("score") is not None:
         key = ("model", "", "", float(ann["score"]))
     else:
         key = ("import", "", "", None)
@@ -136,23 +234,104 @@ def _provenance(ann: dict[str, Any], cache: dict[Any, Provenance]) -> Provenance
     return prov
 
 
-def _entries(data: Any, path: Path) -> tuple[list[Any], list[Any], list[Any]]:
+def _entries(data: Any, path: Path) -> tuple[list[Any], list[Any], list[tuple[str, list[Any]]]]:
     if not isinstance(data, dict):
         raise ImportValidationError.one(path, "", "a COCO file is a JSON object")
     missing = [k for k in ("images", "categories") if not isinstance(data.get(k), list)]
     if missing:
         raise ImportValidationError.one(path, "", f"not COCO instances: no list {missing}")
-    anns = list(data.get("annotations") or []) + list(data.get(REJECTED_KEY) or [])
-    return data["images"], data["categories"], anns
+    groups: list[tuple[str, list[Any]]] = []
+    for key in ("annotations", REJECTED_KEY):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ImportValidationError.one(path, key, f"must be a list, got {type_name(value)}")
+        groups.append((key, value))
+    return data["images"], data["categories"], groups
+
+
+def _categories(ck: FieldChecker, categories: list[Any]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for i, entry in enumerate(categories):
+        where = f"categories[{i}]"
+        c = ck.obj(entry, where)
+        if c is None:
+            continue
+        cid = ck.integer(c.get("id", MISSING), f"{where}.id")
+        name = ck.text(c.get("name", MISSING), f"{where}.name", empty=False)
+        if cid is not None and cid in names:
+            ck.fail(f"{where}.id", f"duplicate category id {cid}")
+        elif cid is not None and name is not None:
+            names[cid] = name
+    return names
+
+
+@dataclass(frozen=True)
+class _Image:
+    """One validated COCO image entry."""
+
+    where: str
+    file_name: str
+    width: int
+    height: int
+    status: str
+    study: str
+    attributes: dict[str, Any]
+
+
+def _images(ck: FieldChecker, images: list[Any]) -> tuple[dict[int, _Image], set[int]]:
+    """The valid image entries by id, and every id the file gives an image."""
+    out: dict[int, _Image] = {}
+    ids: set[int] = set()
+    names: dict[str, str] = {}
+    for i, entry in enumerate(images):
+        where = f"images[{i}]"
+        im = ck.obj(entry, where)
+        if im is None:
+            continue
+        iid = ck.integer(im.get("id", MISSING), f"{where}.id")
+        name = ck.file_name(im.get("file_name", MISSING), f"{where}.file_name")
+        width, height = (
+            0 if optional(im, k) is MISSING else ck.integer(im[k], f"{where}.{k}", high=MAX_SIDE)
+            for k in ("width", "height")
+        )
+        status, study = (
+            "" if optional(im, k) is MISSING else ck.text(im[k], f"{where}.{k}")
+            for k in ("status", "study")
+        )
+        attributes = ck.attributes(im.get("attributes", MISSING), f"{where}.attributes")
+        if name is not None:
+            key = os.path.normpath(name.replace("\\", "/"))
+            if key in names:
+                ck.fail(f"{where}.file_name", f"{name!r} is the file of {names[key]} too")
+            names.setdefault(key, where)
+        fresh = iid is not None and iid not in ids
+        if iid is not None and not fresh:
+            ck.fail(f"{where}.id", f"duplicate image id {iid}")
+        elif iid is not None:
+            ids.add(iid)  # known even when refused: its annotations are not reported too
+        if (
+            fresh
+            and iid is not None
+            and name is not None
+            and width is not None
+            and height is not None
+            and status is not None
+            and study is not None
+            and attributes is not None
+        ):
+            out[iid] = _Image(where, name, width, height, status, study, dict(attributes))
+    return out, ids
 
 
 def _image_record(
-    im: dict[str, Any], *, images_root: Path | None, path: Path, warnings: list[Problem]
+    im: _Image, *, images_root: Path | None, path: Path, warnings: list[Problem]
 ) -> ImageRecord:
-    width, height = int(im.get("width") or 0), int(im.get("height") or 0)
-    attributes = dict(im.get("attributes") or {})
-    file_path = resolve_image_path(str(im["file_name"]), images_root)
-    where = f"image id {im['id']}"
+    width, height = im.width, im.height
+    attributes = dict(im.attributes)
+    file_path = resolve_image_path(im.file_name, images_root)
+    where = im.where
     if images_root is not None:
         header = image_header(Path(file_path))
         if header is None:
@@ -183,14 +362,14 @@ def _image_record(
                     )
                 )
             width, height = width or fw, height or fh
-    status = str(im.get("status", ""))
+    status = im.status
     return ImageRecord(
         id=new_id(),
         path=file_path,
         width=width,
         height=height,
         status=ImageStatus(status) if status in ImageStatus._value2member_map_ else ImageStatus.NEW,
-        study_key=str(im.get("study", "")),
+        study_key=im.study,
         attributes=attributes,
     )
 
@@ -199,42 +378,153 @@ def _image_record(
 class _Pending:
     """One valid COCO annotation waiting for its shapes (polygons come from a RingBatch)."""
 
-    index: int
+    order: int
     where: str
     entry: dict[str, Any]
-    image_id: str
-    category: str
-    rings: list[int] = field(default_factory=list)
+    image: int  # the COCO image id
+    label: str  # the COCO category name
+    rings: list[tuple[int, str]] = field(default_factory=list)  # (batch index, JSON path)
     shapes: list[Shape] = field(default_factory=list)
-    provenance: Provenance = field(default_factory=lambda: Provenance("import"))
-    review: Review = field(default_factory=Review)
     original: Shape | None = None
 
 
-def _annotations(items: list[_Pending]) -> list[Annotation]:
-    """The annotations of validated entries, one per shape, with fresh ids."""
-    ids = iter(new_ids(sum(len(item.shapes) for item in items)))
-    return [
-        Annotation(
-            id=next(ids),
-            image_id=item.image_id,
-            category=item.category,
-            shape=shape,
-            provenance=item.provenance,
-            review=item.review,
-            attributes=dict(item.entry.get("attributes") or {}),
-            original_category=item.entry.get("original_category"),
-            original_shape=item.original,
+_REVIEW_STATES = tuple(s.value for s in ReviewState)
+_TEXT_KEYS = ("reviewed_by", "reviewed_at", "original_category", SHAPE_KEY)
+
+
+def _check_extras(ck: FieldChecker, ann: dict[str, Any], where: str) -> Shape | None:
+    """Check the optional keys of an annotation; returns its ``original_shape`` if any."""
+    get = ann.get
+    if get("score") is not None:
+        ck.number(ann["score"], f"{where}.score", low=0.0, high=1.0)
+    prov = get("provenance")
+    if prov is not None and ck.obj(prov, f"{where}.provenance") is not None:
+        for key in ("source", "model_name", "model_version"):
+            if prov.get(key) is not None:
+                ck.text(prov[key], f"{where}.provenance.{key}")
+        if prov.get("score") is not None:
+            ck.number(prov["score"], f"{where}.provenance.score", low=0.0, high=1.0)
+    if "review_state" in ann and ann["review_state"] not in _REVIEW_STATES:
+        ck.choice(ann["review_state"], f"{where}.review_state", _REVIEW_STATES)
+    for key in _TEXT_KEYS:
+        if get(key) is not None:
+            ck.text(ann[key], f"{where}.{key}")
+    if get("area") is not None:
+        ck.number(ann["area"], f"{where}.area", low=0.0, high=float(MAX_SIDE) ** 2)
+    if get("iscrowd") is not None:
+        ck.integer(ann["iscrowd"], f"{where}.iscrowd", high=1)
+    ck.attributes(get("attributes", MISSING), f"{where}.attributes")
+    orig = get("original_shape")
+    return None if orig is None else shape_field(ck, orig, f"{where}.original_shape")
+
+
+def _check_annotation(
+    ck: FieldChecker,
+    ann: dict[str, Any],
+    where: str,
+    *,
+    images: dict[int, _Image],
+    known: set[int],
+    categories: dict[int, str],
+    rings: RingBatch,
+    seen: dict[int, str],
+) -> _Pending | None:
+    """Check every field of one annotation; queue its polygon rings in ``rings``.
+
+    ``seen`` maps the annotation ids met so far to their JSON paths (results files have none).
+    """
+    first = len(ck.problems)
+    if ann.get("id") is not None:
+        ann_id = ck.integer(ann["id"], f"{where}.id")
+        if ann_id is not None and ann_id in seen:
+            ck.fail(f"{where}.id", f"duplicate annotation id {ann_id} (also {seen[ann_id]})")
+        elif ann_id is not None:
+            seen[ann_id] = where
+    image_id = ck.integer(ann.get("image_id", MISSING), f"{where}.image_id")
+    if image_id is not None and image_id not in known:
+        ck.fail(f"{where}.image_id", f"image id {image_id} is not in images")
+    cat_id = ck.integer(ann.get("category_id", MISSING), f"{where}.category_id")
+    if cat_id is not None and cat_id not in categories:
+        ck.fail(f"{where}.category_id", f"category id {cat_id} is missing")
+    original = _check_extras(ck, ann, where)
+    im = images.get(image_id) if image_id is not None else None
+    width, height = (im.width, im.height) if im is not None else (0, 0)
+    bbox = ann.get("bbox", MISSING)
+    xywh = None if bbox is MISSING else ck.numbers(bbox, f"{where}.bbox", count=4)
+    seg = ann.get("segmentation")
+    item = _Pending(
+        0, where, ann, image_id or 0, categories.get(cat_id or 0, ""), original=original
+    )
+    shape_at = f"{where}.segmentation"
+    if ann.get(SHAPE_KEY) == "box" or seg is None or seg == [] or seg == {}:
+        if bbox is MISSING:
+            ck.fail(where, "no segmentation and no [x, y, w, h] bbox")
+        elif xywh is not None:
+            shape_at = f"{where}.bbox"
+            box = _box(ck, xywh, shape_at)
+            item.shapes += [] if box is None else [box]
+    elif isinstance(seg, list):
+        for k, ring in enumerate(seg):
+            at = f"{where}.segmentation[{k}]"
+            if not isinstance(ring, list) or len(ring) % 2:
+                ck.fail(at, "a polygon ring must be a flat list of x, y pairs")
+            elif len(ring) < 6:
+                ck.fail(at, f"polygon with {len(ring) // 2} points: at least 3 needed")
+            else:
+                item.rings.append((rings.add(ring, width=width, height=height), at))
+    elif isinstance(seg, dict):
+        item.shapes += (
+            _rle_shapes(ck, seg, f"{where}.segmentation", width=width, height=height) or []
         )
-        for item in items
-        for shape in item.shapes
-    ]
+    else:
+        ck.fail(
+            f"{where}.segmentation",
+            f"must be polygons (a list) or RLE (an object), got {type_name(seg)}",
+        )
+    for shape in item.shapes:
+        outside = check_inside(shape, width=width, height=height)
+        if outside:
+            ck.fail(shape_at, outside)
+    return item if len(ck.problems) == first else None
+
+
+def _annotations(
+    items: list[_Pending], records: dict[int, ImageRecord], names: dict[str, str | None]
+) -> list[Annotation]:
+    """The annotations of validated entries, one per shape, with fresh ids."""
+    kept = [item for item in items if names[item.label] is not None]
+    ids = iter(new_ids(sum(len(item.shapes) for item in kept)))
+    provs: dict[Any, Provenance] = {}
+    reviews: dict[Any, Review] = {}
+    out = []
+    for item in kept:
+        prov = _provenance(item.entry, provs)
+        review = _review(item.entry, prov, reviews)
+        for shape in item.shapes:
+            out.append(
+                Annotation(
+                    id=next(ids),
+                    image_id=records[item.image].id,
+                    category=str(names[item.label]),
+                    shape=shape,
+                    provenance=prov,
+                    review=review,
+                    attributes=dict(item.entry.get("attributes") or {}),
+                    original_category=item.entry.get("original_category"),
+                    original_shape=item.original,
+                )
+            )
+    return out
 
 
 def read_coco(
     path: str | Path, *, label_map: LabelMap, images_root: Path | None = None
 ) -> ImportResult:
     """Read and validate a COCO instances file.
+
+    Every field is checked before anything is built: types, finite numbers within
+    +-``MAX_SIDE`` px, unique ids that resolve, polygons, boxes and RLE masks that fit their
+    image, and ``file_name`` values that stay inside the images root.
 
     Parameters
     ----------
@@ -255,105 +545,75 @@ def read_coco(
     Raises
     ------
     ImportValidationError
-        Listing every bad entry: bad JSON, unknown image or category id, polygons under 3
-        points, shapes outside the image, unknown labels.
+        Listing every bad field by its JSON path (e.g. ``annotations[12].segmentation[0]``):
+        bad JSON, wrong types, unknown image or category ids, polygons under 3 points, shapes
+        outside the image, absolute or escaping file names, unknown labels.
     """
     with gc_paused():
         return _read_coco(Path(path), label_map=label_map, images_root=images_root)
 
 
 def _read_coco(path: Path, *, label_map: LabelMap, images_root: Path | None) -> ImportResult:
-    images, categories, anns = _entries(load_json(path), path)
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    cat_names: dict[int, str] = {}
-    for i, c in enumerate(categories):
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            problems.append(Problem(str(path), f"category {i}", "needs an id and a name"))
-            continue
-        cat_names[int(c["id"])] = str(c["name"])
-    used = {int(a["category_id"]) for a in anns if isinstance(a, dict) and "category_id" in a}
-    names = label_map.resolve((cat_names[c] for c in used if c in cat_names), file=path)
-    by_id: dict[int, dict[str, Any]] = {}
-    records: dict[int, ImageRecord] = {}
-    for i, im in enumerate(images):
-        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
-            problems.append(Problem(str(path), f"image {i}", "needs an id and a file_name"))
-            continue
-        if int(im["id"]) in by_id:
-            problems.append(Problem(str(path), f"image id {im['id']}", "duplicate image id"))
-            continue
-        by_id[int(im["id"])] = im
-        records[int(im["id"])] = _image_record(
-            im, images_root=images_root, path=path, warnings=warnings
-        )
-    wanted: list[_Pending] = []
+    images_raw, categories_raw, groups = _entries(load_json(path), path)
+    ck = FieldChecker(str(path))
+    cat_names = _categories(ck, categories_raw)
+    images, image_ids = _images(ck, images_raw)
+    head = ck.problems
+    ck.problems = []
     rings = RingBatch()
-    provs: dict[Any, Provenance] = {}
-    reviews: dict[Any, Review] = {}
-    bad: list[tuple[int, Problem]] = []  # (annotation index, problem): reported in file order
-    for i, ann in enumerate(anns):
-        where = f"annotation id {ann.get('id', f'#{i}')}" if isinstance(ann, dict) else f"#{i}"
-        if not isinstance(ann, dict):
-            bad.append((i, Problem(str(path), where, "an annotation is a JSON object")))
-            continue
-        image_id, cat_id = ann.get("image_id"), ann.get("category_id")
-        if image_id not in by_id:
-            bad.append((i, Problem(str(path), where, f"image id {image_id} is not in images")))
-            continue
-        if cat_id not in cat_names:
-            bad.append((i, Problem(str(path), where, f"category id {cat_id} is missing")))
-            continue
-        target = names[cat_names[cat_id]]
-        if target is None:
-            continue
-        im = by_id[image_id]
-        width, height = int(im.get("width") or 0), int(im.get("height") or 0)
-        seg = ann.get("segmentation")
-        try:
-            item = _Pending(i, where, ann, records[image_id].id, target)
-            if ann.get(SHAPE_KEY) != "box" and isinstance(seg, list) and seg:
-                # Polygons, the bulk of any file: checked together in RingBatch.build.
-                for ring in polygon_rings(seg):
-                    item.rings.append(rings.add(ring, width=width, height=height))
-            else:
-                item.shapes = list(_shapes(ann, im))
-            item.provenance = _provenance(ann, provs)
-            item.review = _review(ann, item.provenance, reviews)
-            orig = ann.get("original_shape")
-            item.original = None if orig is None else shape_from_dict(orig)
-        except (ValueError, TypeError) as exc:
-            bad.append((i, Problem(str(path), where, str(exc))))
-            continue
-        except KeyError as exc:  # only shape_from_dict indexes without a default
-            bad.append((i, Problem(str(path), where, f"original_shape lacks the field {exc}")))
-            continue
-        for shape in item.shapes:
-            outside = check_inside(shape, width=width, height=height)
-            if outside:
-                bad.append((i, Problem(str(path), where, outside)))
-        wanted.append(item)
+    wanted: list[_Pending] = []
+    bad: list[tuple[int, Problem]] = []  # (annotation order, problem): reported in file order
+    order = 0
+    seen: dict[int, str] = {}
+    for key, entries in groups:
+        for i, ann in enumerate(entries):
+            where = f"{key}[{i}]"
+            before = len(ck.problems)
+            entry = ck.obj(ann, where)
+            item = None
+            if entry is not None:
+                item = _check_annotation(
+                    ck,
+                    entry,
+                    where,
+                    images=images,
+                    known=image_ids,
+                    categories=cat_names,
+                    rings=rings,
+                    seen=seen,
+                )
+            if item is not None:
+                item.order = order
+                wanted.append(item)
+            bad.extend((order, p) for p in ck.problems[before:])
+            order += 1
     built = rings.build()
     for item in wanted:
-        for k in item.rings:
+        for k, at in item.rings:
             polygon = built[k]
             if isinstance(polygon, str):
-                bad.append((item.index, Problem(str(path), item.where, polygon)))
+                bad.append((item.order, Problem(str(path), at, polygon)))
             else:
                 item.shapes.append(polygon)
-        if len(item.shapes) > 1:
+    problems = head + [p for _, p in sorted(bad, key=lambda t: t[0])]
+    if problems:
+        raise ImportValidationError(problems)
+    names = label_map.resolve({item.label for item in wanted}, file=path)
+    warnings: list[Problem] = []
+    records = {
+        iid: _image_record(im, images_root=images_root, path=path, warnings=warnings)
+        for iid, im in images.items()
+    }
+    for item in wanted:
+        if len(item.shapes) > 1 and names[item.label] is not None:
             n = len(item.shapes)
             warnings.append(
                 Problem(str(path), item.where, f"{n} separate parts: imported as {n} annotations")
             )
-    problems += [p for _, p in sorted(bad, key=lambda t: t[0])]
-    if problems:
-        raise ImportValidationError(problems)
-    out = _annotations(wanted)
-    own = None
+    out = _annotations(wanted, records, names)
     try:
-        own = category_set_from_coco(categories)
-    except (ValueError, KeyError):
+        own = category_set_from_coco(categories_raw)
+    except (ValueError, KeyError, TypeError, AttributeError):
         own = None
     return ImportResult(tuple(records.values()), tuple(out), tuple(warnings), str(path), own)
 

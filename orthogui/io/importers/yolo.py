@@ -6,6 +6,7 @@ sizes from the image files beside the labels (``images/`` next to ``labels/``, o
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -25,15 +26,27 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm")
 _TOLERANCE = 1e-3  # normalised coordinates may overshoot 1.0 by rounding
 
 
+def read_text(path: Path) -> str:
+    """A text file's content; unreadable or non-UTF-8 is an ``ImportValidationError``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportValidationError.one(path, "", f"not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ImportValidationError.one(
+            path, "", f"cannot read the file ({exc.strerror or exc})"
+        ) from exc
+
+
 def parse_names(root: Path) -> list[str]:
     """Class names from ``classes.txt`` or ``data.yaml`` (list, block list or index map)."""
     classes = root / "classes.txt"
     if classes.is_file():
-        return [ln.strip() for ln in classes.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        return [ln.strip() for ln in read_text(classes).splitlines() if ln.strip()]
     yaml = root / "data.yaml"
     if not yaml.is_file():
         raise ImportValidationError.one(root, "", "no classes.txt or data.yaml with class names")
-    lines = yaml.read_text(encoding="utf-8").splitlines()
+    lines = read_text(yaml).splitlines()
     for i, line in enumerate(lines):
         m = re.match(r"^names\s*:\s*(.*)$", line)
         if not m:
@@ -72,6 +85,8 @@ def _find_image(label: Path, root: Path) -> Path | None:
 
 def _parse_line(values: list[float], width: int, height: int) -> Shape:
     coords = values[1:]
+    if not all(math.isfinite(v) for v in coords):
+        raise ValueError("coordinates must be finite numbers")
     if any(v < -_TOLERANCE or v > 1 + _TOLERANCE for v in coords):
         raise ValueError(f"coordinates outside the image (normalised to 0..1): {coords}")
     if len(coords) == 4:
@@ -127,15 +142,15 @@ def read_yolo(
         width, height, _ = header
         rec = ImageRecord(id=new_id(), path=str(image), width=width, height=height)
         images.append(rec)
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, line in enumerate(read_text(file).splitlines(), start=1):
             if not line.strip():
                 continue
             where = f"line {n}"
             try:
                 values = [float(v) for v in line.split()]
-                cls = int(values[0])
-                if cls != values[0] or not 0 <= cls < len(names):
+                if not values[0].is_integer() or not 0 <= values[0] < len(names):
                     raise ValueError(f"class {line.split()[0]} not in 0..{len(names) - 1}")
+                cls = int(values[0])
                 shape = _parse_line(values, width, height)
             except (ValueError, IndexError) as exc:
                 problems.append(Problem(str(file), where, str(exc)))

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from psygnal import Signal
+from psygnal import EmitLoopError, Signal
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.categories import DEFAULT_CATEGORIES, CategorySet
@@ -56,6 +56,7 @@ _UPSERT_IMAGE = (
     "uncertainty = excluded.uncertainty, study_key = excluded.study_key, "
     "attributes = excluded.attributes"
 )
+_INSERT_IMAGE = f"INSERT INTO images ({codec.IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _LAST_DONE = "(SELECT max(seq) FROM journal WHERE state = 'done')"
 _FIRST_UNDONE = "(SELECT min(seq) FROM journal WHERE state = 'undone')"
 # Recoverable write failures; anything else is a bug and propagates unchanged.
@@ -117,6 +118,7 @@ class ProjectStore:
             "undo": self._journal_undo,
             "redo": self._journal_redo,
         }
+        self._pending_images: list[ImageRecord] = []  # written with the next history step
         history.changed.connect(self._on_history_changed)
 
     # -- opening --------------------------------------------------------------------------
@@ -293,6 +295,65 @@ class ProjectStore:
         StoreWriteError
             The write failed; nothing was added to the file or the model.
         """
+        added = self._new_images(records)
+        if added:
+            self._write(
+                "add images",
+                lambda c: c.executemany(_INSERT_IMAGE, [codec.image_to_row(r) for r in added]),
+            )
+            for r in added:
+                self.model.put_image(r)
+        return added
+
+    def add_images_and_push(
+        self, records: Sequence[ImageRecord], command: Command
+    ) -> list[ImageRecord]:
+        """Add images and push ``command`` on the history in one transaction (an import).
+
+        The images are added as by ``add_images`` (not undoable); the command is one undo
+        step. Either both are saved, or neither: on failure the file, the model and the
+        history are as they were.
+
+        Parameters
+        ----------
+        records
+            Images to add (those already in the project are skipped, as by ``add_images``).
+        command
+            The step to push, e.g. ``AddAnnotations`` on these images.
+
+        Returns
+        -------
+        list[ImageRecord]
+            The records added, as stored.
+
+        Raises
+        ------
+        ValueError
+            A record reuses the id of a different image.
+        StoreWriteError
+            The write failed; nothing was saved and nothing changed in memory.
+        """
+        added = self._new_images(records)
+        for r in added:
+            self.model.put_image(r)
+        self._pending_images = added
+        try:
+            self.history.push(command)
+        except BaseException as exc:
+            # The store's own failure already re-synchronised; anything else (a command
+            # that did not apply) is taken back here the same way, from the file.
+            self._resync(command, StoreWriteError(self.path, "import taken back"))
+            for r in added:
+                self.model.remove_image(r.id)
+            if isinstance(exc, EmitLoopError) and isinstance(exc.__cause__, ProjectStoreError):
+                raise exc.__cause__ from exc
+            raise
+        finally:
+            self._pending_images = []
+        return added
+
+    def _new_images(self, records: Sequence[ImageRecord]) -> list[ImageRecord]:
+        """The records ``add_images`` would add, as stored (duplicates skipped)."""
         seen_hashes = {im.sha256 for im in self.model.images() if im.sha256}
         seen_paths = {im.path for im in self.model.images()}
         added: list[ImageRecord] = []
@@ -306,16 +367,6 @@ class ProjectStore:
             seen_paths.add(stored.path)
             if stored.sha256:
                 seen_hashes.add(stored.sha256)
-        if added:
-            self._write(
-                "add images",
-                lambda c: c.executemany(
-                    f"INSERT INTO images ({codec.IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [codec.image_to_row(r) for r in added],
-                ),
-            )
-            for r in added:
-                self.model.put_image(r)
         return added
 
     def update_images(self, records: Sequence[ImageRecord]) -> None:
@@ -428,6 +479,9 @@ class ProjectStore:
                     f"history out of step with the journal ({event.index} != {expected})"
                 )
             with self._transaction() as conn:
+                if self._pending_images:  # add_images_and_push: the images in the same step
+                    rows = [codec.image_to_row(r) for r in self._pending_images]
+                    conn.executemany(_INSERT_IMAGE, rows)
                 self._write_rows(conn, event.command)
                 self._journal[event.kind](conn, event)
         except _WRITE_ERRORS as exc:

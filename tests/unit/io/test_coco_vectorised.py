@@ -115,13 +115,13 @@ def test_import_checks_all_rings_at_once_and_names_each_bad_one(tmp_path: Path) 
         read_import("coco", path, label_map=LabelMap(DEFAULT_CATEGORIES))
     found = [(p.entry, p.problem) for p in err.value.problems]
     assert found == [
-        ("annotation id 2", "polygon coordinates must be numbers"),
+        ("annotations[1].segmentation[0]", "polygon coordinates must be numbers"),
         (
-            "annotation id 3",
+            "annotations[2].segmentation[0]",
             "polygon [10.0, 10.0, 140.0, 30.0] (x0, y0, x1, y1) lies outside the image 100x80",
         ),
-        ("annotation id 4", "polygon vertices must be finite numbers"),
-        ("annotation id 6", "polygon with 2 points: at least 3 needed"),
+        ("annotations[3].segmentation[1]", "polygon vertices must be finite numbers"),
+        ("annotations[5].segmentation[0]", "polygon with 2 points: at least 3 needed"),
     ]
     assert str(path) in str(err.value) and "(and 3 more problems)" in str(err.value)
 

@@ -96,20 +96,24 @@ def test_our_extra_keys_are_restored() -> None:
 @pytest.mark.parametrize(
     ("mutate", "entry", "problem"),
     [
-        (lambda d: d["annotations"][0].update(image_id=7), "annotation id 1", "image id 7 is not"),
+        (
+            lambda d: d["annotations"][0].update(image_id=7),
+            "annotations[0].image_id",
+            "image id 7 is not",
+        ),
         (
             lambda d: d["annotations"][0].update(category_id=5),
-            "annotation id 1",
+            "annotations[0].category_id",
             "category id 5 is missing",
         ),
         (
             lambda d: d["annotations"][0].update(segmentation=[[1, 1, 5, 5]]),
-            "annotation id 1",
+            "annotations[0].segmentation[0]",
             "polygon with 2 points",
         ),
         (
             lambda d: d["annotations"][0].update(segmentation=[], bbox=[90, 70, 30, 30]),
-            "annotation id 1",
+            "annotations[0].bbox",
             "outside the image 100x80",
         ),
     ],

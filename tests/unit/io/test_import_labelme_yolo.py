@@ -91,7 +91,7 @@ def test_labelme_bad_shapes(test_data: Path, tmp_path: Path, shape: dict, proble
     path.write_text(json.dumps(doc))
     with pytest.raises(ImportValidationError) as err:
         read_import("labelme", path, label_map=LABELS)
-    assert f"{path}: shape 2: " in str(err.value) and problem in str(err.value)
+    assert f"{path}: shapes[2]" in str(err.value) and problem in str(err.value)
 
 
 def _yolo(test_data: Path, root: Path, names: str = "classes") -> Path:
