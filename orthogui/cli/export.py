@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeatable); other imported files outside the project folder are refused",
     )
     parser.add_argument(
+        "--keep-reviewer-names",
+        action="store_true",
+        help="write reviewers' names (default: stable pseudonyms, a salted hash of each name)",
+    )
+    parser.add_argument(
         "--new-salt",
         action="store_true",
         help="unlinkable to earlier snapshots (default: the project's own salt)",
@@ -48,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export and print where the snapshot went with its counts.
+    """Export and print where the snapshot went with its counts, and each image held out.
 
     A refused export (an approved image with unreviewed findings, an image file outside the
     project folder) raises ``SnapshotRefused``, printed as one line naming the images.
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             image_mode=ImageMode(args.images),
             salt=salt,
+            keep_reviewer_names=args.keep_reviewer_names,
         )
         result = export_snapshot(
             store.model,
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             images_root=store.path.parent,
             trusted_roots=args.trusted_images,
         )
+        paths = {r.id: r.path for r in store.model.images()}
     finally:
         store.close()
     counts = ", ".join(
@@ -90,4 +97,6 @@ def run(args: argparse.Namespace) -> int:
         for s, c in result.manifest["counts"].items()
     )
     print(f"snapshot {result.path} ({counts}); sha256 {result.manifest['sha256']}")
+    for image_id, reason in result.held_out:  # local paths: printed here, never in the snapshot
+        print(f"held out {paths.get(image_id, image_id)}: {reason}")
     return 0

@@ -1,7 +1,7 @@
 """Turn chosen or dropped paths into image records (call off the GUI thread: walks, hashes).
 
-Folders are walked for readable suffixes; each file is hashed so the store can skip
-duplicates. Nothing here touches Qt.
+Folders are scanned by content (``orthogui.io.folder_scan``: DICOMDIR, magic bytes, suffix);
+each file is hashed so the store can skip duplicates. Nothing here touches Qt.
 """
 
 from __future__ import annotations
@@ -21,18 +21,11 @@ def supported_suffixes() -> frozenset[str]:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, plus every file with a radiograph suffix under the folders, sorted."""
-    suffixes = supported_suffixes()
-    out: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            out.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
-            )
-        elif p.is_file():
-            out.append(p)
-    return out
+    """Files as given, plus every radiograph under the folders, found by content whatever its
+    name (DICOMDIR order first, then sorted); other files are skipped and counted in the log."""
+    from orthogui.io.folder_scan import scan_paths
+
+    return list(scan_paths(paths).files)
 
 
 def file_sha256(path: Path) -> str:

@@ -3,6 +3,9 @@
 Layout: ``annotations/{train,val,test}.json``, ``images/<salted hash><ext>``, ``manifest.json``.
 A snapshot is written into a temporary folder beside ``out_dir`` and renamed: complete or absent.
 Only reviewed findings go in, and only image files inside the project folder (or added by hand).
+Everything that leaves is de-identified: DICOM by profile, other images re-encoded without
+metadata, identifiers from each image's header scrubbed from its attributes, reviewers named by
+pseudonym, and images whose pixels carry burned-in text held out (listed in the manifest).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,22 @@ from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.core.review import approved_unreviewed
 from orthogui.io.coco import gc_paused, to_coco
-from orthogui.io.deid import deidentify_dicom, new_salt, salted_hash, scrub_attributes
+from orthogui.io.deid import (
+    DEID_SUMMARY,
+    Scrubber,
+    new_salt,
+    reviewer_pseudonym,
+    salted_hash,
+    scrub_attributes,
+)
+from orthogui.io.export_images import (
+    ImageHeader,
+    ImageMode,
+    UnsupportedImageFile,
+    image_suffix,
+    inspect_image,
+    write_image,
+)
 from orthogui.io.files import file_sha256
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -37,13 +54,8 @@ REVIEWED: frozenset[ReviewState] = frozenset({ReviewState.ACCEPTED, ReviewState.
 NAMED = 3  # images a refusal names before "and N more"
 
 
-class ImageMode(StrEnum):
-    """How image files go into a snapshot."""
-
-    ORIGINAL = "original"  # a copy (DICOM: a de-identified copy)
-    PNG16 = "png16"  # stored pixels, full depth, as 16-bit PNG (no metadata)
-    PNG8 = "png8"  # windowed 8-bit display image as PNG (no metadata)
-    NONE = "none"  # annotations only
+BURNED_IN = "BurnedInAnnotation is YES: the pixels may show identifying text"
+"""Why an image is held out of a snapshot that carries pixels."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class SnapshotOptions:
 
     ``salt`` links the studies inside one snapshot; empty means a fresh random salt, so two
     snapshots cannot be linked to each other. The salt itself is never written out.
+    ``keep_reviewer_names`` writes reviewers' names instead of salted pseudonyms.
     """
 
     approved_only: bool = True
@@ -63,6 +76,7 @@ class SnapshotOptions:
     window: tuple[float, float] | None = None  # (centre, width) for PNG8; None = file default
     salt: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    keep_reviewer_names: bool = False
 
     def __post_init__(self) -> None:
         if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
@@ -78,10 +92,11 @@ class SnapshotRefused(ValueError):
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    """Where the snapshot went and its manifest."""
+    """Where the snapshot went, its manifest, and the images held out (id, reason)."""
 
     path: Path
     manifest: dict[str, Any]
+    held_out: tuple[tuple[str, str], ...] = ()
 
 
 def assign_splits(
@@ -150,14 +165,6 @@ def assign_splits(
         for rec in groups[key]:
             out[rec.id] = SPLITS[s]
     return out
-
-
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in (".dcm", ".dicom"):
-        return True
-    with path.open("rb") as f:
-        head = f.read(132)
-    return head[128:132] == b"DICM"
 
 
 def _refuse(problems: Sequence[str], advice: str) -> None:
@@ -249,56 +256,20 @@ def check_paths(
     )
 
 
-def _is_raster(path: Path) -> bool:
-    from orthogui.io.readers import READERS
-
-    with path.open("rb") as f:
-        head = f.read(132)
-    return any(
-        head[off : off + len(sig)] == sig
-        for spec in READERS
-        if spec.format != "dicom"
-        for off, sig in spec.signatures
-    )
-
-
-def _load_pixels(path: Path, *, mode: ImageMode, window: tuple[float, float] | None) -> Any:
-    """Pixels for a PNG export: stored values (PNG16) or the display rendering (PNG8)."""
-    from orthogui.io.display import render
-    from orthogui.io.readers import read_radiograph
-
-    rg = read_radiograph(path)
-    if mode is ImageMode.PNG8:
-        return render(rg, window)
-    stored: NDArray[Any] = rg.stored
-    if np.issubdtype(stored.dtype, np.floating) or stored.dtype.itemsize > 2 or stored.min() < 0:
-        # PNG holds unsigned 16 bit: signed or float pixels are rescaled over their range.
-        lo, hi = float(stored.min()), float(stored.max())
-        stored = np.rint((stored - lo) / max(hi - lo, 1e-9) * 65535.0)
-    return stored.astype(np.uint16)
-
-
-def _write_image(src: Path, dst: Path, options: SnapshotOptions, salt: str) -> None:
-    if options.image_mode is ImageMode.ORIGINAL:
-        if _is_dicom(src):
-            deidentify_dicom(src, dst, salt=salt)
-        elif _is_raster(src):
-            shutil.copyfile(src, dst)
-        else:  # a byte copy of anything else could carry any file off the machine
-            raise SnapshotRefused(f"{src}: not a PNG, JPEG, TIFF or DICOM file; not copied")
-        return
-    import cv2
-
-    pixels = _load_pixels(src, mode=options.image_mode, window=options.window)
-    if not cv2.imwrite(str(dst), np.ascontiguousarray(pixels)):
-        raise OSError(f"{dst}: cannot write PNG (from {src})")
-
-
-def _suffix(record: ImageRecord, mode: ImageMode) -> str:
-    if mode in (ImageMode.PNG8, ImageMode.PNG16):
-        return ".png"
-    suffix = Path(record.path).suffix.lower()
-    return suffix if suffix in (".dcm", ".png", ".jpg", ".jpeg", ".tif", ".tiff") else ".dcm"
+def _scrub_findings(
+    coco: dict[str, Any],
+    subset: Sequence[ImageRecord],
+    scrubbers: Mapping[str, Scrubber],
+    *,
+    salt: str,
+    keep_names: bool,
+) -> None:
+    """Identifiers out of the findings' attributes; reviewers as pseudonyms unless kept."""
+    by_index = {i: scrubbers[r.id] for i, r in enumerate(subset, start=1)}
+    for ann in (*coco["annotations"], *coco["rejected_annotations"]):
+        ann["attributes"] = scrub_attributes(ann["attributes"], by_index[ann["image_id"]])
+        if not keep_names:
+            ann["reviewed_by"] = reviewer_pseudonym(ann["reviewed_by"], salt=salt)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -349,12 +320,15 @@ def export_snapshot(
         The folder and the manifest (counts per split and category, sha256 of the content).
         Findings still proposed are never exported (``proposed_omitted`` counts them per
         split, only ever non-zero for images not approved).
+        Images with ``BurnedInAnnotation`` YES are held out when pixels are exported
+        (``held_out``, and hashed in the manifest with the reason).
 
     Raises
     ------
     SnapshotRefused
         An approved image still holds proposed findings, or an image file lies outside the
-        project folder where it must not (path traversal); nothing is written.
+        project folder where it must not (path traversal), or a file is not an image by its
+        content; nothing is written.
     """
     out = Path(out_dir)
     if out.exists():
@@ -368,6 +342,14 @@ def export_snapshot(
     if options.image_mode is not ImageMode.NONE:
         roots = [Path(r) for r in (images_root, *trusted_roots) if r is not None]
         check_paths(model, records, image_path_of=image_path_of, roots=roots)
+    mode = options.image_mode
+    headers: dict[str, ImageHeader] = {r.id: inspect_image(Path(image_path_of(r))) for r in records}
+    held_out = [
+        (r.id, BURNED_IN) for r in records if headers[r.id].burned_in and mode is not ImageMode.NONE
+    ]
+    gone = {i for i, _ in held_out}
+    records = [r for r in records if r.id not in gone]
+    scrubbers = {r.id: Scrubber(headers[r.id].terms) for r in records}
     wanted = set(options.categories or model.categories.names())
     include = set(REVIEWED) | ({ReviewState.REJECTED} if options.include_rejected else set())
     cats_of = {
@@ -379,14 +361,17 @@ def export_snapshot(
         for r in records
     }
     split_of = assign_splits(records, cats_of, fractions=options.fractions, seed=options.seed)
-    names = {r.id: salted_hash(r.id, salt=salt) + _suffix(r, options.image_mode) for r in records}
+    names = {
+        r.id: salted_hash(r.id, salt=salt) + image_suffix(Path(r.path), mode, headers[r.id].format)
+        for r in records
+    }
 
     def image_fields(rec: ImageRecord) -> dict[str, Any]:
         return {
             "split": split_of[rec.id],
             "study": salted_hash(rec.study_key or rec.id, salt=salt),
             "status": rec.status.value,
-            "attributes": scrub_attributes(rec.attributes),
+            "attributes": scrub_attributes(rec.attributes, scrubbers[rec.id]),
         }
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -404,6 +389,9 @@ def export_snapshot(
                 file_name_of=lambda r: f"images/{names[r.id]}",
                 image_fields_of=image_fields,
                 info={"split": split, **options.info},
+            )
+            _scrub_findings(
+                coco, subset, scrubbers, salt=salt, keep_names=options.keep_reviewer_names
             )
             rel = f"annotations/{split}.json"
             with gc_paused():  # freshly built plain data: no cycles to look for either
@@ -423,11 +411,21 @@ def export_snapshot(
                 ),
                 "categories": {c: by_cat.get(c, 0) for c in sorted(wanted)},
             }
-        if options.image_mode is not ImageMode.NONE:
+        if mode is not ImageMode.NONE:
             (tmp / "images").mkdir()
             for rec in records:
                 rel = f"images/{names[rec.id]}"
-                _write_image(Path(image_path_of(rec)), tmp / rel, options, salt)
+                try:
+                    write_image(
+                        Path(image_path_of(rec)),
+                        tmp / rel,
+                        mode=mode,
+                        salt=salt,
+                        window=options.window,
+                        terms=headers[rec.id].terms,
+                    )
+                except UnsupportedImageFile as exc:
+                    raise SnapshotRefused(str(exc)) from exc
                 _fsync(tmp / rel)
                 files[rel] = file_sha256(tmp / rel)
             _fsync(tmp / "images")
@@ -443,6 +441,15 @@ def export_snapshot(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "options": opts,
             "counts": counts,
+            "deidentification": {
+                "dicom": DEID_SUMMARY,
+                "other_images": "re-encoded from their pixels, without metadata",
+                "attributes": "identifiers found in each image's header removed",
+                "reviewers": "names" if options.keep_reviewer_names else "salted pseudonyms",
+            },
+            "held_out": [
+                {"image": salted_hash(i, salt=salt), "reason": why} for i, why in held_out
+            ],
             "files": files,
             "sha256": content,
         }
@@ -456,4 +463,4 @@ def export_snapshot(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return SnapshotResult(out, manifest)
+    return SnapshotResult(out, manifest, tuple(held_out))
