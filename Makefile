@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo run test lint typecheck imports pytest clean-venv
+.PHONY: demo run test lint typecheck imports pytest wheel clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ pytest: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
+
+# The installable product (code, models/, resources/; entry points orthogui and orthogui-cli).
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 clean-venv:
 	rm -rf $(VENV)

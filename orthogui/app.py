@@ -1,7 +1,8 @@
-"""Composition root of the desktop app: arguments, settings, project, model, main window.
+"""Composition root of the desktop app: arguments, settings, logs, project, model, main window.
 
 ``main()`` imports torch before PySide6 (Windows DLL order, pytorch#166628), then builds the
-QApplication with the style sheet from ``resources/`` and opens one project.
+QApplication with the shipped style sheet (``orthogui.paths``), logs to the data folder's
+``logs/`` (uncaught exceptions: logged, then a dialog naming the file) and opens one project.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import os
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+from orthogui import __version__
+from orthogui.paths import resource
+
+APP_NAME = "OrthoGUI"
 
 
 def _preload_torch() -> None:
@@ -31,29 +35,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=Path, help="project file to open (created if missing)")
     p.add_argument("--demo", action="store_true", help="open the bundled demo project")
     p.add_argument("--user", default=None, help="reviewer name (default: the OS user)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
 def config_dir() -> Path:
     """Settings folder: $ORTHOGUI_CONFIG_DIR (tests isolate it), else the OS config place."""
-    env = os.environ.get("ORTHOGUI_CONFIG_DIR")
-    if env:
-        return Path(env)
-    from PySide6.QtCore import QStandardPaths
+    from orthogui.ui.locations import config_dir as folder
 
-    loc = QStandardPaths.StandardLocation.AppConfigLocation
-    return Path(QStandardPaths.writableLocation(loc) or Path.home() / ".orthogui")
+    return folder()
 
 
 def data_dir() -> Path:
-    """Where the app keeps its own projects (inbox, demo)."""
-    env = os.environ.get("ORTHOGUI_CONFIG_DIR")
-    if env:
-        return Path(env) / "data"
-    from PySide6.QtCore import QStandardPaths
+    """Where the app keeps its own projects (inbox, demo) and ``logs/``."""
+    from orthogui.ui.locations import data_dir as folder
 
-    loc = QStandardPaths.StandardLocation.AppDataLocation
-    return Path(QStandardPaths.writableLocation(loc) or Path.home() / ".orthogui")
+    return folder()
+
+
+def install_logs() -> Any:
+    """Log to ``<data folder>/logs`` and route uncaught exceptions there, then to a dialog.
+
+    Returns the ``orthogui.io.applog.AppLog`` (None when the folder cannot be written: the app
+    still starts, logging to stderr only).
+    """
+    from orthogui.io.applog import install_excepthook, install_logging
+    from orthogui.ui.controllers.logs import show_crash_dialog
+    from orthogui.ui.locations import log_dir
+
+    try:
+        log = install_logging(log_dir())
+    except OSError as exc:
+        print(f"orthogui: no log file ({exc})", file=sys.stderr)
+        return None
+    install_excepthook(log.log_file, notify=show_crash_dialog)
+    return log
 
 
 def make_settings() -> Any:
@@ -95,6 +111,7 @@ def default_predictor() -> Any:
     try:
         return load_default()
     except Exception as exc:  # a broken model must not stop the app from starting
+        logging.getLogger("orthogui").warning("no model loaded: %s", exc)
         print(f"orthogui: no model loaded: {exc}", file=sys.stderr)
         return None
 
@@ -135,21 +152,26 @@ def create_application(argv: Sequence[str]) -> Any:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(list(argv))
-    app.setApplicationName("OrthoGUI")
-    app.setOrganizationName("OrthoGUI")
-    qss = RESOURCES / "style.qss"
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    qss = resource("style.qss")
     if qss.is_file():
         app.setStyleSheet(qss.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    else:  # a broken install: the app works, unthemed
+        logging.getLogger("orthogui").warning("style sheet missing: %s", qss)
     return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _preload_torch()
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    _preload_torch()  # after parsing: --help and --version answer without loading torch
     app = create_application([sys.argv[0]])
+    install_logs()
     try:
         window = build_window(args, predictor=default_predictor())
     except Exception as exc:  # e.g. a damaged project file: one clear line, no traceback
+        logging.getLogger("orthogui").exception("could not open the window")
         print(f"orthogui: {exc}", file=sys.stderr)
         return 1
     window.show()

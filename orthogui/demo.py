@@ -20,10 +20,10 @@ from orthogui.io.files import records_for
 from orthogui.io.importers import LabelMap, merge_into, read_import
 from orthogui.io.readers import read_radiograph
 from orthogui.io.store import ProjectStore
+from orthogui.paths import resource
 from orthogui.synth.dataset import write_dataset
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-FRACATLAS_DEMO = RESOURCES / "demo" / "fracatlas"
+FRACATLAS_DEMO = resource("demo", "fracatlas")  # shipped images, outlines and attribution
 PROJECT_NAME = "demo.orthogui"
 DEMO_VERSION = 3  # bump when the content changes: an older demo folder is rebuilt
 

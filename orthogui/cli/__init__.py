@@ -1,4 +1,5 @@
-"""Headless subcommands: ``python -m orthogui <command> ...``.
+"""Headless subcommands: ``orthogui-cli <command> ...`` (installed script) or
+``python -m orthogui <command> ...``.
 
 Each module in this package that defines ``COMMAND``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int`` is a subcommand; the registry is built from the modules found here, so a
@@ -13,7 +14,12 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
+
+from orthogui import __version__
+
+SCRIPT = "orthogui-cli"  # the console script [project.scripts] installs
 
 
 def _commands() -> dict[str, ModuleType]:
@@ -31,8 +37,14 @@ def _commands() -> dict[str, ModuleType]:
     return found
 
 
+def _prog() -> str:
+    """``orthogui-cli`` when started as the installed script, else ``orthogui``."""
+    return SCRIPT if Path(sys.argv[0]).stem == SCRIPT else "orthogui"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orthogui", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description="Headless OrthoGUI commands.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in sorted(_commands().items()):
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)

@@ -413,9 +413,14 @@ def save_card(card: ModelCard, path: str | Path) -> ModelCard:
 
 
 def default_models_dir() -> Path:
-    """``$ORTHOGUI_MODELS_DIR``, else the ``models/`` folder beside the package."""
+    """``$ORTHOGUI_MODELS_DIR``, else the bundled models (``models/`` in the checkout, the
+    ``orthogui_models`` data package when installed; see ``orthogui.paths``)."""
     env = os.environ.get("ORTHOGUI_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
+    if env:
+        return Path(env)
+    from orthogui.paths import bundled_models_dir
+
+    return bundled_models_dir()
 
 
 def _version_key(version: str) -> tuple[tuple[int, str], ...]:

@@ -28,6 +28,7 @@ from orthogui.ui.canvas import CanvasView
 from orthogui.ui.controllers.approval import ApprovalController
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
+from orthogui.ui.controllers.logs import install_help_menu
 from orthogui.ui.controllers.models import install_model_menu
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
@@ -104,6 +105,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.presets = WindowPresets(self.findChild(QMenu, "menu_window_presets"), self.canvas)
         self.models = install_model_menu(self, load=model_loader)
         self.training = install_training(self)
+        install_help_menu(self)
         self._connect()
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
