@@ -19,18 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the FracAtlas folder (annotations.json, dataset.csv, images/); 'none' to skip",
     )
     parser.add_argument("--models-dir", default=None, help="publish the trained model here")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (recipe: 2000)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (recipe: 1200)")
     parser.add_argument("--synth-train", type=int, default=None, help="synthetic training images")
-    parser.add_argument("--size", type=int, default=None, help="input size in px (recipe: 512)")
+    parser.add_argument("--size", type=int, default=None, help="input size in px (recipe: 640)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--skip-types", action="store_true", help="do not train the screw-type stage"
+    )
     parser.add_argument(
         "--prepare-only", action="store_true", help="write the snapshot and job.json, do not train"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from orthogui.training.default_model import Recipe, RecipeError, write_default_job
 
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"orthogui: {work / 'run' / 'candidate'}: no trained candidate", file=sys.stderr)
         return 1
     summary = json.loads((work / "snapshot" / "summary.json").read_text(encoding="utf-8"))
+    # The snapshot is reused across optimiser changes: the card states this run's schedule.
+    summary["recipe"] = {**summary["recipe"], "hyper": asdict(recipe.hyper)}
     card = publish_default(
         candidates[-1],
         args.models_dir,
@@ -83,4 +88,11 @@ def run(args: argparse.Namespace) -> int:
         command="python -m orthogui train-default --work WORK --models-dir models",
     )
     print(f"published: {card}", file=sys.stderr)
+    if args.skip_types:
+        return 0
+    from orthogui.ml.card import load_card
+    from orthogui.training.screw_types import train_type_stage
+
+    typed = train_type_stage(load_card(card), log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"type stage attached: {typed.source}", file=sys.stderr)
     return 0
