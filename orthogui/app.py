@@ -84,7 +84,13 @@ def open_or_create(path: Path, *, user: str) -> Any:
     from orthogui.io.store import ProjectStore
 
     if path.exists():
-        return ProjectStore.open(path)
+        from orthogui.ui.controllers.store_health import open_project
+
+        # In use by another window or program: the user may open it read-only, or cancel.
+        store = open_project(None, path)
+        if store is None:
+            raise SystemExit(0)
+        return store
     path.parent.mkdir(parents=True, exist_ok=True)
     return ProjectStore.create(path, user=user)
 

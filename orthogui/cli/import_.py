@@ -88,7 +88,7 @@ def import_into_project(
     from orthogui.io.importers import LabelMap, merge_into, read_import
     from orthogui.io.store import ProjectStore
 
-    store = ProjectStore.open(project)
+    store = ProjectStore.open(project, require_write=True)
     try:
         labels = LabelMap(store.model.categories, dict(mapping or {}), drop)
         result = read_import(fmt, path, label_map=labels, images_root=images_root)

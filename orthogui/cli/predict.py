@@ -128,12 +128,16 @@ def coco_result(
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
+    if args.score and args.project is None:
+        raise ValueError("--score needs --project (scores are stored in a project)")
+    if args.project is not None:  # refuse a project open elsewhere before loading the model
+        from orthogui.io.store import check_unlocked
+
+        check_unlocked(args.project)
     import torch
 
     from orthogui.ml.predictor import MaskRCNNPredictor
 
-    if args.score and args.project is None:
-        raise ValueError("--score needs --project (scores are stored in a project)")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     predictor = MaskRCNNPredictor.from_card(
         args.model,
@@ -221,7 +225,7 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
     from orthogui.io.store import ProjectStore
     from orthogui.ml.service import SCORED_BY, model_key, with_uncertainty
 
-    store = ProjectStore.open(args.project)
+    store = ProjectStore.open(args.project, require_write=True)
     try:
         predictor.card.check_categories(store.model.categories)
         wanted = set(args.inputs)

@@ -33,6 +33,7 @@ from orthogui.ui.controllers.models import install_model_menu
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
 from orthogui.ui.controllers.review import ReviewController
+from orthogui.ui.controllers.store_health import StoreHealth, open_project
 from orthogui.ui.controllers.training import install_training
 from orthogui.ui.controllers.uncertainty import UncertaintyController
 from orthogui.ui.dialogs.evaluate import open_evaluate_dialog
@@ -106,6 +107,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.models = install_model_menu(self, load=model_loader)
         self.training = install_training(self)
         install_help_menu(self)
+        self.store_health = StoreHealth.install(self)
         self._connect()
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
@@ -415,7 +417,8 @@ class MainWindow(FileCommands, QMainWindow):
     def _update_title(self) -> None:
         name = Path(self.store.path).stem
         image = f" — {Path(self.model.image(self.image_id).path).name}" if self.image_id else ""
-        self.setWindowTitle(f"OrthoGUI — {name}{image}{' •' if self._gesture else ''}")
+        note = self.store_health.title_note() + (" •" if self._gesture else "")
+        self.setWindowTitle(f"OrthoGUI — {name}{image}{note}")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # A gesture on the canvas is "unsaved" from press until its command lands on release
@@ -446,7 +449,9 @@ class MainWindow(FileCommands, QMainWindow):
     def switch_project(self, path: Path, *, create: bool) -> MainWindow:
         from orthogui.io.store import ProjectStore
 
-        store = ProjectStore.create(path, user=self.user) if create else ProjectStore.open(path)
+        store = ProjectStore.create(path, user=self.user) if create else open_project(self, path)
+        if store is None:  # in use elsewhere, and the user cancelled
+            return self
         win = MainWindow(
             store,
             user=self.user,

@@ -28,3 +28,23 @@ class CorruptProjectError(ProjectStoreError):
 
 class StoreWriteError(ProjectStoreError):
     """A write failed (disk full, read-only file, locked database); nothing was half-written."""
+
+
+class ProjectLockedError(ProjectStoreError):
+    """Another window or program has the project open for writing (see ``lock``).
+
+    ``holder`` describes it (``"pid 123 on host ws-7, user ana, since 2024-…"``), or is empty
+    when the lock file says nothing readable.
+    """
+
+    def __init__(self, path: str | Path, holder: str) -> None:
+        self.holder = holder
+        who = f"by {holder}" if holder else "by another program"
+        super().__init__(
+            path,
+            f"the project is open for editing {who}: close it there first, or open it read-only",
+        )
+
+
+class ProjectReadOnlyError(ProjectStoreError):
+    """The project must be written but its file is read-only (permissions or the medium)."""

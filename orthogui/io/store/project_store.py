@@ -2,19 +2,21 @@
 
 The store owns the project's ``ProjectModel`` and ``History`` and listens to
 ``History.changed``: the rows a command touches and its journal entry are written together.
+A store open for writing holds the project lock (``lock``); a failed write can keep the edit
+in memory and write it later (``keep_unsaved_edits``, ``retry``, ``save_copy``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from psygnal import EmitLoopError, Signal
 
@@ -25,23 +27,19 @@ from orthogui.core.commands import (
     Command,
     RemoveAnnotations,
     UpdateAnnotations,
-    command_from_json,
 )
 from orthogui.core.history import History, HistoryEvent
 from orthogui.core.project import ImageRecord, ProjectModel
-from orthogui.io.store import codec, schema
-from orthogui.io.store.errors import (
-    CorruptProjectError,
-    NotAProjectError,
-    ProjectStoreError,
-    SchemaTooNewError,
-    StoreWriteError,
-)
+from orthogui.io.store import codec, journal, opening, rescue, schema
+from orthogui.io.store.errors import ProjectReadOnlyError, ProjectStoreError, StoreWriteError
+from orthogui.io.store.lock import ProjectLock
+from orthogui.io.store.opening import SQLITE_MAGIC, Synchronous
+
+__all__ = ["PROJECT_SUFFIX", "SQLITE_MAGIC", "ProjectStore", "Synchronous"]
 
 #: Suggested suffix of project files (the store accepts any name).
 PROJECT_SUFFIX = ".orthogui"
-SQLITE_MAGIC = b"SQLite format 3\x00"
-Synchronous = Literal["full", "normal"]
+_log = logging.getLogger(__name__)
 
 _UPSERT_ANNOTATION = (
     f"INSERT INTO annotations ({codec.ANNOTATION_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
@@ -57,14 +55,9 @@ _UPSERT_IMAGE = (
     "attributes = excluded.attributes"
 )
 _INSERT_IMAGE = f"INSERT INTO images ({codec.IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_LAST_DONE = "(SELECT max(seq) FROM journal WHERE state = 'done')"
-_FIRST_UNDONE = "(SELECT min(seq) FROM journal WHERE state = 'undone')"
 # Recoverable write failures; anything else is a bug and propagates unchanged.
 _WRITE_ERRORS = (sqlite3.Error, ValueError, TypeError)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+_STEP = {"push": 1, "merge": 0, "undo": -1, "redo": 1}
 
 
 class ProjectStore:
@@ -77,13 +70,20 @@ class ProjectStore:
     corrupts the file. WAL needs a local disk: do not keep projects on network shares.
 
     Write failures (disk full, read-only file, database locked by another process) roll the
-    transaction back, then bring the model and the history back to what the file holds (the
-    failed edit disappears from the screen), emit ``write_failed`` and raise
-    ``StoreWriteError``. Raised inside ``History.push``/``undo``/``redo``, it reaches the
-    caller as ``psygnal.EmitLoopError`` whose ``__cause__`` is the ``StoreWriteError``.
+    transaction back. By default the store then brings the model and the history back to
+    what the file holds (the failed edit disappears), emits ``write_failed`` and raises
+    ``StoreWriteError``; raised inside ``History.push``/``undo``/``redo``, it reaches the
+    caller as ``psygnal.EmitLoopError`` whose ``__cause__`` is the ``StoreWriteError``. After
+    ``keep_unsaved_edits()`` (the window) a failed edit instead stays in the model and the
+    history, is kept as unsaved, ``write_failed`` is emitted and nothing is raised; the next
+    write or ``retry()`` writes every unsaved edit, in order, in one transaction, and emits
+    ``write_recovered``. ``save_copy`` writes the whole project from memory to a new file. A
+    read-only store refuses edits in that mode: they are taken back and reported.
 
-    The first writer owns the file: once another connection commits to it (the project
-    opened twice), every later write of this store fails with ``StoreWriteError``.
+    One writer per project: a store open for writing holds the project lock (``lock``), so a
+    second ``open`` for writing, in any process, raises ``ProjectLockedError`` naming the
+    holder. Should another program commit to the file anyway, every later write of this
+    store fails with ``StoreWriteError`` rather than mix its journal with ours.
 
     Writes run on the caller's thread (the GUI thread): each is one small transaction (about
     1 ms for a 100-vertex polygon edit, see ``bench/store_edits.py``). ``open`` reads and
@@ -92,7 +92,8 @@ class ProjectStore:
     or ``open``, never directly.
     """
 
-    write_failed = Signal(object)  # StoreWriteError, after the model was re-synchronised
+    write_failed = Signal(object)  # StoreWriteError (the edit kept, or taken back)
+    write_recovered = Signal()  # the unsaved edits were written after failures
 
     def __init__(
         self,
@@ -102,21 +103,38 @@ class ProjectStore:
         history: History,
         *,
         read_only: bool,
+        lock: ProjectLock | None = None,
+        read_only_reason: str = "",
     ) -> None:
         self.path = path
         self.model = model
         self.history = history
         self.read_only = read_only
+        #: Why the store is read-only, for messages ("" when writable).
+        self.read_only_reason = read_only_reason or ("opened read-only" if read_only else "")
+        #: The last write failure while edits are unsaved; None once all are written.
+        self.last_error: StoreWriteError | None = None
+        self._lock = lock
         self._conn: sqlite3.Connection | None = conn
+        self._settings = opening.read_settings(conn, path)
         # Changes only when another connection commits: a second writer (the project open
         # twice) would make the journal and this history disagree, so writes stop instead.
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         self._applied = history.index  # journal rows in state 'done', mirrored in memory
+        self._seen = history.index  # the history index after the last event the store saw
+        self._keep = False
+        # Unsaved after failed writes, written in order by the next transaction: history
+        # events (journal), ids whose rows must equal the model, settings and categories.
+        self._events: list[HistoryEvent] = []
+        self._dirty_annotations: dict[str, None] = {}
+        self._dirty_images: dict[str, None] = {}
+        self._dirty_settings: dict[str, str] = {}
+        self._dirty_categories = False
         self._journal: dict[str, Callable[[sqlite3.Connection, HistoryEvent], None]] = {
-            "push": self._journal_push,
-            "merge": self._journal_merge,
-            "undo": self._journal_undo,
-            "redo": self._journal_redo,
+            "push": journal.push,
+            "merge": journal.merge,
+            "undo": journal.undo,
+            "redo": journal.redo,
         }
         self._pending_images: list[ImageRecord] = []  # written with the next history step
         history.changed.connect(self._on_history_changed)
@@ -149,6 +167,8 @@ class ProjectStore:
         ------
         ProjectStoreError
             The file exists, its folder is missing, or it cannot be written.
+        ProjectLockedError
+            Another store holds the lock of this name (a project being replaced elsewhere).
         """
         path = Path(path)
         if not path.parent.is_dir():
@@ -163,24 +183,30 @@ class ProjectStore:
             raise ProjectStoreError(path, f"cannot create a project: {exc.strerror}") from exc
         conn: sqlite3.Connection | None = None
         try:
-            conn = _connect(path, read_only=False, timeout_s=timeout_s)
+            lock = ProjectLock.acquire(path)
+        except ProjectStoreError:
+            path.unlink(missing_ok=True)
+            raise
+        try:
+            conn = opening.connect(path, read_only=False, timeout_s=timeout_s)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             schema.create_schema(conn)
-            _write_categories(conn, categories)
+            opening.write_categories(conn, categories)
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES ('user', ?), ('created_at', ?)",
-                (codec.dumps(user), codec.dumps(_now())),
+                (codec.dumps(user), codec.dumps(journal.now())),
             )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
             path.unlink(missing_ok=True)
+            lock.release()
             raise ProjectStoreError(path, f"cannot create a project: {exc}") from exc
-        _configure(conn, synchronous=synchronous, read_only=False)
+        opening.configure(conn, synchronous=synchronous, read_only=False)
         model = ProjectModel(categories)
-        return cls(path, conn, model, History(model), read_only=False)
+        return cls(path, conn, model, History(model), read_only=False, lock=lock)
 
     @classmethod
     def open(
@@ -188,6 +214,7 @@ class ProjectStore:
         path: str | Path,
         *,
         read_only: bool = False,
+        require_write: bool = False,
         check: bool = True,
         synchronous: Synchronous = "full",
         timeout_s: float = 2.0,
@@ -199,8 +226,12 @@ class ProjectStore:
         path
             The project file.
         read_only
-            Open without write access (for exports); every edit then fails with
-            ``StoreWriteError``. A file that needs a migration cannot be opened read-only.
+            Open without write access (for exports, or beside another writer); every edit
+            then fails with ``StoreWriteError``. A file that needs a migration cannot be
+            opened read-only. A write-protected file (``opening.file_is_writable``) is opened
+            read-only in any case, with ``read_only_reason`` saying so.
+        require_write
+            Refuse a write-protected file instead (the command line).
         check
             Run SQLite's ``quick_check`` first (a full read of the file, about 1 s per GB).
         synchronous, timeout_s
@@ -214,35 +245,64 @@ class ProjectStore:
             Written by a newer OrthoGUI.
         CorruptProjectError
             Damaged file or rows that do not decode.
+        ProjectLockedError
+            Opened for writing while another store (any process) has it open for writing;
+            the error names the holder.
+        ProjectReadOnlyError
+            ``require_write`` and the file is write-protected.
         ProjectStoreError
             Any other reason it cannot be opened (locked during migration, permissions).
         """
         path = Path(path)
-        _check_header(path)
+        opening.check_header(path)
+        reason = "opened read-only" if read_only else ""
+        if not read_only and not opening.file_is_writable(path):
+            reason = "the project file is read-only (write-protected)"
+            if require_write:
+                raise ProjectReadOnlyError(path, f"{reason}: it cannot be changed")
+            read_only = True
+        lock = None if read_only else ProjectLock.acquire(path)
         try:
-            conn = _connect(path, read_only=read_only, timeout_s=timeout_s)
+            conn = opening.connect(path, read_only=read_only, timeout_s=timeout_s)
         except sqlite3.Error as exc:
+            if lock is not None:
+                lock.release()
             raise ProjectStoreError(path, f"cannot open: {exc}") from exc
         try:
-            _check_identity(conn, path, check=check)
-            _configure(conn, synchronous=synchronous, read_only=read_only)
-            _migrate_if_needed(conn, path, read_only=read_only)
-            model, commands, index = _load(conn, path)
+            opening.check_identity(conn, path, check=check)
+            opening.configure(conn, synchronous=synchronous, read_only=read_only)
+            opening.migrate_if_needed(conn, path, read_only=read_only)
+            model, commands, index = opening.load(conn, path)
+            store = cls(
+                path,
+                conn,
+                model,
+                History(model),
+                read_only=read_only,
+                lock=lock,
+                read_only_reason=reason,
+            )
         except BaseException:
             conn.close()
+            if lock is not None:
+                lock.release()
             raise
-        history = History(model)
-        history.restore(commands, index)
-        return cls(path, conn, model, history, read_only=read_only)
+        store.history.restore(commands, index)
+        store._applied = store._seen = index
+        return store
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop listening to the history and close the file (a second call does nothing)."""
         if self._conn is None:
             return
+        if self.unsaved:
+            _log.warning("%s: closed with %d unsaved edit(s)", self.path, self.unsaved)
         self.history.changed.disconnect(self._on_history_changed)
         self._conn.close()
         self._conn = None
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -293,16 +353,22 @@ class ProjectStore:
         ValueError
             A record reuses the id of a different image.
         StoreWriteError
-            The write failed; nothing was added to the file or the model.
+            The write failed; nothing was added to the file or the model. (After
+            ``keep_unsaved_edits`` nothing is raised: the images are kept unsaved, or, in a
+            read-only store, refused, and ``write_failed`` says so.)
         """
         added = self._new_images(records)
-        if added:
-            self._write(
-                "add images",
-                lambda c: c.executemany(_INSERT_IMAGE, [codec.image_to_row(r) for r in added]),
-            )
-            for r in added:
-                self.model.put_image(r)
+        if not added:
+            return added
+        if self._keep and self.read_only:
+            self._report(self._refusal(f"{len(added)} image(s) were not added"))
+            return []
+        self._save(
+            "add images",
+            lambda c: c.executemany(_INSERT_IMAGE, [codec.image_to_row(r) for r in added]),
+            images=[r.id for r in added],
+            apply=lambda: self._put_images(added),
+        )
         return added
 
     def add_images_and_push(
@@ -383,11 +449,15 @@ class ProjectStore:
         for r in stored:
             if not self.model.has_image(r.id):
                 raise KeyError(f"image {r.id} is not in the project")
-        self._write(
+        self._save(
             "update images",
             lambda c: c.executemany(_UPSERT_IMAGE, [codec.image_to_row(r) for r in stored]),
+            images=[r.id for r in stored],
+            apply=lambda: self._put_images(stored),
         )
-        for r in stored:
+
+    def _put_images(self, records: Sequence[ImageRecord]) -> None:
+        for r in records:
             self.model.put_image(r)
 
     def _stored_path(self, raw: str) -> str:
@@ -404,17 +474,18 @@ class ProjectStore:
     # -- categories and settings ----------------------------------------------------------
     def set_categories(self, categories: CategorySet) -> None:
         """Replace the project's category set (not undoable)."""
-        self._write("set categories", lambda c: _write_categories(c, categories))
-        self.model.categories = categories
+
+        def apply() -> None:
+            self.model.categories = categories
+            self._dirty_categories = True
+
+        self._save("set categories", lambda c: opening.write_categories(c, categories), apply=apply)
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A project setting (any JSON value), or ``default`` when unset."""
-        row = (
-            self._connection()
-            .execute("SELECT value FROM settings WHERE key = ?", (key,))
-            .fetchone()
-        )
-        return default if row is None else json.loads(row[0])
+        self._connection()  # a closed store refuses, as for every other call
+        text = self._settings.get(key)
+        return default if text is None else json.loads(text)
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a project setting.
@@ -430,14 +501,91 @@ class ProjectStore:
             text = codec.dumps(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"setting {key!r} is not plain JSON: {exc}") from exc
-        self._write(
-            f"setting {key!r}",
-            lambda c: c.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, text),
-            ),
+
+        def apply() -> None:
+            self._settings[key] = text
+            self._dirty_settings[key] = text
+
+        self._save(f"setting {key!r}", lambda c: _write_setting(c, key, text), apply=apply)
+
+    # -- unsaved edits ----------------------------------------------------------------------
+    def keep_unsaved_edits(self) -> None:
+        """From now on keep failed edits in memory (see the class docstring); for the window."""
+        self._keep = True
+
+    @property
+    def unsaved(self) -> int:
+        """How many undo steps (pushes, undos, redos) are in memory but not yet in the file."""
+        return len(self._events)
+
+    @property
+    def has_unsaved(self) -> bool:
+        """Whether anything (edits, bookkeeping, settings) waits to be written."""
+        return bool(
+            self._events
+            or self._dirty_images
+            or self._dirty_annotations
+            or self._dirty_settings
+            or self._dirty_categories
         )
+
+    def retry(self) -> bool:
+        """Write every unsaved change now, in order, in one transaction.
+
+        Returns
+        -------
+        bool
+            True when nothing is left unsaved (``write_recovered`` was emitted if there had
+            been failures); False when the write failed again (``write_failed`` was emitted,
+            the changes stay in memory) or the store is read-only.
+        """
+        if self.read_only:
+            self._report(self._refusal("nothing can be saved to it"))
+            return False
+        try:
+            self._flush()
+        except StoreWriteError as error:
+            self._report(error)
+            return False
+        return True
+
+    def save_copy(self, dest: str | Path) -> Path:
+        """Write the whole project as held in memory (unsaved edits included) to a new file.
+
+        The copy has the same images, annotations, categories, settings and undo history;
+        it is written beside ``dest`` first and then moved into place, so an existing file
+        at ``dest`` is replaced only by a complete copy.
+
+        Parameters
+        ----------
+        dest
+            The copy's path; not this project itself, nor a project open elsewhere.
+
+        Returns
+        -------
+        Path
+            ``dest``.
+
+        Raises
+        ------
+        ProjectStoreError
+            ``dest`` is this project, is open elsewhere, or cannot be written; ``dest`` is
+            then unchanged.
+        """
+        return rescue.save_copy(
+            Path(dest),
+            source=self.path,
+            model=self.model,
+            history=self.history,
+            settings=self._settings,
+        )
+
+    def _refusal(self, what: str) -> StoreWriteError:
+        return StoreWriteError(self.path, f"{self.read_only_reason}: {what}")
+
+    def _report(self, error: StoreWriteError) -> None:
+        self.last_error = error
+        self.write_failed.emit(error)
 
     # -- writing --------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -470,35 +618,102 @@ class ProjectStore:
         except _WRITE_ERRORS as exc:
             raise StoreWriteError(self.path, f"could not save {what}: {exc}") from exc
 
-    def _on_history_changed(self, event: HistoryEvent) -> None:
-        expected = self._applied + {"push": 1, "merge": 0, "undo": -1, "redo": 1}[event.kind]
-        try:
-            if event.index != expected:
-                # The history was changed behind the store's back (restore, a missed event).
-                raise ValueError(
-                    f"history out of step with the journal ({event.index} != {expected})"
-                )
-            with self._transaction() as conn:
-                if self._pending_images:  # add_images_and_push: the images in the same step
-                    rows = [codec.image_to_row(r) for r in self._pending_images]
-                    conn.executemany(_INSERT_IMAGE, rows)
-                self._write_rows(conn, event.command)
-                self._journal[event.kind](conn, event)
-        except _WRITE_ERRORS as exc:
-            error = StoreWriteError(
-                self.path,
-                f"could not save {event.kind} of {event.command.label!r} ({exc}); "
-                "the edit was taken back",
-            )
-            self._resync(event.command, error)
-            self.write_failed.emit(error)
-            raise error from exc
-        self._applied = event.index
+    def _save(
+        self,
+        what: str,
+        body: Callable[[sqlite3.Connection], object],
+        *,
+        apply: Callable[[], object],
+        images: Sequence[str] = (),
+    ) -> None:
+        """One change outside the history: ``body`` writes it, ``apply`` makes it in memory.
 
-    def _write_rows(self, conn: sqlite3.Connection, command: Command) -> None:
+        By default it is written first and applied only if that worked (else raise). After
+        ``keep_unsaved_edits`` it is applied, marked unsaved and written with whatever else
+        waits; a failure is reported, not raised. A read-only store keeps it in memory only.
+        """
+        if not self._keep:
+            self._write(what, body)
+            apply()
+            return
+        apply()
+        self._dirty_images.update(dict.fromkeys(images))
+        if self.read_only:
+            return  # bookkeeping (sizes, "in review") shown, never saved here
+        try:
+            self._flush(what)
+        except StoreWriteError as error:
+            self._report(error)
+
+    def _flush(self, what: str = "the unsaved edits") -> None:
+        """Write everything unsaved in one transaction, or raise ``StoreWriteError``."""
+        if not self.has_unsaved:
+            return
+        self._write(what, self._write_unsaved)
+        self._events.clear()
+        self._dirty_annotations.clear()
+        self._dirty_images.clear()
+        self._dirty_settings.clear()
+        self._dirty_categories = False
+        self._applied = self._seen
+        if self.last_error is not None:
+            self.last_error = None
+            self.write_recovered.emit()
+
+    def _write_unsaved(self, conn: sqlite3.Connection) -> None:
+        if self._dirty_categories:
+            opening.write_categories(conn, self.model.categories)
+        for key, text in self._dirty_settings.items():
+            _write_setting(conn, key, text)
+        # Images first (annotations refer to them), in the order they were added.
+        images = [self.model.image(i) for i in self._dirty_images if self.model.has_image(i)]
+        conn.executemany(_UPSERT_IMAGE, [codec.image_to_row(im) for im in images])
+        self._write_annotations(conn, self._dirty_annotations)
+        for event in self._events:  # the journal replays every step in order
+            self._journal[event.kind](conn, event)
+
+    def _on_history_changed(self, event: HistoryEvent) -> None:
+        expected = self._seen + _STEP[event.kind]
+        if event.index != expected:
+            # The history was changed behind the store's back (restore, a missed event).
+            self._take_back(
+                event,
+                f"history out of step with the journal ({event.index} != {expected})",
+            )
+        self._seen = event.index
+        self._events.append(event)
+        self._dirty_images.update(dict.fromkeys(r.id for r in self._pending_images))
+        self._dirty_images.update(dict.fromkeys(sorted(event.command.image_ids())))
+        self._dirty_annotations.update(dict.fromkeys(sorted(event.command.annotation_ids())))
+        if self._keep and self.read_only:
+            self._take_back(event, self._refusal("the edit was not saved").reason, stop=False)
+            return
+        try:
+            self._flush(f"{event.kind} of {event.command.label!r}")
+        except StoreWriteError as error:
+            if self._keep:
+                error.reason += f"; {self.unsaved} unsaved edit(s) are kept in this window"
+                error.args = (f"{error.path}: {error.reason}",)
+                self._report(error)
+                return
+            self._take_back(event, f"{error.reason}; the edit was taken back")
+
+    def _take_back(self, event: HistoryEvent, reason: str, *, stop: bool = True) -> None:
+        """Forget what is unsaved, make model and history equal to the file, report; raise
+        ``StoreWriteError`` unless ``stop`` is False."""
+        self._events.clear()
+        self._dirty_annotations.clear()
+        self._dirty_images.clear()
+        error = StoreWriteError(self.path, reason)
+        self._resync(event.command, error)
+        self._report(error)
+        if stop:
+            raise error
+
+    def _write_annotations(self, conn: sqlite3.Connection, annotation_ids: Iterable[str]) -> None:
         present: list[Annotation] = []
         absent: list[tuple[str]] = []
-        for ann_id in sorted(command.annotation_ids()):
+        for ann_id in annotation_ids:
             ann = self.model.get(ann_id)
             if ann is None:
                 absent.append((ann_id,))
@@ -515,35 +730,6 @@ class ProjectStore:
                 position.update((ann_id, i) for i, ann_id in enumerate(ids))
             present.sort(key=lambda a: position[a.id])
             conn.executemany(_UPSERT_ANNOTATION, [codec.annotation_to_row(a) for a in present])
-        images = [self.model.image(i) for i in sorted(command.image_ids())]
-        if images:
-            conn.executemany(_UPSERT_IMAGE, [codec.image_to_row(im) for im in images])
-
-    @staticmethod
-    def _journal_push(conn: sqlite3.Connection, event: HistoryEvent) -> None:
-        conn.execute("DELETE FROM journal WHERE state = 'undone'")  # the redo branch is gone
-        conn.execute(
-            "INSERT INTO journal (label, command, state, at) VALUES (?, ?, 'done', ?)",
-            (event.command.label, codec.dumps(event.command.to_json()), _now()),
-        )
-
-    @staticmethod
-    def _journal_merge(conn: sqlite3.Connection, event: HistoryEvent) -> None:
-        cur = conn.execute(
-            f"UPDATE journal SET label = ?, command = ?, at = ? WHERE seq = {_LAST_DONE}",
-            (event.command.label, codec.dumps(event.command.to_json()), _now()),
-        )
-        _expect_one(cur, "merge")
-
-    @staticmethod
-    def _journal_undo(conn: sqlite3.Connection, event: HistoryEvent) -> None:
-        cur = conn.execute(f"UPDATE journal SET state = 'undone' WHERE seq = {_LAST_DONE}")
-        _expect_one(cur, "undo")
-
-    @staticmethod
-    def _journal_redo(conn: sqlite3.Connection, event: HistoryEvent) -> None:
-        cur = conn.execute(f"UPDATE journal SET state = 'done' WHERE seq = {_FIRST_UNDONE}")
-        _expect_one(cur, "redo")
 
     def _resync(self, command: Command, error: StoreWriteError) -> None:
         """Make the touched model rows and the history equal to the file again."""
@@ -576,154 +762,18 @@ class ProjectStore:
                 ).fetchone()
                 if row is not None:
                     self.model.put_image(codec.image_from_row(row))
-            commands, index = _read_journal(conn, self.path)
+            commands, index = opening.read_journal(conn, self.path)
         except (ProjectStoreError, *_WRITE_ERRORS) as exc:
             error.reason += f"; re-reading the file failed too ({exc}): reopen the project"
             error.args = (f"{error.path}: {error.reason}",)
             return
         self.history.restore(commands, index)
-        self._applied = index
+        self._applied = self._seen = index
 
 
-# -- helpers for opening ------------------------------------------------------------------
-def _connect(path: Path, *, read_only: bool, timeout_s: float) -> sqlite3.Connection:
-    # mode=rw: sqlite3.connect would otherwise create a missing file.
-    uri = f"{path.resolve().as_uri()}?mode={'ro' if read_only else 'rw'}"
-    # isolation_level=None: the store issues BEGIN/COMMIT itself, one transaction per edit.
-    # check_same_thread=False: a project may be opened on a worker thread and then used on the
-    # GUI thread; the store is never used by two threads at once.
-    return sqlite3.connect(
-        uri, uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False
+def _write_setting(conn: sqlite3.Connection, key: str, text: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, text),
     )
-
-
-def _configure(conn: sqlite3.Connection, *, synchronous: Synchronous, read_only: bool) -> None:
-    if not read_only:
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-    conn.execute("PRAGMA foreign_keys = ON")
-
-
-def _check_header(path: Path) -> None:
-    if not path.exists():
-        raise NotAProjectError(path, "no such file")
-    if path.is_dir():
-        raise NotAProjectError(path, "is a folder, not a project file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise ProjectStoreError(path, f"cannot read: {exc.strerror}") from exc
-    if not head:
-        raise NotAProjectError(path, "empty file, not an OrthoGUI project")
-    if head != SQLITE_MAGIC:
-        raise NotAProjectError(path, "not an SQLite database, so not an OrthoGUI project")
-
-
-def _check_identity(conn: sqlite3.Connection, path: Path, *, check: bool) -> None:
-    """Refuse files that are not ours or too new before changing anything in them."""
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.OperationalError as exc:  # locked, no permission for the -wal/-shm files
-        raise ProjectStoreError(path, f"cannot read: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        raise CorruptProjectError(path, f"damaged SQLite file ({exc})") from exc
-    if app_id != schema.APPLICATION_ID:
-        raise NotAProjectError(
-            path, f"an SQLite database of another application (application_id {app_id:#x})"
-        )
-    if version > schema.SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            path,
-            f"written by a newer OrthoGUI (schema version {version}; this version reads up "
-            f"to {schema.SCHEMA_VERSION}): update OrthoGUI to open it",
-        )
-    if version < 1 or not schema.CORE_TABLES.issubset(tables):
-        raise CorruptProjectError(
-            path, f"an OrthoGUI project without its tables (schema version {version})"
-        )
-    if check:
-        try:
-            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-        except sqlite3.DatabaseError as exc:
-            raise CorruptProjectError(path, f"damaged SQLite file ({exc})") from exc
-        if problems != ["ok"]:
-            raise CorruptProjectError(path, f"damaged SQLite file: {'; '.join(problems)}")
-
-
-def _migrate_if_needed(conn: sqlite3.Connection, path: Path, *, read_only: bool) -> None:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version == schema.SCHEMA_VERSION:
-        return
-    if read_only:
-        raise ProjectStoreError(
-            path, f"schema version {version} needs an upgrade: open it once with write access"
-        )
-    if version not in schema.MIGRATIONS:
-        raise CorruptProjectError(path, f"no migration from schema version {version}")
-    backup = path.with_name(f"{path.name}.v{version}.bak")
-    try:
-        # A consistent copy (WAL included) beside the file, in case the upgrade misbehaves.
-        with sqlite3.connect(backup) as copy:
-            conn.backup(copy)
-        copy.close()
-        conn.execute("BEGIN IMMEDIATE")
-        schema.migrate(conn, version)
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise ProjectStoreError(
-            path, f"cannot upgrade schema version {version} to {schema.SCHEMA_VERSION}: {exc}"
-        ) from exc
-    except OSError as exc:
-        raise ProjectStoreError(path, f"cannot write the backup {backup}: {exc}") from exc
-
-
-def _load(conn: sqlite3.Connection, path: Path) -> tuple[ProjectModel, list[Command], int]:
-    try:
-        categories = codec.categories_from_rows(
-            conn.execute("SELECT data FROM categories ORDER BY position").fetchall()
-        )
-        images = [
-            codec.image_from_row(r)
-            for r in conn.execute(f"SELECT {codec.IMAGE_COLUMNS} FROM images ORDER BY rowid")
-        ]
-        annotations = [
-            codec.annotation_from_data(r[0])
-            for r in conn.execute("SELECT data FROM annotations ORDER BY rowid")
-        ]
-    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
-        raise CorruptProjectError(path, f"unreadable rows ({exc})") from exc
-    model = ProjectModel(categories)
-    model.load(images, annotations)
-    commands, index = _read_journal(conn, path)
-    return model, commands, index
-
-
-def _read_journal(conn: sqlite3.Connection, path: Path) -> tuple[list[Command], int]:
-    try:
-        rows = conn.execute("SELECT seq, command, state FROM journal ORDER BY seq").fetchall()
-        commands = [command_from_json(json.loads(r[1])) for r in rows]
-    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
-        raise CorruptProjectError(path, f"unreadable undo journal ({exc})") from exc
-    states = [r[2] for r in rows]
-    index = states.count("done")
-    if states != ["done"] * index + ["undone"] * (len(states) - index):
-        raise CorruptProjectError(path, "undo journal out of order (a redone step after an undone)")
-    return commands, index
-
-
-def _write_categories(conn: sqlite3.Connection, categories: CategorySet) -> None:
-    conn.execute("DELETE FROM categories")
-    conn.executemany(
-        "INSERT INTO categories (id, position, data) VALUES (?, ?, ?)",
-        [(c.id, i, codec.dumps(codec.category_to_dict(c))) for i, c in enumerate(categories)],
-    )
-
-
-def _expect_one(cur: sqlite3.Cursor, what: str) -> None:
-    if cur.rowcount != 1:
-        raise ValueError(f"the journal has no step to {what}")

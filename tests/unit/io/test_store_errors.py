@@ -16,6 +16,7 @@ from orthogui.core.review import set_shape, set_state
 from orthogui.io.store import (
     CorruptProjectError,
     NotAProjectError,
+    ProjectLockedError,
     ProjectStore,
     ProjectStoreError,
     SchemaTooNewError,
@@ -223,11 +224,24 @@ def test_read_only_store_reads_but_every_write_fails(project: Path) -> None:
             store.set_setting("k", 1)
 
 
-def test_a_second_writer_stops_this_store_from_writing(project: Path) -> None:
+def test_a_second_writer_is_refused_by_the_project_lock(project: Path) -> None:
+    store = ProjectStore.open(project)
+    with pytest.raises(
+        ProjectLockedError, match=r"p\.orthogui: .*open for editing by another window"
+    ):
+        ProjectStore.open(project)  # the same project opened a second time
+    with ProjectStore.open(project, read_only=True) as reader:  # reading beside it is fine
+        assert reader.model.annotations() == store.model.annotations()
+    store.close()
+    ProjectStore.open(project).close()  # closing let go of the lock
+
+
+def test_a_program_that_commits_around_the_lock_stops_this_store_from_writing(
+    project: Path, locker: sqlite3.Connection
+) -> None:
     store = ProjectStore.open(project)
     anns = store.model.annotations()
-    with ProjectStore.open(project) as twin:  # the same project opened a second time
-        twin.set_setting("who", "twin")
+    locker.execute("INSERT INTO settings (key, value) VALUES ('who', '\"twin\"')")
     with pytest.raises(EmitLoopError) as info:
         store.history.push(set_state(anns, ReviewState.REJECTED, user="u"))
     assert "changed by another program" in str(info.value.__cause__)
