@@ -29,13 +29,15 @@ def describe_radiograph(rg: Radiograph) -> dict[str, Any]:
     Returns
     -------
     dict
-        Geometry, depth, LUT parameters, spacing, window presets, stored min/max and
-        ``pixel_sha256`` (SHA-256 of the stored array, C order, little-endian, own dtype).
+        Warnings (e.g. ``"damaged: 72 rows missing ..."``), geometry, depth, LUT parameters,
+        spacing, window presets, stored min/max and ``pixel_sha256`` (SHA-256 of the stored
+        array, C order, little-endian, own dtype).
     """
     from orthogui.io.readers import pixel_sha256
 
     stored = rg.stored
     return {
+        "warnings": list(rg.warnings),
         "path": rg.path,
         "format": rg.format,
         "rows": rg.rows,
@@ -75,6 +77,8 @@ def _text(fields: dict[str, Any]) -> str:
         if key == "metadata":
             lines.append("metadata:")
             lines.extend(f"  {k}: {v}" for k, v in value.items())
+        elif key == "warnings":
+            lines.extend(f"WARNING: {w}" for w in value)
         elif key == "windows":
             shown = ", ".join(f"{w['name']} ({w['center']:g}/{w['width']:g})" for w in value)
             lines.append(f"{key}: {shown or '-'}")

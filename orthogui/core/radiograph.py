@@ -14,6 +14,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 Photometric = Literal["MONOCHROME1", "MONOCHROME2"]
+
+DAMAGED_KEY = "damaged"
+"""``Radiograph.metadata`` key a reader sets when it shows a partly damaged image, e.g.
+``"72 rows missing (...)"``; ``Radiograph.warnings`` reports it."""
 SpacingSource = Literal["PixelSpacing", "ImagerPixelSpacing", "none"]
 
 
@@ -104,3 +108,9 @@ class Radiograph:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.rows, self.columns)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a reviewer must be told before reading this image, e.g. ``"damaged: ..."``."""
+        damaged = self.metadata.get(DAMAGED_KEY)
+        return (f"damaged: {damaged}",) if damaged else ()

@@ -1,7 +1,8 @@
 """Radiograph readers: a registry of formats found by magic bytes, then by suffix.
 
 ``read_radiograph(path)`` returns one full-depth ``Radiograph`` or raises a typed
-``RadiographError`` whose ``str()`` is ``"<path>: <reason>"``; ``can_read`` is cheap.
+``RadiographError`` whose ``str()`` is ``"<path>: <reason>"``, also when a native decoder
+panics (see ``_guard``); ``can_read`` is cheap.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def read_radiograph(path: str | Path) -> Radiograph:
     UnsupportedFormatError
         No reader recognises the file, or the file uses a feature no reader supports.
     CorruptFileError
-        Empty, truncated or defective file.
+        Empty, truncated or defective file; a header declaring more decoded pixels than
+        ``$ORTHOGUI_MAX_DECODED_BYTES`` (2 GiB); a decoder that failed or panicked.
     NotAnImageError
         A valid file without an image (e.g. a DICOM SR).
     RadiographError
@@ -155,3 +157,10 @@ def read_radiograph(path: str | Path) -> Radiograph:
     except Exception as exc:  # a decoder's own error type: still a typed, one-line error
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise CorruptFileError(p, f"cannot read as {spec.format}: {text}") from exc
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # a native panic (pyo3) outside the fences
+        text = " ".join(str(exc).split()) or "no message"
+        raise CorruptFileError(
+            p, f"cannot read as {spec.format}: {type(exc).__name__}: {text}"
+        ) from exc

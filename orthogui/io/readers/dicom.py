@@ -26,6 +26,8 @@ from orthogui.core.radiograph import (
     VoiLut,
     WindowPreset,
 )
+from orthogui.io.readers._codestreams import FrameGeometry, check_frame
+from orthogui.io.readers._guard import check_decoded_size, fenced
 from orthogui.io.readers._pixels import to_luminance
 
 if TYPE_CHECKING:
@@ -255,6 +257,54 @@ def _guarded(path: Path, what: str, fn: Callable[[], Any]) -> Any:
         raise CorruptFileError(path, _one_line(f"invalid {what}: {exc}")) from exc
 
 
+def _check_before_decoding(path: Path, ds: Dataset, *, ts_uid: str, frames: int) -> None:
+    """Refuse, from the header and the frame's own structure, what must not reach a decoder.
+
+    The decoded size (rows x columns x frames x samples x bytes) against the cap, then, for an
+    encapsulated frame, its codestream: declared geometry, truncation, damaged offsets.
+    """
+    want = _guarded(
+        path,
+        "image geometry",
+        lambda: FrameGeometry(
+            rows=int(ds.Rows),
+            columns=int(ds.Columns),
+            samples=int(ds.get("SamplesPerPixel") or 1),
+            bits_allocated=int(ds.BitsAllocated),
+        ),
+    )
+    check_decoded_size(
+        path,
+        rows=want.rows,
+        columns=want.columns,
+        frames=max(frames, 1),
+        samples=want.samples,
+        bytes_per_sample=max(math.ceil(want.bits_allocated / 8), 1),
+        source="DICOM header",
+    )
+    if "PixelData" not in ds or not _is_encapsulated(ts_uid):
+        return
+    from pydicom.encaps import get_frame
+
+    with fenced(path, "reading the encapsulated frame"):
+        try:
+            frame = get_frame(ds.PixelData, 0, number_of_frames=1)
+        except Exception as exc:
+            raise CorruptFileError(
+                path, _one_line(f"encapsulated pixel data is damaged: {exc}")
+            ) from exc
+    check_frame(path, bytes(frame), transfer_syntax=ts_uid, want=want)
+
+
+def _is_encapsulated(ts_uid: str) -> bool:
+    from pydicom.uid import UID
+
+    try:
+        return bool(UID(ts_uid).is_encapsulated)
+    except (ValueError, AttributeError):
+        return False
+
+
 def read_dicom(path: Path) -> Radiograph:
     """Read one single-frame DICOM radiograph at full depth.
 
@@ -303,10 +353,12 @@ def read_dicom(path: Path) -> Radiograph:
     ts_uid = str(meta_ts or "")
     ts_name = str(getattr(meta_ts, "name", "") or ts_uid or "unknown transfer syntax")
     rows, cols = int(ds.Rows), int(ds.Columns)
-    try:
-        arr = ds.pixel_array
-    except Exception as exc:
-        raise _decode_failure(path, ts_name, exc) from exc
+    _check_before_decoding(path, ds, ts_uid=ts_uid, frames=frames)
+    with fenced(path, f"decoding {ts_name}"):
+        try:
+            arr = ds.pixel_array
+        except Exception as exc:
+            raise _decode_failure(path, ts_name, exc) from exc
     arr = np.asarray(arr)
     photometric = _PHOTOMETRIC[pi]
     meta = _metadata(ds, ts_uid=ts_uid, ts_name=ts_name)

@@ -22,10 +22,19 @@ from orthogui.core.radiograph import (
     RadiographError,
     UnsupportedFormatError,
 )
+from orthogui.io.readers._codestreams import jpeg_dimensions
+from orthogui.io.readers._guard import check_decoded_size, fenced
 from orthogui.io.readers._pixels import apply_orientation, to_luminance
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ORIENTATION_TAG = 274
+
+# PNG colour type -> channels OpenCV decodes it to (a palette becomes BGR).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+
+# A truncated baseline JPEG whose decoded rows cover at least this share of the image is shown,
+# its missing rows black and flagged in ``metadata['damaged']``; a worse one is refused.
+MAX_MISSING_ROWS_FRACTION = 0.5
 
 
 def _one_line(text: str) -> str:
@@ -74,7 +83,9 @@ def _png_chunks(path: Path, data: bytes) -> dict[str, Any]:
             raise CorruptFileError(path, "PNG does not start with an IHDR chunk")
         first = False
         if ctype == b"IHDR" and length >= 10:
-            info["width"], info["height"], info["bit_depth"] = struct.unpack(">IIB", body[:9])
+            info["width"], info["height"], info["bit_depth"], info["colour"] = struct.unpack(
+                ">IIBB", body[:10]
+            )
         elif ctype == b"sBIT":
             info["sbit"] = max(body) if body else None
         elif ctype == b"eXIf":
@@ -107,7 +118,16 @@ def read_png(path: Path) -> Radiograph:
 
     data = path.read_bytes()
     info = _png_chunks(path, data)
-    arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    check_decoded_size(
+        path,
+        rows=int(info.get("height", 0)),
+        columns=int(info.get("width", 0)),
+        samples=_PNG_CHANNELS.get(int(info.get("colour", 6)), 4),
+        bytes_per_sample=2 if info.get("bit_depth") == 16 else 1,
+        source="PNG IHDR",
+    )
+    with fenced(path, "PNG decoding"):
+        arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise CorruptFileError(path, "PNG pixel data cannot be decoded")
     if arr.shape[:2] != (info.get("height"), info.get("width")):
@@ -143,27 +163,31 @@ def read_jpeg(path: Path) -> Radiograph:
     Returns
     -------
     Radiograph
-        ``stored`` is uint8 luminance; the orientation applied is in ``metadata``.
+        ``stored`` is uint8 luminance; the orientation applied is in ``metadata``. A
+        sequential JPEG cut short after at least half its rows opens with the missing rows
+        black and ``metadata['damaged']`` saying how many (``Radiograph.warnings``).
 
     Raises
     ------
     CorruptFileError
-        A truncated or undecodable stream (Pillow refuses truncated data; OpenCV would not).
+        An undecodable stream, or a truncated one that lost more than half its rows (or is
+        progressive, so that no row is complete); a frame header above the size cap.
     """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            orientation = int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
-            im.load()
-            mode = im.mode
-            grey = im if mode in ("L", "I;16", "I") else im.convert("L")
-            arr = np.array(grey)
-    except RadiographError:
-        raise
-    except Exception as exc:
-        raise CorruptFileError(path, _one_line(f"JPEG cannot be decoded: {exc}")) from exc
+    data = path.read_bytes()
+    dims = jpeg_dimensions(data)
+    if dims is not None:
+        rows, columns, components, precision = dims
+        check_decoded_size(
+            path,
+            rows=max(rows, 1),
+            columns=columns,
+            samples=max(components, 1),
+            bytes_per_sample=2 if precision > 8 else 1,
+            source="JPEG frame header",
+        )
     meta: dict[str, Any] = {}
+    with fenced(path, "JPEG decoding"):
+        arr, mode, orientation = _jpeg_pixels(path, data, meta)
     if mode not in ("L", "I;16", "I"):
         meta["converted_from"] = mode
     if orientation != 1:
@@ -175,6 +199,77 @@ def read_jpeg(path: Path) -> Radiograph:
         bits_stored=int(arr.dtype.itemsize * 8),
         metadata=meta,
     )
+
+
+def _jpeg_pixels(path: Path, data: bytes, meta: dict[str, Any]) -> tuple[NDArray[Any], str, int]:
+    """(pixels as stored, Pillow mode, EXIF orientation); salvages a truncated sequential JPEG."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    try:
+        with Image.open(BytesIO(data)) as im:
+            orientation = int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
+            mode = im.mode
+            try:
+                im.load()
+            except OSError as exc:
+                if "truncated" not in str(exc):
+                    raise
+                return _salvage_truncated(path, data, meta, str(exc)), mode, orientation
+            grey = im if mode in ("L", "I;16", "I") else im.convert("L")
+            return np.array(grey), mode, orientation
+    except RadiographError:
+        raise
+    except Exception as exc:
+        raise CorruptFileError(path, _one_line(f"JPEG cannot be decoded: {exc}")) from exc
+
+
+def _salvage_truncated(path: Path, data: bytes, meta: dict[str, Any], why: str) -> NDArray[Any]:
+    """Decode a truncated JPEG twice onto canvases of different fill; rows that differ are missing.
+
+    libjpeg emits only complete scanlines, so the rows both decodes agree on are exactly the
+    ones the file holds. The missing rows become 0 and ``meta['damaged']`` says how many.
+    """
+    from io import BytesIO
+
+    from PIL import Image
+
+    decoded: list[NDArray[Any]] = []
+    with Image.open(BytesIO(data)) as im:
+        if len(im.tile) != 1:
+            raise CorruptFileError(path, _one_line(f"JPEG cannot be decoded: {why}"))
+        codec, extents, offset, args = im.tile[0]
+        for fill in (0, 255):
+            canvas = Image.new(im.mode, im.size, (fill,) * len(im.getbands()))
+            decoder = Image._getdecoder(im.mode, codec, args, im.decoderconfig)
+            try:
+                decoder.setimage(canvas.im, extents)
+                decoder.decode(data[offset:])
+            finally:
+                decoder.cleanup()
+            grey = canvas if im.mode in ("L", "I;16", "I") else canvas.convert("L")
+            decoded.append(np.array(grey))
+    lost = np.any(decoded[0] != decoded[1], axis=1)
+    missing, height = int(lost.sum()), int(lost.size)
+    if missing == 0:
+        return decoded[0]  # only what follows the last scanline is gone (e.g. the EOI marker)
+    if missing > MAX_MISSING_ROWS_FRACTION * height:
+        raise CorruptFileError(
+            path,
+            _one_line(
+                f"JPEG cannot be decoded: {why}; only {height - missing} of {height} rows "
+                "could be recovered"
+            ),
+        )
+    arr = decoded[0]
+    arr[lost] = 0
+    meta["damaged"] = (
+        f"{missing} rows missing (of {height}, at the end of the stored image: the file is "
+        f"truncated at byte {len(data):,}); shown black"
+    )
+    meta["damaged_rows"] = missing
+    return arr
 
 
 # TIFF Photometric (tag 262) -> our photometric; colour values are reduced to luminance.
@@ -193,6 +288,14 @@ def _tiff_pixels(path: Path) -> tuple[NDArray[Any], int, int, int]:
             raise UnsupportedFormatError(
                 path, f"TIFF stack of shape {series.shape}; only single images are read"
             )
+        check_decoded_size(
+            path,
+            rows=int(page.imagelength),
+            columns=int(page.imagewidth),
+            samples=int(page.samplesperpixel) * max(int(page.imagedepth), 1),
+            bytes_per_sample=int(page.dtype.itemsize) if page.dtype is not None else 1,
+            source="TIFF tags",
+        )
         photometric = int(page.photometric)
         orientation_tag = page.tags.get(_ORIENTATION_TAG)
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
@@ -237,7 +340,8 @@ def read_tiff(path: Path) -> Radiograph:
         A truncated or undecodable file.
     """
     try:
-        arr, photometric_tag, orientation, pages = _tiff_pixels(path)
+        with fenced(path, "TIFF decoding"):
+            arr, photometric_tag, orientation, pages = _tiff_pixels(path)
     except RadiographError:
         raise
     except Exception as exc:

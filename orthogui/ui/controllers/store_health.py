@@ -180,7 +180,7 @@ class StoreHealth(QObject):
             update()
 
 
-def open_project(parent: QWidget, path: Path) -> ProjectStore | None:
+def open_project(parent: QWidget | None, path: Path) -> ProjectStore | None:
     """Open ``path`` for editing; if another window or program has it open, offer to open it
     read-only (returns None on Cancel). Other errors propagate."""
     try:
