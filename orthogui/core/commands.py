@@ -45,6 +45,19 @@ class Command(ABC):
         """Ids of the image records this command touches."""
         return set()
 
+    def touched_images(self) -> tuple[str, ...]:
+        """Ids of the images this command changes: its image records and the images its
+        annotations sit on, in the order the command meets them (no repeats).
+
+        Undo and redo use it to show the image a step changes.
+
+        Returns
+        -------
+        tuple of str
+            Image ids, first touched first.
+        """
+        return tuple(sorted(self.image_ids()))
+
     @abstractmethod
     def payload(self) -> dict[str, Any]: ...
 
@@ -54,6 +67,10 @@ class Command(ABC):
 
 def _anns(items: Sequence[dict[str, Any]]) -> tuple[Annotation, ...]:
     return tuple(annotation_from_dict(d) for d in items)
+
+
+def _images_of(annotations: Sequence[Annotation]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.image_id for a in annotations))
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,9 @@ class AddAnnotations(Command):
 
     def annotation_ids(self) -> set[str]:
         return {a.id for a in self.annotations}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return _images_of(self.annotations)
 
     def payload(self) -> dict[str, Any]:
         return {"annotations": [annotation_to_dict(a) for a in self.annotations]}
@@ -97,6 +117,9 @@ class RemoveAnnotations(Command):
 
     def annotation_ids(self) -> set[str]:
         return {a.id for a in self.annotations}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return _images_of(self.annotations)
 
     def payload(self) -> dict[str, Any]:
         return {"annotations": [annotation_to_dict(a) for a in self.annotations]}
@@ -144,6 +167,9 @@ class UpdateAnnotations(Command):
 
     def annotation_ids(self) -> set[str]:
         return {a.id for a in self.after}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return _images_of(self.after)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -227,6 +253,9 @@ class CompositeCommand(Command):
 
     def image_ids(self) -> set[str]:
         return set().union(*(c.image_ids() for c in self.children))
+
+    def touched_images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i for c in self.children for i in c.touched_images()))
 
     def payload(self) -> dict[str, Any]:
         return {"children": [c.to_json() for c in self.children]}

@@ -61,6 +61,14 @@ class History:
     def can_redo(self) -> bool:
         return self._index < len(self._stack) and self._group is None
 
+    def undo_command(self) -> Command | None:
+        """The step ``undo`` would take back, or None."""
+        return self._stack[self._index - 1] if self.can_undo() else None
+
+    def redo_command(self) -> Command | None:
+        """The step ``redo`` would apply again, or None."""
+        return self._stack[self._index] if self.can_redo() else None
+
     def undo_label(self) -> str:
         return self._stack[self._index - 1].label if self.can_undo() else ""
 

@@ -7,6 +7,7 @@ can hold, so a window change costs one 64 Ki-entry table build and one gather (`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,11 @@ from numpy.typing import NDArray
 from orthogui.core.radiograph import Radiograph, WindowPreset
 
 _LUT_MAX_RANGE = 1 << 20  # integer ranges up to this size go through a lookup table
+FALLBACK_PERCENTILES = (0.5, 99.5)
+"""The window shown when the file's own window misses its pixels: these percentiles of the
+modality values (a robust full range: a few hot or dead pixels do not flatten the image)."""
+MIN_INSIDE_FRACTION = 0.01  # a window holding fewer of the pixels than this misses them
+_SAMPLE_STRIDE = 4  # statistics from every 4th row/column: same result within noise
 
 
 def modality_values(rg: Radiograph, stored: NDArray[Any]) -> NDArray[np.float64]:
@@ -39,6 +45,72 @@ def default_window(rg: Radiograph) -> WindowPreset:
         return rg.windows[0]
     lo, hi = value_range(rg)
     return WindowPreset(center=(lo + hi) / 2.0, width=max(hi - lo, 1.0), name="Full range")
+
+
+@dataclass(frozen=True)
+class WindowChoice:
+    """The window to open an image with; ``note`` says why it is not the file's, else ""."""
+
+    window: WindowPreset
+    note: str = ""
+
+
+def percentile_window(
+    rg: Radiograph, percentiles: tuple[float, float] = FALLBACK_PERCENTILES
+) -> WindowPreset:
+    """A window spanning the given percentiles of the image's modality values.
+
+    Parameters
+    ----------
+    rg
+        The radiograph.
+    percentiles
+        Low and high percentile (0-100).
+
+    Returns
+    -------
+    WindowPreset
+        Width at least 1, named after the percentiles.
+    """
+    sample = modality_values(rg, rg.stored[::_SAMPLE_STRIDE, ::_SAMPLE_STRIDE])
+    lo, hi = (float(v) for v in np.percentile(sample, percentiles))
+    name = f"Percentile {percentiles[0]:g}-{percentiles[1]:g} %"
+    return WindowPreset(center=(lo + hi) / 2.0, width=max(hi - lo, 1.0), name=name)
+
+
+def choose_window(rg: Radiograph) -> WindowChoice:
+    """The file's first window, unless it misses the pixels: then a percentile window.
+
+    A stored window misses when fewer than ``MIN_INSIDE_FRACTION`` of the (sampled) pixels
+    lie inside it, e.g. a window of 70-5380 on pixels of 32744-65535: the image would show as
+    a white (or black) page.
+
+    Parameters
+    ----------
+    rg
+        The radiograph.
+
+    Returns
+    -------
+    WindowChoice
+        ``note`` is empty when the file's window (or the full range) is used; otherwise it
+        names the file's window, the pixel range and the window shown instead.
+    """
+    window = default_window(rg)
+    if not rg.windows:
+        return WindowChoice(window)
+    sample = modality_values(rg, rg.stored[::_SAMPLE_STRIDE, ::_SAMPLE_STRIDE])
+    lo, hi = window.center - window.width / 2.0, window.center + window.width / 2.0
+    if sample.size == 0 or float(np.mean((sample > lo) & (sample < hi))) >= MIN_INSIDE_FRACTION:
+        return WindowChoice(window)
+    fallback = percentile_window(rg)
+    note = (
+        f"the file's window (C {window.center:g} W {window.width:g}) misses the pixel values "
+        f"({float(sample.min()):g} to {float(sample.max()):g}): showing the "
+        f"{FALLBACK_PERCENTILES[0]:g}-{FALLBACK_PERCENTILES[1]:g} percentile window "
+        f"(C {fallback.center:g} W {fallback.width:g}) instead"
+    )
+    return WindowChoice(fallback, note)
 
 
 def inverted(rg: Radiograph) -> bool:

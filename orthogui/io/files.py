@@ -1,4 +1,5 @@
-"""Turn chosen or dropped paths into image records (call off the GUI thread: walks, hashes).
+"""Turn chosen or dropped paths into image records (call off the GUI thread: walks, hashes,
+reads headers).
 
 Folders are scanned by content (``orthogui.io.folder_scan``: DICOMDIR, magic bytes, suffix);
 each file is hashed so the store can skip duplicates. Nothing here touches Qt.
@@ -37,12 +38,17 @@ def file_sha256(path: Path) -> str:
 
 
 def records_for(paths: Iterable[Path]) -> list[ImageRecord]:
-    """New image records (id, absolute path, content hash) for the files under ``paths``."""
+    """New image records for the files under ``paths``: id, absolute path, content hash, and
+    what the header says (size, pixel spacing and its source, study key; see
+    ``orthogui.io.header``), so that lengths in mm are known before an image is opened."""
+    from orthogui.io.header import read_header_facts, with_header_facts
+
     records = []
     for f in expand_paths(paths):
         try:
             digest = file_sha256(f)
         except OSError:
             digest = ""
-        records.append(ImageRecord(id=new_id(), path=str(f.resolve()), sha256=digest))
+        record = ImageRecord(id=new_id(), path=str(f.resolve()), sha256=digest)
+        records.append(with_header_facts(record, read_header_facts(f)))
     return records

@@ -36,6 +36,7 @@ from orthogui.ui.controllers.review import ReviewController
 from orthogui.ui.controllers.store_health import StoreHealth, open_project
 from orthogui.ui.controllers.training import install_training
 from orthogui.ui.controllers.uncertainty import UncertaintyController
+from orthogui.ui.controllers.undo import UndoRedoController
 from orthogui.ui.dialogs.evaluate import open_evaluate_dialog
 from orthogui.ui.dialogs.files import FileCommands
 from orthogui.ui.panels.annotations import AnnotationListPanel
@@ -109,6 +110,7 @@ class MainWindow(FileCommands, QMainWindow):
         install_help_menu(self)
         self.store_health = StoreHealth.install(self)
         self._connect()
+        self.undo_redo = UndoRedoController(self)
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
         self._on_history_changed(None)
@@ -126,8 +128,8 @@ class MainWindow(FileCommands, QMainWindow):
             "inventory": self.show_inventory,
             "export_inventory": self.choose_inventory_csv,
             "quit": self.close,
-            "undo": self.history.undo,
-            "redo": self.history.redo,
+            "undo": lambda: self.undo_redo.undo(),
+            "redo": lambda: self.undo_redo.redo(),
             "delete": self.delete_selected,
             "fit": self.fit,
             "zoom_in": lambda: (c.zoom_at(1.25), self._show_zoom()),
@@ -222,9 +224,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.presets.set_radiograph(rg)
         self._bookkeep(image_id, rg)
         note, self._error = self._error, ""  # a failed file stays named until the next one
-        self.statusBar().showMessage(
-            note or f"{Path(rg.path).name}: {self.readout.spacing_text(rg)}", 15000
-        )
+        text = f"{Path(rg.path).name}: {self.presets.note or self.readout.spacing_text(rg)}"
+        self.statusBar().showMessage(note or text, 15000)
         ids = self.queue_panel.ordered_ids()
         if image_id in ids:
             nxt = ids[ids.index(image_id) + 1 : ids.index(image_id) + 1 + PREFETCH]
@@ -368,11 +369,7 @@ class MainWindow(FileCommands, QMainWindow):
                 self.properties_panel.show_annotation(None)
 
     def _on_history_changed(self, _event: HistoryEvent | None) -> None:
-        h = self.history
-        self.actions["undo"].setEnabled(h.can_undo())
-        self.actions["redo"].setEnabled(h.can_redo())
-        self.actions["undo"].setText(f"&Undo {h.undo_label()}".rstrip())
-        self.actions["redo"].setText(f"&Redo {h.redo_label()}".rstrip())
+        self.undo_redo.refresh()
 
     # -- canvas and panel slots ------------------------------------------------------------------
     def _on_canvas_cursorMoved(self, x: float, y: float) -> None:

@@ -84,3 +84,50 @@ def test_csv_html_and_pdf(qtbot, tmp_path: Path) -> None:
     dlg.save_pdf(tmp_path / "inv.pdf")
     data = (tmp_path / "inv.pdf").read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 1000
+
+
+def test_dicom_spacing_is_stored_at_import_so_unopened_images_have_lengths(
+    qtbot, tmp_path: Path
+) -> None:
+    """DICOMs added to a project give lengths in mm before anyone opens them (header read at
+    import, not on first display): dialog, CSV and printable page agree."""
+    import shutil
+
+    from orthogui.core.annotation import Annotation
+    from orthogui.core.commands import AddAnnotations
+    from tests.ui._workbench import screw
+    from tests.ui.test_main_window import make_window
+
+    data = Path(__file__).parents[1] / "data" / "dicom"
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    for name in ("RG2_UNC.dcm", "77654033_CR2_6247.dcm"):  # PixelSpacing 0.2, Imager 0.1
+        shutil.copy(data / name, folder / name)
+    win = make_window(qtbot, tmp_path / "p.orthogui")
+    with qtbot.waitSignal(win._scan_bridge.finished, timeout=20000):
+        win.add_paths([folder])
+    records = {Path(r.path).name: r for r in win.model.images()}
+    assert set(records) == {"RG2_UNC.dcm", "77654033_CR2_6247.dcm"}
+    unopened = [r.id for r in records.values() if r.id != win.image_id]
+    assert len(unopened) == 1  # the scan opened one image; the other is never shown
+    for rec in records.values():
+        assert rec.attributes["spacing_source"] in ("PixelSpacing", "ImagerPixelSpacing")
+        assert rec.width > 0 and rec.height > 0 and rec.study_key
+    assert records["RG2_UNC.dcm"].attributes["pixel_spacing"] == [0.2, 0.2]
+    assert records["RG2_UNC.dcm"].attributes["spacing_source"] == "PixelSpacing"
+    # Draw a 50 px screw on each image directly in the model: neither needs to be shown.
+    for rec in records.values():
+        ann = Annotation.human(image_id=rec.id, category="cortical_screw", shape=screw(2, 2, 50, 2))
+        win.history.push(AddAnnotations((ann,)))
+    win._spacings.clear()  # nothing learnt from showing an image: the record alone counts
+    dlg = win.show_inventory()
+    qtbot.addWidget(dlg)
+    dlg.scope.setCurrentIndex(dlg.scope.findData("study"))
+    inv = dlg.inventory
+    assert inv.images_without_spacing == ()
+    lengths = {r.image: r.length_mm for r in inv.per_image}
+    assert lengths == {"RG2_UNC.dcm": 10, "77654033_CR2_6247.dcm": 5}
+    assert "unknown" not in to_csv(inv) and "Lengths unknown" not in dlg.html()
+    assert win.image_id not in unopened
+    dlg.close()
+    win.close()

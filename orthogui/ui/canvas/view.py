@@ -34,7 +34,7 @@ from orthogui.core.geometry import Polygon
 from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
-from orthogui.io.display import default_window, render, render_region, value_range
+from orthogui.io.display import choose_window, render, render_region, value_range
 from orthogui.ui.canvas.cache import Plan, Raster, plain_scale, plan_for
 from orthogui.ui.canvas.image import Pyramid
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
@@ -188,7 +188,7 @@ class CanvasView(QGraphicsView):
             self.scene_.setSceneRect(QRectF(0, 0, 1, 1))
             return
         self._range = value_range(radiograph)
-        self._window = window or default_window(radiograph)
+        self._window = window or choose_window(radiograph).window
         self._wl_pending = False
         self._rerender()
         pyramid = self.scene_.image_item.pyramid()

@@ -20,14 +20,16 @@ from orthogui.core.annotation import Annotation, ReviewState
 from orthogui.core.categories import SCREW_GROUP
 from orthogui.core.geometry import Box, Polygon
 from orthogui.core.project import ImageRecord, ProjectModel
+from orthogui.io.header import SPACING_KEY
 
 Spacing = tuple[float, float]  # (row, column) in mm
 STUDY = "All images"
 
 
 def record_spacing(record: ImageRecord) -> Spacing | None:
-    """The pixel spacing remembered for an image (set when it was first read), or None."""
-    value = record.attributes.get("pixel_spacing")
+    """The pixel spacing stored for an image (read from its header at import, or when it was
+    first shown), or None."""
+    value = record.attributes.get(SPACING_KEY)
     if not value or len(value) != 2:
         return None
     return (float(value[0]), float(value[1]))

@@ -54,6 +54,7 @@ class ImageLoader(QObject):
         self._inflight: dict[str, Future[Any]] = {}
         self._errors: dict[str, str] = {}
         self._current: str | None = None
+        self._closed = False
 
     # -- requests ---------------------------------------------------------------------------
     def current(self) -> str | None:
@@ -88,6 +89,7 @@ class ImageLoader(QObject):
         self._errors.pop(image_id, None)
 
     def shutdown(self) -> None:
+        self._closed = True  # reads already finished into the bridge are dropped
         for fut in self._inflight.values():
             fut.cancel()
         self._inflight.clear()
@@ -95,7 +97,7 @@ class ImageLoader(QObject):
 
     # -- internals --------------------------------------------------------------------------
     def _submit(self, image_id: str, path: Path) -> None:
-        if image_id in self._inflight:
+        if self._closed or image_id in self._inflight:
             return
         fut = self._pool.submit(self._reader, Path(path))
         self._inflight[image_id] = fut
@@ -104,6 +106,8 @@ class ImageLoader(QObject):
     def _on_bridge_finished(self, image_id: object, radiograph: object) -> None:
         key = str(image_id)
         self._inflight.pop(key, None)
+        if self._closed:
+            return
         assert isinstance(radiograph, Radiograph)
         self._cache[key] = radiograph
         self._cache.move_to_end(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMenu
 
 from orthogui.core.radiograph import Radiograph, WindowPreset
-from orthogui.io.display import default_window, value_range
+from orthogui.io.display import choose_window, value_range
 
 
 class WindowPresets:
@@ -16,11 +16,15 @@ class WindowPresets:
         self.canvas = canvas
         self.presets: list[WindowPreset] = []
         self.index = 0
+        self.note = ""  # why the image opened in another window than the file's, else ""
 
     def set_radiograph(self, rg: Radiograph) -> None:
         lo, hi = value_range(rg)
         full = WindowPreset((lo + hi) / 2.0, max(hi - lo, 1.0), "Full range")
-        self.presets = [*rg.windows, full] if rg.windows else [default_window(rg)]
+        choice = choose_window(rg)
+        self.note = choice.note
+        first = [choice.window] if choice.note else []  # the window the image opened in
+        self.presets = [*first, *rg.windows, full] if rg.windows else [choice.window]
         self.index = 0
         self.menu.clear()
         for i, p in enumerate(self.presets):

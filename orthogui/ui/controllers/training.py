@@ -24,12 +24,14 @@ from orthogui.ml.card import ModelCard, ModelError, load_card
 from orthogui.training.launcher import RunRecord, TrainingRun, load_record, save_record
 from orthogui.training.protocol import Event
 from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.locations import data_dir
 from orthogui.ui.training.panel import TrainingPanel
 from orthogui.ui.training.prepare import (
     FineTuneRequest,
     NotReady,
     PreparedJob,
     check_approved_reviewed,
+    check_categories,
     check_ready,
     choose_models_dir,
     freeze_approved,
@@ -39,6 +41,12 @@ from orthogui.ui.training.prepare import (
 CommandFor = Callable[[Path], list[str]]  # job file -> worker command line (tests, torchrun)
 PredictorLoader = Callable[[Path], Predictor]  # card file -> loaded predictor (worker thread)
 MESSAGE_MS = 15000
+
+
+def user_models_dir() -> Path:
+    """Where fine-tuned versions are published: the user's data folder, never the
+    installation's models folder (which may be read-only, and is replaced on an update)."""
+    return data_dir() / "models"
 
 
 def run_record_path(project_file: Path) -> Path:
@@ -77,7 +85,7 @@ class TrainingController(QObject):
         self._closed = False
         card = self.current_card()
         self.panel = TrainingPanel(
-            models_dir=choose_models_dir(card, self.project_dir),
+            models_dir=choose_models_dir(card, self.project_dir, user_dir=user_models_dir()),
             model_name=card.name if card else "",
             can_start=True,
         )
@@ -121,12 +129,14 @@ class TrainingController(QObject):
         try:
             check_ready(approved, card)
             check_approved_reviewed(model)
+            assert card is not None
+            check_categories(model, card)
         except NotReady as exc:
             self._say(str(exc))
             return
         assert card is not None
         copy, paths = freeze_approved(model, self.window.store.image_path)
-        models_dir = choose_models_dir(card, self.project_dir)
+        models_dir = choose_models_dir(card, self.project_dir, user_dir=user_models_dir())
         self.panel.set_model(models_dir, card.name)
         request = FineTuneRequest(copy, paths, self.project_dir, card, models_dir)
         self.panel.set_preparing(f"writing a snapshot of {approved} approved images…")

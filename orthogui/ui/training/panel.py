@@ -19,8 +19,14 @@ from PySide6.QtWidgets import (
 )
 
 from orthogui.ml.card import load_card
+from orthogui.training.job import TrainingJob, load_job
 from orthogui.training.launcher import RunRecord
-from orthogui.training.promotion import list_versions, promote_candidate, rollback
+from orthogui.training.promotion import (
+    decide_promotion,
+    list_versions,
+    promote_candidate,
+    rollback,
+)
 from orthogui.training.protocol import (
     Evaluated,
     Event,
@@ -33,6 +39,7 @@ from orthogui.ui.training.bridge import TrainingBridge
 from orthogui.ui.training.plot import LossPlot
 
 START_TEXT = "Fine-tune on approved images"
+HELD_OUT = "this run's held-out images"
 
 
 def _eta(seconds: float) -> str:
@@ -69,6 +76,9 @@ class TrainingPanel(QWidget):
         self.can_start = can_start
         self.bridge = TrainingBridge(self)
         self.candidate_card: Path | None = None
+        self.candidate_wins = False  # the gate's verdict on the run's own held-out metrics
+        self._gate = TrainingJob(snapshot=Path(), output=Path())  # primary metric, tolerance
+        self._held_out: dict[str, dict[str, float]] = {}  # "current"/"candidate" -> metrics
         self._preparing = False
         self._running = False  # from start/attach until the run's last event
         self._stopping = False
@@ -83,6 +93,10 @@ class TrainingPanel(QWidget):
         self.plot = LossPlot()
         self.versions = QTableWidget(0, 3)
         self.versions.setHorizontalHeaderLabels(["version", "segm AP", "bbox AP"])
+        self.versions.setToolTip(
+            "Versions: AP on each version's own test set (its card). The last run: AP of the "
+            "candidate and the current model on the run's held-out images, as the gate compared."
+        )
         self.promote_button = QPushButton("Promote candidate")
         self.rollback_button = QPushButton("Roll back")
         buttons = QHBoxLayout()
@@ -110,7 +124,7 @@ class TrainingPanel(QWidget):
     # -- actions --------------------------------------------------------------------------
     def start(self, job: Path, *, command: list[str] | None = None) -> None:
         """Run the worker on ``job`` (``command`` overrides the worker command line)."""
-        self._begin("starting…")
+        self._begin("starting…", job)
         try:
             self.bridge.start(job, command=command)
             self._running = True
@@ -119,7 +133,7 @@ class TrainingPanel(QWidget):
 
     def attach(self, record: RunRecord) -> None:
         """Follow a worker started by an earlier session (its events file, from the start)."""
-        self._begin(f"re-attached to the running worker (pid {record.pid})…")
+        self._begin(f"re-attached to the running worker (pid {record.pid})…", record.job)
         try:
             self.bridge.attach(record)
             self._running = True
@@ -131,8 +145,13 @@ class TrainingPanel(QWidget):
         """A run was started or attached and its last event has not arrived yet."""
         return self._running
 
-    def _begin(self, status: str) -> None:
+    def _begin(self, status: str, job: Path) -> None:
         self._preparing = self._stopping = False
+        self._held_out, self.candidate_wins = {}, False
+        try:
+            self._gate = load_job(job)
+        except (OSError, ValueError):  # unreadable job: the gate's defaults
+            self._gate = TrainingJob(snapshot=Path(), output=Path())
         self.plot.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -156,18 +175,39 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def refresh_versions(self) -> None:
+        """The versions (AP from their cards), then the last run's held-out comparison."""
         cards = list_versions(self.models_dir, self.model_name) if self.models_dir.is_dir() else []
-        self.versions.setRowCount(len(cards))
-        for row, card in enumerate(reversed(cards)):  # newest (current) first
+        rows = [
+            (card.version + (" (current)" if i == 0 else ""), card.metrics)
+            for i, card in enumerate(reversed(cards))  # newest (current) first
+        ]
+        names = {"candidate": "candidate", "current": "current model"}
+        rows += [(f"{names[k]} on {HELD_OUT}", m) for k, m in self._held_out.items()]
+        primary = self._gate.primary_metric  # the metric the gate compares, first
+        self.versions.setHorizontalHeaderLabels(["version", primary.replace("_", " "), "bbox AP"])
+        self.versions.setRowCount(len(rows))
+        for row, (name, metrics) in enumerate(rows):
             cells = [
-                card.version + (" (current)" if row == 0 else ""),
-                f"{card.metrics.get('segm_AP', float('nan')):.3f}",
-                f"{card.metrics.get('bbox_AP', float('nan')):.3f}",
+                name,
+                f"{metrics.get(primary, float('nan')):.3f}",
+                f"{metrics.get('bbox_AP', float('nan')):.3f}",
             ]
             for col, text in enumerate(cells):
                 self.versions.setItem(row, col, QTableWidgetItem(text))
         self.rollback_button.setEnabled(len(cards) > 1)
-        self.promote_button.setEnabled(self.candidate_card is not None)
+        self.promote_button.setEnabled(self.candidate_card is not None and self.candidate_wins)
+
+    def _judge(self) -> bool:
+        """Re-run the gate on the held-out metrics the run reported (the table's last rows):
+        whether the kept candidate may still be promoted by hand."""
+        gate = self._gate
+        decision = decide_promotion(
+            self._held_out.get("current"),
+            self._held_out.get("candidate", {}),
+            gate.tolerance,
+            primary=gate.primary_metric,
+        )
+        return decision.promote
 
     def _update_buttons(self) -> None:
         running = self._running
@@ -193,9 +233,11 @@ class TrainingPanel(QWidget):
     def _on_promote_button_clicked(self) -> None:
         if self.candidate_card is None:
             return
+        if not self.candidate_wins:  # the button is disabled; a queued click changes nothing
+            return
         card = promote_candidate(load_card(self.candidate_card), self.models_dir)
         self.status_label.setText(f"promoted version {card.version}")
-        self.candidate_card = None
+        self.candidate_card, self.candidate_wins = None, False
         self.refresh_versions()
         self.models_changed.emit()
         if card.source is not None:
@@ -231,6 +273,7 @@ class TrainingPanel(QWidget):
             self.eta_label.setText(f"ETA {_eta(event.eta_s)}")
             self.plot.add(event.step, event.loss)
         elif isinstance(event, Evaluated):
+            self._held_out[event.model] = dict(event.metrics)
             ap = event.metrics.get("segm_AP", float("nan"))
             self.status_label.setText(f"{event.model} segm AP {ap:.3f} at step {event.step}")
         elif isinstance(event, Finished):
@@ -239,7 +282,13 @@ class TrainingPanel(QWidget):
                 self.status_label.setText(f"version {event.version} promoted: {event.reason}")
                 self.candidate_card = None
             else:
-                self.status_label.setText(f"kept as candidate: {event.reason}")
+                if event.metrics:
+                    self._held_out.setdefault("candidate", dict(event.metrics))
+                self.candidate_wins = self._judge()
+                self.status_label.setText(
+                    f"kept as candidate: {event.reason} (measured on {HELD_OUT}: the table's "
+                    "last rows; the version rows show each card's own test set)"
+                )
                 self.candidate_card = Path(event.card)
             self.refresh_versions()
             self.models_changed.emit()

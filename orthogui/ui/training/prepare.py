@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.io.snapshot import (
     ImageMode,
@@ -25,6 +26,11 @@ from orthogui.ml.card import ModelCard, default_models_dir
 from orthogui.training.job import HyperParameters, TrainingJob, save_job
 
 MIN_APPROVED = 2  # one image to learn from, one held out to judge the new version
+MIN_IMAGES_PER_CATEGORY = 5
+"""A category the model knows may appear in a fine-tune only with at least this many approved
+images holding it (rejected findings do not count): with fewer, about one image reaches the
+held-out check, so the gate would judge the category on a single picture, and the training
+split teaches it little but noise. Categories with no approved image are simply not taught."""
 EPOCHS = 3
 BATCH_SIZE = 2
 MAX_STEPS = (10, 600)  # a fine-tune on a laptop CPU stays within minutes to about an hour
@@ -65,10 +71,31 @@ def writable(folder: Path) -> bool:
     return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
-def choose_models_dir(card: ModelCard | None, project_dir: Path) -> Path:
-    """Where new versions go: the folder the current model was loaded from (or the app's
-    models folder) when it is writable, else ``<project folder>/models``."""
-    folder = card.source.parent if card is not None and card.source else default_models_dir()
+def choose_models_dir(
+    card: ModelCard | None, project_dir: Path, *, user_dir: Path | None = None
+) -> Path:
+    """Where new versions go.
+
+    Parameters
+    ----------
+    card
+        The current model.
+    project_dir
+        The project's folder: ``<project folder>/models`` when nothing else is writable.
+    user_dir
+        The user's own models folder (the app passes ``<data folder>/models``): new versions
+        go there, never into the installation's models folder. Without it, the folder the
+        current model was loaded from (or the app's models folder).
+
+    Returns
+    -------
+    Path
+        A folder that is writable or can be created.
+    """
+    if user_dir is not None:
+        folder = user_dir
+    else:
+        folder = card.source.parent if card is not None and card.source else default_models_dir()
     return folder if writable(folder) else project_dir / "models"
 
 
@@ -102,6 +129,53 @@ def check_ready(approved: int, card: ModelCard | None) -> None:
             f"Fine-tuning needs at least {MIN_APPROVED} approved images (one to learn from, "
             f"one to check the new version on); this project has {approved}. Approve reviewed "
             "images with Enter."
+        )
+
+
+def category_shortfalls(model: ProjectModel, card: ModelCard) -> dict[str, int]:
+    """Categories the model knows that the approved images hold too rarely to fine-tune on.
+
+    Parameters
+    ----------
+    model
+        The project.
+    card
+        The model to fine-tune (its categories count).
+
+    Returns
+    -------
+    dict
+        Category -> number of approved images holding it (non-rejected findings), for each
+        category with 1 to ``MIN_IMAGES_PER_CATEGORY - 1`` images, in the card's order.
+    """
+    counts = dict.fromkeys((c.project_category for c in card.categories), 0)
+    for rec in model.images():
+        if rec.status is not ImageStatus.APPROVED:
+            continue
+        held = {
+            a.category
+            for a in model.annotations(rec.id)
+            if a.review.state is not ReviewState.REJECTED
+        }
+        for name in held & counts.keys():
+            counts[name] += 1
+    return {k: n for k, n in counts.items() if 0 < n < MIN_IMAGES_PER_CATEGORY}
+
+
+def check_categories(model: ProjectModel, card: ModelCard) -> None:
+    """Raise ``NotReady`` naming each category with too few approved images.
+
+    The message reads e.g. "needs at least 5 approved images with cortical_screw; has 2".
+    """
+    short = category_shortfalls(model, card)
+    if short:
+        lacks = "; ".join(
+            f"needs at least {MIN_IMAGES_PER_CATEGORY} approved images with {name}; has {n}"
+            for name, n in short.items()
+        )
+        raise NotReady(
+            f"Fine-tuning {lacks}. Approve more images holding "
+            f"{'it' if len(short) == 1 else 'them'}, or reject those findings."
         )
 
 

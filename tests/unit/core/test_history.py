@@ -203,3 +203,28 @@ def test_preannotation_replaces_unreviewed_proposals_in_one_step() -> None:
     m2 = _model()
     m2.put_image(m2.image("img1").evolve(status=ImageStatus.APPROVED))
     assert review.preannotation(m2, "img1", [], label="x") is None  # nothing to change
+
+
+def test_touched_images_name_the_images_a_step_changes_in_order() -> None:
+    """Undo/redo show the image a step changes: commands name it from their own ids."""
+    from orthogui.core.commands import CompositeCommand, UpdateAnnotations
+
+    model = ProjectModel()
+    for i in ("a", "b", "c"):
+        model.put_image(ImageRecord(i, f"{i}.png"))
+    on_b = Annotation.human(image_id="b", category="fracture", shape=Box(0, 0, 5, 5))
+    on_a = Annotation.human(image_id="a", category="fracture", shape=Box(1, 1, 5, 5))
+    add = AddAnnotations((on_b, on_a))
+    assert add.touched_images() == ("b", "a")
+    assert RemoveAnnotations((on_a,)).touched_images() == ("a",)
+    moved = on_b.evolve(category="cortical_screw")
+    assert UpdateAnnotations((on_b,), (moved,)).touched_images() == ("b",)
+    status = SetImageStatus.to(model, "c", ImageStatus.APPROVED)
+    assert status.touched_images() == ("c",)
+    group = CompositeCommand((status, add, RemoveAnnotations((on_b,))))
+    assert group.touched_images() == ("c", "b", "a")
+    history = History(model)
+    history.push(group)
+    assert history.undo_command() is group and history.redo_command() is None
+    history.undo()
+    assert history.undo_command() is None and history.redo_command() is group

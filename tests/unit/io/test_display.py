@@ -130,3 +130,38 @@ def test_window_tuple_equals_preset() -> None:
     )
     rg = _rg(stored)
     assert replace(rg, photometric="MONOCHROME1").photometric == "MONOCHROME1"
+
+
+def _ramp(center: float, width: float) -> Radiograph:
+    stored = (32744 + np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 8).astype(np.uint16)
+    return Radiograph(
+        path="ramp.dcm",
+        format="dicom",
+        stored=stored,
+        bits_stored=16,
+        windows=(WindowPreset(center, width),),
+    )
+
+
+def test_a_window_that_misses_the_pixels_falls_back_to_percentiles() -> None:
+    from orthogui.io.display import FALLBACK_PERCENTILES, choose_window
+
+    rg = _ramp(2725.0, 5310.0)  # the stored window of a real file: 70-5380 on 32744-65504
+    assert render(rg).min() == 255  # what the file's window shows: a white page
+    choice = choose_window(rg)
+    lo, hi = np.percentile(rg.stored[::4, ::4].astype(float), FALLBACK_PERCENTILES)
+    assert choice.window.center == pytest.approx((lo + hi) / 2)
+    assert choice.window.width == pytest.approx(hi - lo)
+    assert "misses the pixel values" in choice.note and "C 2725 W 5310" in choice.note
+    shown = render(rg, choice.window)
+    assert shown.min() == 0 and shown.max() == 255 and 100 < np.median(shown) < 155
+
+
+def test_a_window_that_holds_the_pixels_is_kept() -> None:
+    from orthogui.io.display import choose_window
+
+    rg = _ramp(49000.0, 4000.0)  # inside the range: a narrow window is the reader's choice
+    assert choose_window(rg).window == rg.windows[0] and choose_window(rg).note == ""
+    plain = replace(rg, windows=())
+    assert choose_window(plain).window == default_window(plain)
+    assert choose_window(plain).note == ""
