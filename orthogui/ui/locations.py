@@ -33,3 +33,9 @@ def data_dir() -> Path:
 def log_dir() -> Path:
     """The log folder: ``orthogui.log`` (rotated) and ``faults.log`` (hard crashes)."""
     return data_dir() / "logs"
+
+
+def user_models_dir() -> Path:
+    """Where fine-tuned versions are published: the user's data folder, never the
+    installation's models folder (which may be read-only, and is replaced on an update)."""
+    return data_dir() / "models"

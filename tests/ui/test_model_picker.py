@@ -329,3 +329,15 @@ def test_progress_and_cancel_of_the_whole_queue(
     assert done.args == ["Pre-annotation done: 4 findings on 4 of 4 images"]
     assert pred.calls == 4
     win.close()
+
+
+def test_versions_published_to_the_data_folder_are_listed(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orthogui.ui.locations import user_models_dir
+
+    write_card(tmp_path / "models", "alpha", "1")
+    write_card(user_models_dir(), "alpha", "2")  # what a fine-tune published
+    win = open_window(qtbot, tmp_path, monkeypatch, predictor=CountingPredictor("alpha", "1"))
+    assert list(model_actions(win)) == [f"alpha 1 — {LITE}", f"alpha 2 — {LITE}"]
+    win.close()

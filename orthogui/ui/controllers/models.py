@@ -18,6 +18,7 @@ from orthogui.core.predictor import Predictor
 from orthogui.ml.card import ModelCard, ModelError, default_models_dir, list_cards, load_card
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.controllers.preannotate import PreannotateController
+from orthogui.ui.locations import user_models_dir as user_models_folder
 from orthogui.ui.panels.status import ActiveModelLabel
 
 Loader = Callable[[ModelCard], Predictor]
@@ -50,12 +51,14 @@ class ModelPicker(QObject):
         *,
         models_dir: Path,
         load: Loader,
+        user_models_dir: Path | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
         self.controller = controller
         self.menu = menu
         self.models_dir = models_dir
+        self.user_models_dir = user_models_dir or user_models_folder()
         self.load = load
         self.group = QActionGroup(self)
         self.group.setExclusive(True)
@@ -85,6 +88,9 @@ class ModelPicker(QObject):
     def cards(self) -> list[ModelCard]:
         """Installed cards (by name and version), then those loaded from elsewhere."""
         installed = list_cards(self.models_dir)
+        # Versions that fine-tuning published into the user's data folder come next.
+        if self.user_models_dir.is_dir() and self.user_models_dir != self.models_dir:
+            installed += list_cards(self.user_models_dir)
         known = {c.source for c in installed}
         return installed + [c for p, c in self._loaded_files.items() if p not in known]
 
@@ -176,7 +182,8 @@ class ModelPicker(QObject):
         if token != self._token:
             return
         self._loading = None
-        if card.source is not None and card.source.parent.resolve() != self.models_dir.resolve():
+        listed = {self.models_dir.resolve(), self.user_models_dir.resolve()}
+        if card.source is not None and card.source.parent.resolve() not in listed:
             self._loaded_files[card.source] = card
         assert isinstance(result, Predictor)
         self.controller.set_predictor(result)  # -> modelChanged -> menu and label

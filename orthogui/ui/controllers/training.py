@@ -24,7 +24,7 @@ from orthogui.ml.card import ModelCard, ModelError, load_card
 from orthogui.training.launcher import RunRecord, TrainingRun, load_record, save_record
 from orthogui.training.protocol import Event
 from orthogui.ui.bridge import FutureBridge
-from orthogui.ui.locations import data_dir
+from orthogui.ui.locations import user_models_dir
 from orthogui.ui.training.panel import TrainingPanel
 from orthogui.ui.training.prepare import (
     FineTuneRequest,
@@ -41,12 +41,6 @@ from orthogui.ui.training.prepare import (
 CommandFor = Callable[[Path], list[str]]  # job file -> worker command line (tests, torchrun)
 PredictorLoader = Callable[[Path], Predictor]  # card file -> loaded predictor (worker thread)
 MESSAGE_MS = 15000
-
-
-def user_models_dir() -> Path:
-    """Where fine-tuned versions are published: the user's data folder, never the
-    installation's models folder (which may be read-only, and is replaced on an update)."""
-    return data_dir() / "models"
 
 
 def run_record_path(project_file: Path) -> Path:
