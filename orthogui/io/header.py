@@ -1,5 +1,6 @@
 """Facts about an image read from its header at import, without decoding pixels: size, pixel
-spacing and its source (DICOM), and a study key that groups the images of one study.
+spacing and its source (DICOM), a study key that groups the images of one study, and the
+patient/study facts the review queue groups and labels images by.
 
 Reading the pixels is left to the viewer; these facts let the screw inventory give lengths
 in mm, and the snapshot keep a study in one split, for images never opened.
@@ -8,10 +9,11 @@ in mm, and the snapshot keep a study in one split, for images never opened.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orthogui.core.patient import DISPLAY_KEYS, display_facts
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import SpacingSource
 
@@ -20,8 +22,10 @@ log = logging.getLogger(__name__)
 SPACING_KEY = "pixel_spacing"  # ImageRecord.attributes: [row, column] in mm
 SPACING_SOURCE_KEY = "spacing_source"  # ImageRecord.attributes: "PixelSpacing" | ...
 STUDY_SALT = "orthogui-study-key"
-"""Salt of the study key: the project never stores a Study Instance UID or a Patient ID in
-clear, and every export hashes the key again with its own salt."""
+"""Salt of the study key: the project never stores a Study Instance UID in clear, and every
+export hashes the key again with its own salt. The display facts (patient name and ID, birth
+date, study date and description) stay in the project for the reviewer's queue; they are kept
+under their DICOM keywords, which every export drops."""
 
 _TIFF_ORIENTATION = 274  # EXIF/TIFF tag; 5-8 turn the image by 90 degrees
 
@@ -35,6 +39,7 @@ class HeaderFacts:
     pixel_spacing: tuple[float, float] | None = None  # (row, column) in mm
     spacing_source: SpacingSource = "none"
     study_key: str = ""
+    display: dict[str, str] = field(default_factory=dict)  # core.patient.DISPLAY_KEYS
 
 
 def _study_key(ds: Any) -> str:
@@ -64,6 +69,7 @@ def _dicom_facts(path: Path) -> HeaderFacts:
         pixel_spacing=spacing,
         spacing_source=source,
         study_key=_study_key(ds),
+        display=display_facts({k: ds.get(k) for k in DISPLAY_KEYS}),
     )
 
 
@@ -109,7 +115,7 @@ def read_header_facts(path: Path) -> HeaderFacts:
 
 
 def with_header_facts(record: ImageRecord, facts: HeaderFacts) -> ImageRecord:
-    """``record`` with the facts it does not hold yet (size, spacing, study key).
+    """``record`` with the facts it does not hold yet (size, spacing, study key, display facts).
 
     Parameters
     ----------
@@ -123,7 +129,7 @@ def with_header_facts(record: ImageRecord, facts: HeaderFacts) -> ImageRecord:
     ImageRecord
         The record; what it already holds wins over the header.
     """
-    attrs = dict(record.attributes)
+    attrs = {**facts.display, **record.attributes}
     if facts.pixel_spacing is not None and not attrs.get(SPACING_KEY):
         attrs[SPACING_KEY] = list(facts.pixel_spacing)
         attrs[SPACING_SOURCE_KEY] = facts.spacing_source

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.history import HistoryEvent
+from orthogui.core.patient import with_display_facts
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus
 from orthogui.core.radiograph import Radiograph
@@ -30,6 +31,7 @@ from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
 from orthogui.ui.controllers.logs import install_help_menu
 from orthogui.ui.controllers.models import install_model_menu
+from orthogui.ui.controllers.patient import PatientDisplay
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
 from orthogui.ui.controllers.review import ReviewController
@@ -108,6 +110,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.models = install_model_menu(self, load=model_loader)
         self.training = install_training(self)
         install_help_menu(self)
+        self.patient = PatientDisplay.install(self)
         self.store_health = StoreHealth.install(self)
         self._connect()
         self.undo_redo = UndoRedoController(self)
@@ -234,9 +237,9 @@ class MainWindow(FileCommands, QMainWindow):
         self._update_title()
 
     def _bookkeep(self, image_id: str, rg: Radiograph) -> None:
-        """Size, spacing and "in review" on opening: bookkeeping, outside the undo history."""
+        """Size, spacing, patient facts, "in review" on opening: bookkeeping, not undo steps."""
         rec = self.review.opened_status(image_id) or self.model.image(image_id)
-        attrs = dict(rec.attributes)
+        attrs = with_display_facts(rec.attributes, rg.metadata)  # older imports lack them
         if rg.pixel_spacing is not None and record_spacing(rec) is None:
             attrs["pixel_spacing"] = list(rg.pixel_spacing)
             attrs["spacing_source"] = rg.spacing_source

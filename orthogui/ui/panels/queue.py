@@ -1,7 +1,8 @@
-"""ReviewQueuePanel: the project's images with review status, filtered and sorted.
+"""ReviewQueuePanel: the project's images with review status, filtered and sorted, as a flat
+list or grouped patient → study → image.
 
 The panel's visible order is the review queue: next/previous image and "approve and next"
-follow it. Rows update in place when an image record changes.
+follow it (across groups when grouped). Rows update in place when an image record changes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from orthogui.core.patient import queue_group
 from orthogui.core.project import ImageRecord, ImageStatus
 
 STATUS_TEXT = {
@@ -66,6 +69,10 @@ class ReviewQueuePanel(QDockWidget):
         row.addWidget(self.filter_combo, 1)
         row.addWidget(self.sort_combo, 1)
         lay.addLayout(row)
+        self.group_check = QCheckBox("Group by patient", body)
+        self.group_check.setObjectName("queueGroupByPatient")
+        self.group_check.setToolTip("Show the queue as patient → study → image")
+        lay.addWidget(self.group_check)
         self.tree = QTreeWidget(body)
         self.tree.setObjectName("queueTree")
         self.tree.setColumnCount(4)
@@ -87,10 +94,12 @@ class ReviewQueuePanel(QDockWidget):
         self._counts: dict[str, int] = {}
         self._failed: dict[str, str] = {}
         self._current: str | None = None
+        self._deidentified = False
         self.tree.itemActivated.connect(self._on_tree_itemActivated)
         self.tree.itemClicked.connect(self._on_tree_itemActivated)
         self.filter_combo.currentIndexChanged.connect(self._on_filter_combo_currentIndexChanged)
         self.sort_combo.currentIndexChanged.connect(self._on_sort_combo_currentIndexChanged)
+        self.group_check.toggled.connect(self._on_group_check_toggled)
 
     # -- content --------------------------------------------------------------------------------
     def set_records(self, records: list[ImageRecord], counts: dict[str, int]) -> None:
@@ -116,11 +125,14 @@ class ReviewQueuePanel(QDockWidget):
             self._resort()
             return
         old_status = item.data(1, ID_ROLE)
+        old_group = self._group_key(item)
         self._fill(item, rec)
-        if self.sort_combo.currentData() != "name" and old_status != rec.status:
+        resort = self.sort_combo.currentData() != "name" and old_status != rec.status
+        if resort or (self.is_grouped() and old_group != self._group_key(item)):
             self._resort()
         else:
             self._apply_filter(item, rec)
+            self._update_groups()
         self._update_summary()
 
     def set_count(self, image_id: str, n: int) -> None:
@@ -155,6 +167,12 @@ class ReviewQueuePanel(QDockWidget):
         font = item.font(0)
         font.setBold(rec.id == self._current)
         item.setFont(0, font)
+        group = queue_group(rec)
+        item.setData(2, ID_ROLE, (group.patient_key, group.study_key))
+
+    @staticmethod
+    def _group_key(item: QTreeWidgetItem) -> object:
+        return item.data(2, ID_ROLE)
 
     # -- order and filter -----------------------------------------------------------------------
     def _key(self, rec: ImageRecord) -> tuple[object, ...]:
@@ -171,18 +189,83 @@ class ReviewQueuePanel(QDockWidget):
         """Apply the sort again after the values it sorts on changed (e.g. new scores)."""
         self._resort()
 
+    def is_grouped(self) -> bool:
+        return self.group_check.isChecked()
+
+    def set_deidentified(self, on: bool) -> None:
+        """Group labels without names, IDs or dates (de-identified display)."""
+        if on != self._deidentified:
+            self._deidentified = on
+            self._resort()
+
     def _resort(self) -> None:
         current_sel = self.selected_ids()
-        while self.tree.topLevelItemCount():
-            self.tree.takeTopLevelItem(0)
+        while self.tree.topLevelItemCount():  # detach image rows before dropping group rows
+            for study in self.tree.takeTopLevelItem(0).takeChildren():
+                study.takeChildren()
         recs = sorted(self._records.values(), key=self._key)
-        self.tree.addTopLevelItems([self._items[r.id] for r in recs])
+        self.tree.setRootIsDecorated(self.is_grouped())
+        if self.is_grouped():
+            self._add_grouped(recs)
+        else:
+            self.tree.addTopLevelItems([self._items[r.id] for r in recs])
         for r in recs:
             self._apply_filter(self._items[r.id], r)
+        self._update_groups()
         for i in current_sel:
             if i in self._items:
                 self._items[i].setSelected(True)
         self._update_summary()
+
+    def _add_grouped(self, recs: list[ImageRecord]) -> None:
+        """Patients by label, studies by date, images in the chosen sort within their study."""
+        groups = {r.id: queue_group(r, deidentified=self._deidentified) for r in recs}
+        tree: dict[str, dict[str, list[ImageRecord]]] = {}
+        for r in recs:
+            g = groups[r.id]
+            tree.setdefault(g.patient_key, {}).setdefault(g.study_key, []).append(r)
+
+        def first(patient: str) -> ImageRecord:
+            return next(iter(tree[patient].values()))[0]
+
+        patients = sorted(tree, key=lambda p: (p == "", groups[first(p).id].patient_label, p))
+        for n, patient in enumerate(patients, start=1):
+            label = groups[first(patient).id].patient_label
+            if self._deidentified and patient:
+                label = f"{label} {n}"
+            top = self._group_item(label, sum(len(v) for v in tree[patient].values()))
+            self.tree.addTopLevelItem(top)
+            studies = sorted(
+                tree[patient].items(), key=lambda s: (groups[s[1][0].id].study_sort, s[0])
+            )
+            for m, (study, images) in enumerate(studies, start=1):
+                slabel = groups[images[0].id].study_label
+                if self._deidentified and study:
+                    slabel = f"{slabel} {m}"
+                node = self._group_item(slabel, len(images))
+                top.addChild(node)
+                node.addChildren([self._items[r.id] for r in images])
+            for node in (top, *(top.child(i) for i in range(top.childCount()))):
+                node.setFirstColumnSpanned(True)
+                node.setExpanded(True)
+
+    def _group_item(self, label: str, n: int) -> QTreeWidgetItem:
+        node = QTreeWidgetItem([f"{label} ({n})"])
+        node.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        node.setToolTip(0, label)
+        font = node.font(0)
+        font.setBold(True)
+        node.setFont(0, font)
+        return node
+
+    def _update_groups(self) -> None:
+        """A group row shows while any of its images does."""
+        for i in range(self.tree.topLevelItemCount() if self.is_grouped() else 0):
+            top = self.tree.topLevelItem(i)
+            for j in range(top.childCount()):
+                study = top.child(j)
+                study.setHidden(all(study.child(k).isHidden() for k in range(study.childCount())))
+            top.setHidden(all(top.child(j).isHidden() for j in range(top.childCount())))
 
     def _apply_filter(self, item: QTreeWidgetItem, rec: ImageRecord) -> None:
         wanted = self.filter_combo.currentData()
@@ -194,14 +277,17 @@ class ReviewQueuePanel(QDockWidget):
         self.summary.setText(f"{done} of {n} images approved")
 
     # -- queue order ----------------------------------------------------------------------------
+    def _image_items(self) -> list[QTreeWidgetItem]:
+        """Image rows top to bottom, through the groups when grouped."""
+        tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        if not self.is_grouped():
+            return tops
+        studies = [t.child(j) for t in tops for j in range(t.childCount())]
+        return [s.child(k) for s in studies for k in range(s.childCount())]
+
     def ordered_ids(self) -> list[str]:
-        """The queue as shown (filter and sort applied)."""
-        out = []
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
-            if not item.isHidden():
-                out.append(str(item.data(0, ID_ROLE)))
-        return out
+        """The queue as shown (filter, grouping and sort applied)."""
+        return [str(it.data(0, ID_ROLE)) for it in self._image_items() if not it.isHidden()]
 
     def neighbour(
         self, image_id: str | None, step: int, *, skip_approved: bool = False
@@ -223,7 +309,8 @@ class ReviewQueuePanel(QDockWidget):
         return None
 
     def selected_ids(self) -> list[str]:
-        return [str(it.data(0, ID_ROLE)) for it in self.tree.selectedItems()]
+        items = self.tree.selectedItems()
+        return [str(it.data(0, ID_ROLE)) for it in items if it.data(0, ID_ROLE) is not None]
 
     def set_current(self, image_id: str | None) -> None:
         previous, self._current = self._current, image_id
@@ -235,15 +322,25 @@ class ReviewQueuePanel(QDockWidget):
             self.tree.blockSignals(True)
             self.tree.setCurrentItem(item)
             self.tree.blockSignals(False)
-            self.tree.scrollToItem(item)
+            self.tree.scrollToItem(item)  # opens a collapsed group it lies in
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_tree_itemActivated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        self.imageActivated.emit(str(item.data(0, ID_ROLE)))
+        image_id = item.data(0, ID_ROLE)
+        if image_id is not None:  # a patient or study row opens nothing
+            self.imageActivated.emit(str(image_id))
 
     def _on_filter_combo_currentIndexChanged(self, _index: int) -> None:
         for image_id, item in self._items.items():
             self._apply_filter(item, self._records[image_id])
+        self._update_groups()
+
+    def _on_group_check_toggled(self, on: bool) -> None:
+        indent = 2 * self.tree.indentation() * (1 if on else -1)  # names keep their room
+        self.tree.setColumnWidth(0, max(60, self.tree.columnWidth(0) + indent))
+        self._resort()
+        if self._current in self._items:
+            self.set_current(self._current)
 
     def _on_sort_combo_currentIndexChanged(self, _index: int) -> None:
         self._resort()
