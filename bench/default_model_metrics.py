@@ -294,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             "synthetic_test/screw_any_type_segm_AP50": s["screw_any_type_segm_AP50"],
             "synthetic_test/fracture_bbox_AP50": s["fracture_bbox_AP50"],
             "synthetic_test/vcf_segm_AP50": s["vcf_segm_AP50"],
+            "synthetic_test/screw_type_accuracy_of_matched": s["screw_type_accuracy_of_matched"],
+            "synthetic_test/cpu_seconds_per_image": s["cpu_seconds_per_image"]["ours_median"],
         }
         for k, v in (s["screw_segm_AP50_per_type"] or {}).items():
             if v is not None:

@@ -67,7 +67,7 @@ class Recipe:
             weight_decay=1e-4,
             warmup_steps=100,
             batch_size=2,
-            max_steps=2000,
+            max_steps=1200,
             grad_clip=10.0,
         )
     )
@@ -373,8 +373,8 @@ RECIPE_RATIONALE = (
     "Anchors 16-128 px with aspect ratios 0.25-4 (screws are 4-12x longer than wide at any "
     "angle). Phantoms generated at 1024 px (real detector proportions) and stored, like "
     "FracAtlas, at the 640-px input: a 3.5 mm screw stays ~9 px wide. SGD momentum 0.9, lr "
-    "0.01 with 100 warm-up steps then cosine decay, gradient clipping at 10, batch 2, 2,000 "
-    "steps (about 2 h on 2 CPU cores). Percentile window (0.5-99.95 %) so 14-bit synthetic "
+    "0.01 with 100 warm-up steps then cosine decay, gradient clipping at 10, batch 2, 1,200 "
+    "steps (1-2 h on 2 CPU cores). Percentile window (0.5-99.95 %) so 14-bit synthetic "
     "PNGs, 8-bit FracAtlas JPEGs and DICOMs reach the network alike. Augmentation: rotation "
     "+-15 deg, horizontal flip, mild elastic, brightness/contrast/gamma, noise. Class-balanced "
     "(LVIS repeat-factor) sampling."
