@@ -105,6 +105,9 @@ def test_zoom_pause_renders_the_overlay_at_the_new_scale_on_the_worker(
     cache = canvas.scene_.overlay.cache
     n = cache.renders
     rasterized = threads_of(monkeypatch, overlay_mod, "rasterize_shapes")
+    # Hold the worker until the pause has been checked: on a loaded machine it could
+    # otherwise land before the first grab after the pause.
+    gate, _started, _finished = gate_worker(monkeypatch)
     pos = g.at(canvas, 350, 350)
     for _ in range(3):
         g.wheel(canvas, pos, 120)
@@ -114,6 +117,7 @@ def test_zoom_pause_renders_the_overlay_at_the_new_scale_on_the_worker(
     qtbot.waitUntil(lambda: not canvas.scene_.zooming, timeout=3000)
     grab(canvas)  # the pause: the scaled image is shown, the new one is asked for
     assert cache.plan().scale != s
+    gate.set()
     qtbot.waitUntil(lambda: not canvas.rendering(), timeout=5000)
     assert cache.renders == n + 1 and cache.plan().scale == s
     assert rasterized and all(name.startswith("orthogui-canvas-render") for name in rasterized)
