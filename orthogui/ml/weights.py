@@ -111,6 +111,27 @@ def check_state_dict(
         )
 
 
+def read_verified(path: Path, sha256: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file whose sha256 is the card's.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing, its checksum differs, or it is not a safetensors file.
+    """
+    if not path.is_file():
+        raise ModelLoadError(path, "weights file not found")
+    digest = sha256_of(path)
+    if digest != sha256:
+        raise ModelLoadError(
+            path, f"sha256 differs from the card: file {digest[:12]}…, card {sha256[:12]}…"
+        )
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(path, f"not a readable safetensors file ({exc})") from exc
+
+
 def load_model(
     card_or_name: ModelCard | str | Path,
     *,
@@ -143,18 +164,7 @@ def load_model(
     )
     arch = _architecture_for(card)
     path = card.weights_path
-    if not path.is_file():
-        raise ModelLoadError(path, "weights file not found")
-    digest = sha256_of(path)
-    if digest != card.weights_sha256:
-        raise ModelLoadError(
-            path,
-            f"sha256 differs from the card: file {digest[:12]}…, card {card.weights_sha256[:12]}…",
-        )
-    try:
-        state = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(path, f"not a readable safetensors file ({exc})") from exc
+    state = read_verified(path, card.weights_sha256)
     model = build_model(arch.name, build_options(card))
     check_state_dict(model, state, card=card, path=path)
     model.load_state_dict(state, strict=True)
@@ -176,18 +186,7 @@ def load_type_stage(card: ModelCard, device: torch.device) -> torch.nn.Module | 
     stage, path = card.type_stage, card.type_weights_path
     if stage is None or path is None:
         return None
-    if not path.is_file():
-        raise ModelLoadError(path, "type-stage weights file not found")
-    digest = sha256_of(path)
-    if digest != stage.weights_sha256:
-        raise ModelLoadError(
-            path,
-            f"sha256 differs from the card: file {digest[:12]}…, card {stage.weights_sha256[:12]}…",
-        )
-    try:
-        state = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(path, f"not a readable safetensors file ({exc})") from exc
+    state = read_verified(path, stage.weights_sha256)
     model = build_type_classifier(len(stage.categories), variant=stage.variant)
     expected = model.state_dict()
     wrong = sorted(set(expected) ^ set(state)) or [
