@@ -152,15 +152,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_files(args: argparse.Namespace, predictor: Any) -> int:
-    from orthogui.io.files import expand_paths
+    from orthogui.io.folder_scan import scan_paths
     from orthogui.io.readers import read_radiograph
 
     if not args.inputs:
         raise ValueError("no INPUTS given")
     categories = DEFAULT_CATEGORIES
     predictor.card.check_categories(categories)
-    # Folders are searched; a missing path stays, to be reported like any unreadable file.
-    files = [f for p in map(Path, args.inputs) for f in (expand_paths([p]) if p.exists() else [p])]
+    # Folders are searched; a missing path stays, to be reported like any unreadable file, and
+    # so do the other files found in a folder and the files a DICOMDIR lists but lacks: the
+    # user asked for the folder, so each is a line and the run's status says it failed.
+    files: list[Path] = []
+    for p in map(Path, args.inputs):
+        if not p.exists():
+            files.append(p)
+            continue
+        scan = scan_paths([p])
+        files += [*scan.files, *scan.missing, *scan.others]
     if not files:
         raise ValueError(f"no radiographs in {', '.join(args.inputs)}")
     results: list[dict[str, Any]] = []

@@ -28,6 +28,7 @@ class FolderScan:
     skipped: int  # files that are not radiographs (other files, DICOM without pixels)
     from_dicomdir: int  # of ``files``, those a DICOMDIR listed
     missing: tuple[Path, ...] = ()  # listed in a DICOMDIR but not on disk
+    others: tuple[Path, ...] = ()  # the files found that are not radiographs (DICOMDIRs aside)
 
 
 def _dicom_has_pixels(path: Path) -> bool:
@@ -132,6 +133,7 @@ def scan_folder(root: Path) -> FolderScan:
         missing += lost
         skipped += others + 1  # the DICOMDIR itself is no image
     from_dicomdir = len(files)
+    others: list[Path] = []
     for f in everything:
         if f.resolve() in done:
             continue
@@ -139,6 +141,7 @@ def scan_folder(root: Path) -> FolderScan:
             files.append(f)
         else:
             skipped += 1
+            others.append(f)
     if skipped or missing:
         log.info(
             "%s: %d image file(s), %d other file(s) skipped, %d listed but missing",
@@ -147,21 +150,23 @@ def scan_folder(root: Path) -> FolderScan:
             skipped,
             len(missing),
         )
-    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing))
+    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing), tuple(others))
 
 
 def scan_paths(paths: Iterable[Path]) -> FolderScan:
     """``scan_folder`` over folders; files given by name are taken as they are."""
     files: list[Path] = []
     missing: list[Path] = []
+    others: list[Path] = []
     skipped = from_dicomdir = 0
     for p in map(Path, paths):
         if p.is_dir():
             scan = scan_folder(p)
             files += scan.files
             missing += scan.missing
+            others += scan.others
             skipped += scan.skipped
             from_dicomdir += scan.from_dicomdir
         elif p.is_file():
             files.append(p)
-    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing))
+    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing), tuple(others))

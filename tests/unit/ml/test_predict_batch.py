@@ -46,16 +46,16 @@ def test_a_folder_of_eight_with_one_broken_file(
     for k in range(8):  # each image costs ~1 s of CPU on the test machine
         _png(folder / f"part{k % 3}" / f"img{k:02d}.png", k)  # nested: found recursively
     (folder / "part1" / "broken.png").write_text("not an image")
-    (folder / "notes.txt").write_text("a text file is not a radiograph: never tried")
+    (folder / "notes.txt").write_text("a text file in the folder: one more skipped line")
     out = tmp_path / "results.json"
     argv = ["predict", "--model", str(published.source), "--device", "cpu", "--out", str(out)]
     argv += ["--score-threshold", "0.9"]  # fewer findings: quicker, still some
     assert main([*argv, str(folder)]) == 1
     err = capsys.readouterr().err
     skipped = [ln for ln in err.splitlines() if ln.startswith("skipped ")]
-    assert len(skipped) == 1 and "broken.png" in skipped[0]
-    assert "notes.txt" not in err
-    assert err.rstrip().splitlines()[-1].endswith("; 1 of 9 failed")
+    assert len(skipped) == 2
+    assert "broken.png" in skipped[0] and "notes.txt" in skipped[1]
+    assert err.rstrip().splitlines()[-1].endswith("; 2 of 10 failed")
     images = json.loads((tmp_path / "results.images.json").read_text())["images"]
     assert len(images) == 8 and not any("broken" in im["file_name"] for im in images)
     assert [im["id"] for im in images] == list(range(1, 9))
