@@ -133,7 +133,7 @@ def scan_folder(root: Path) -> FolderScan:
         missing += lost
         skipped += others + 1  # the DICOMDIR itself is no image
     from_dicomdir = len(files)
-    others: list[Path] = []
+    not_images: list[Path] = []
     for f in everything:
         if f.resolve() in done:
             continue
@@ -141,7 +141,7 @@ def scan_folder(root: Path) -> FolderScan:
             files.append(f)
         else:
             skipped += 1
-            others.append(f)
+            not_images.append(f)
     if skipped or missing:
         log.info(
             "%s: %d image file(s), %d other file(s) skipped, %d listed but missing",
@@ -150,7 +150,7 @@ def scan_folder(root: Path) -> FolderScan:
             skipped,
             len(missing),
         )
-    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing), tuple(others))
+    return FolderScan(tuple(files), skipped, from_dicomdir, tuple(missing), tuple(not_images))
 
 
 def scan_paths(paths: Iterable[Path]) -> FolderScan:
