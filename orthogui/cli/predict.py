@@ -90,6 +90,11 @@ class _Report:
         self._bar_open = False
         self.failed.append(name)
 
+    def warn(self, name: str, warning: str) -> None:
+        """One line naming an input that was read but must be looked at with care."""
+        sys.stderr.write(("\n" if self._bar_open else "") + f"warning {name}: {warning}\n")
+        self._bar_open = False
+
     def finish(self, summary: str) -> int:
         """Print the summary (unless ``single_line`` and the one input failed); the exit status
         is 1 when any input failed."""
@@ -178,6 +183,8 @@ def _run_files(args: argparse.Namespace, predictor: Any) -> int:
         name = str(path)
         try:
             rg = read_radiograph(path)
+            for warning in rg.warnings:  # e.g. a truncated JPEG shown with rows missing
+                report.warn(name, warning)
             preds = predictor.predict(rg)
             entries = [
                 coco_result(p, image_id=len(images) + 1, shape=rg.shape, categories=categories)

@@ -108,3 +108,21 @@ def test_project_run_skips_bad_images_and_resumes(
     assert state()[1] == 3
     assert main(argv) == 0  # nothing left to do
     assert state()[1] == 3
+
+
+def test_a_truncated_jpeg_is_predicted_with_a_warning_line(
+    published: ModelCard,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    img = synthetic_radiograph(3, SHAPE).stored
+    ok, data = cv2.imencode(".jpg", (img >> 4).astype("uint8"))
+    assert ok
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data.tobytes()[: int(len(data) * 0.8)])  # the end of the scan is lost
+    out = tmp_path / "results.json"
+    argv = ["predict", "--model", str(published.source), "--device", "cpu", "--out", str(out)]
+    assert main([*argv, str(cut)]) == 0  # read and predicted, not refused
+    err = capsys.readouterr().err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("warning ")]
+    assert len(warnings) == 1 and "cut.jpg" in warnings[0] and "rows missing" in warnings[0]
