@@ -341,3 +341,20 @@ def test_versions_published_to_the_data_folder_are_listed(
     win = open_window(qtbot, tmp_path, monkeypatch, predictor=CountingPredictor("alpha", "1"))
     assert list(model_actions(win)) == [f"alpha 1 — {LITE}", f"alpha 2 — {LITE}"]
     win.close()
+
+
+def test_an_unreadable_card_is_named_in_the_menu_and_the_others_still_load(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    write_card(models, "alpha", "1")
+    (models / "broken-9.json").write_bytes(b"\xff\xfe not utf-8 \x80")
+    win = open_window(qtbot, tmp_path, monkeypatch, predictor=CountingPredictor("alpha", "1"))
+    win.models.refresh()
+    texts = [a.text() for a in win.models.entries()]
+    assert texts[0] == f"alpha 1 — {LITE}"
+    skipped = [a for a in win.models.entries() if a.objectName() == "action_model_skipped"]
+    assert len(skipped) == 1 and not skipped[0].isEnabled()
+    assert skipped[0].text().startswith("Skipped broken-9.json: ")
+    assert skipped[0] in win.models.menu.actions()
+    win.close()

@@ -15,7 +15,14 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from orthogui.core.predictor import Predictor
-from orthogui.ml.card import ModelCard, ModelError, default_models_dir, list_cards, load_card
+from orthogui.ml.card import (
+    ModelCard,
+    ModelCardError,
+    ModelError,
+    default_models_dir,
+    list_cards,
+    load_card,
+)
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.locations import user_models_dir as user_models_folder
@@ -59,6 +66,7 @@ class ModelPicker(QObject):
         self.menu = menu
         self.models_dir = models_dir
         self.user_models_dir = user_models_dir or user_models_folder()
+        self.problems: list[ModelCardError] = []
         self.load = load
         self.group = QActionGroup(self)
         self.group.setExclusive(True)
@@ -87,10 +95,11 @@ class ModelPicker(QObject):
     # -- menu ------------------------------------------------------------------------------
     def cards(self) -> list[ModelCard]:
         """Installed cards (by name and version), then those loaded from elsewhere."""
-        installed = list_cards(self.models_dir)
+        self.problems = []  # unreadable cards, named in the menu
+        installed = list_cards(self.models_dir, problems=self.problems)
         # Versions that fine-tuning published into the user's data folder come next.
         if self.user_models_dir.is_dir() and self.user_models_dir != self.models_dir:
-            installed += list_cards(self.user_models_dir)
+            installed += list_cards(self.user_models_dir, problems=self.problems)
         known = {c.source for c in installed}
         return installed + [c for p, c in self._loaded_files.items() if p not in known]
 
@@ -122,6 +131,12 @@ class ModelPicker(QObject):
         if not cards:
             act = QAction(f"No model installed in {self.models_dir}", self)
             act.setObjectName("action_model_none")
+            act.setEnabled(False)
+            self._entries.append(act)
+        for problem in self.problems:  # a broken card is named, never silently missing
+            act = QAction(f"Skipped {Path(problem.path).name}: {problem.reason}", self)
+            act.setObjectName("action_model_skipped")
+            act.setToolTip(str(problem))
             act.setEnabled(False)
             self._entries.append(act)
         for act in self._entries:
