@@ -474,6 +474,9 @@ class MainWindow(FileCommands, QMainWindow):
                 self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.store_health.confirm_close():  # unsaved edits: copy, lose or stay
+            event.ignore()
+            return
         if self.settings is not None:
             self.settings.setValue("main/geometry", self.saveGeometry())
             self.settings.setValue("main/state", self.saveState())

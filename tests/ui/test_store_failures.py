@@ -267,3 +267,30 @@ def test_cancel_keeps_the_window_on_its_project(qtbot, tmp_path: Path, monkeypat
     finally:
         answerer.stop()
         holder.release()
+
+
+def test_closing_with_unsaved_edits_asks_and_can_rescue_them(
+    qtbot, tmp_path: Path, answerer: ModalAnswerer, monkeypatch
+) -> None:
+    """Closing the window while edits cannot be written: Cancel keeps the window (and the
+    edits); "Save a copy as…" writes them to a copy and then closes."""
+    project = make_project(tmp_path / "p.orthogui")
+    win = open_window(qtbot, ProjectStore.open(project, timeout_s=0.1))
+    holder = hold_sqlite_write_lock(project)
+    try:
+        edit_while_failing(qtbot, win, answerer)
+        answerer.button = "Cancel"
+        win.close()
+        qtbot.waitUntil(lambda: len(answerer.seen) == 2, timeout=10000)
+        assert answerer.seen[1].startswith("UnsavedOnCloseDialog: 5 edits could not be written")
+        assert win.isVisible() and win.store.unsaved == EDITS  # still here, nothing lost
+        copy = tmp_path / "rescued.orthogui"
+        monkeypatch.setattr(
+            QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(copy), ""))
+        )
+        answerer.button = "CloseSaveCopy"
+        win.close()
+        qtbot.waitUntil(lambda: not win.isVisible(), timeout=10000)
+        assert states_on_disk(copy) == ["accepted"] * EDITS
+    finally:
+        holder.release()

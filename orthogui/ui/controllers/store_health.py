@@ -124,6 +124,31 @@ class StoreHealth(QObject):
         )
         return dest
 
+    def confirm_close(self) -> bool:
+        """Whether the window may close: True when every edit is saved (a last retry is made
+        first); otherwise the user saves a copy, closes losing the unsaved edits, or stays."""
+        if not self.store.has_unsaved or self.retry():
+            return True
+        n = self.store.unsaved
+        box = QMessageBox(self._window)
+        box.setObjectName("UnsavedOnCloseDialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Edits not saved")
+        box.setText(f"{n} edit{'s' * (n != 1)} could not be written to {self.store.path}.")
+        box.setInformativeText(
+            "Save a copy of the project with them, or close and lose them, or cancel and stay."
+        )
+        copy = box.addButton("Save a &copy as…", QMessageBox.ButtonRole.AcceptRole)
+        copy.setObjectName("CloseSaveCopy")
+        lose = box.addButton("Close and &lose them", QMessageBox.ButtonRole.DestructiveRole)
+        lose.setObjectName("CloseLose")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(copy)
+        box.exec()
+        if box.clickedButton() is copy:
+            return self.save_copy() is not None
+        return box.clickedButton() is lose
+
     # -- store signals (GUI thread) ------------------------------------------------------------
     def _on_store_write_failed(self, error: StoreWriteError) -> None:
         if self.store.read_only:
