@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from orthogui.synth.anatomy import BODY_PARTS
+from orthogui.synth.dataset import export_8bit
 from orthogui.synth.phantom import Scene, chord, frame_coords
 from orthogui.synth.physics import expose, window_presets
 from orthogui.synth.scenes import SceneSpec, SynthImage, synthesize
@@ -20,7 +22,6 @@ from orthogui.synth.screws import SCREW_NAMES, random_screw
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACATLAS = ROOT.parent / "shared" / "data" / "fracatlas"
-REAL = ("IMG0000453.jpg", "IMG0000467.jpg", "IMG0001868.jpg", "IMG0000092.jpg")
 
 
 def to8(img: SynthImage) -> NDArray[np.uint8]:
@@ -63,48 +64,54 @@ def screw_sheet() -> NDArray[np.uint8]:
     return np.vstack(rows)
 
 
-def real_tiles(size: int) -> list[NDArray[np.uint8]]:
+REGIONS = ("hand", "leg", "hip", "shoulder")
+
+
+def real_tiles(size: int, count: int) -> list[NDArray[np.uint8]]:
+    """FracAtlas films, one per region in turn, implant films first."""
     if not (FRACATLAS / "dataset.csv").is_file():
         return []
     with (FRACATLAS / "dataset.csv").open() as f:
-        hardware = {r["image_id"] for r in csv.DictReader(f) if r["hardware"] == "1"}
+        rows = list(csv.DictReader(f))
+    picks: list[str] = []
+    for hardware in ("1", "0"):
+        for region in REGIONS:
+            names = [r["image_id"] for r in rows if r[region] == "1" and r["hardware"] == hardware]
+            if names:
+                picks.append(names[len(names) // 3])
     tiles = []
-    for name in REAL:
-        if name not in hardware:
-            continue
+    for name in picks[:count]:
         im = cv2.imread(str(FRACATLAS / "images" / name), cv2.IMREAD_GRAYSCALE)
         if im is None:
             continue
         h, w = im.shape
         side = min(h, w)
         crop = im[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
-        tiles.append(
-            label(
-                cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
-                "FracAtlas (CC BY 4.0)",
-            )
-        )
+        tile = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        tiles.append(label(tile, "real: FracAtlas (CC BY 4.0)"))
     return tiles
 
 
-def scenes_sheet(size: int = 420) -> NDArray[np.uint8]:
+def scenes_sheet(size: int = 300, cols: int = 6) -> NDArray[np.uint8]:
+    """The realistic phantoms, one per body part (with implants), above real films."""
+    screws = ("locking_screw", "cortical_screw", "cannulated_screw")
     specs = [
-        (SceneSpec("limb", 1024, ("locking_screw", "cortical_screw", "locking_screw")), 11),
-        (SceneSpec("limb", 1024, ("cannulated_screw", "cancellous_screw")), 4),
-        (SceneSpec("limb", 1024, ("compression_screw", "cortical_screw")), 2),
-        (SceneSpec("spine", 1024, ("cancellous_screw", "cortical_screw"), "L1"), 5),
+        (SceneSpec("body", 1024, screws, part=part), 40 + k) for k, part in enumerate(BODY_PARTS)
     ]
+    specs.append((SceneSpec("body", 1024, screws[:2], part="forearm", views=2), 61))
+    specs.append((SceneSpec("spine", 1024, screws[1:], "L1", realistic=True), 5))
     synth = []
     for spec, seed in specs:
         img = synthesize(spec, np.random.default_rng(seed))
-        tile = cv2.resize(to8(img), (size, size), interpolation=cv2.INTER_AREA)
-        synth.append(label(tile, f"synthetic {spec.kind}"))
-    rows = [np.hstack(synth)]
-    real = real_tiles(size)
-    if real:
-        real += [np.zeros((size, size), np.uint8)] * (len(synth) - len(real))
-        rows.append(np.hstack(real))
-    return np.vstack(rows)
+        tile = cv2.resize(export_8bit(img), (size, size), interpolation=cv2.INTER_AREA)
+        name = img.scene.body_part or spec.kind
+        synth.append(label(tile, f"phantom: {name}{' (2 views)' if spec.views == 2 else ''}"))
+    blank = np.zeros((size, size), np.uint8)
+    synth += [blank] * (-len(synth) % cols)
+    real = real_tiles(size, cols)
+    real += [blank] * (-len(real) % cols)
+    tiles = synth + real
+    return np.vstack([np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)])
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from orthogui.synth.dataset import write_dataset
 
 FRACATLAS_DEMO = resource("demo", "fracatlas")  # shipped images, outlines and attribution
 PROJECT_NAME = "demo.orthogui"
-DEMO_VERSION = 3  # bump when the content changes: an older demo folder is rebuilt
+DEMO_VERSION = 4  # bump when the content changes: an older demo folder is rebuilt
 
 # (sub-folder, scene, format, count, seed): deterministic synthetic studies.
 SYNTHETIC_STUDIES: tuple[tuple[str, str, str, int, int], ...] = (

@@ -14,7 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--scene", choices=["limb", "spine", "mixed"], default="mixed")
     parser.add_argument("--size", type=int, default=1024, help="image side in pixels")
-    parser.add_argument("--format", choices=["png16", "dicom", "both"], default="png16")
+    parser.add_argument(
+        "--format",
+        choices=["png16", "dicom", "both", "jpeg8", "all"],
+        default="png16",
+        help="png16 (stored values), dicom, both (png16 + dicom), jpeg8 (8-bit JPEG as FracAtlas"
+        " ships) or all (the three)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

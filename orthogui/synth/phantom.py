@@ -34,6 +34,9 @@ MATERIALS: dict[str, Material] = {
     m.name: m
     for m in (
         Material("soft_tissue", 0.021),
+        # Subcutaneous and intermuscular fat: a little less attenuating than muscle, so the fat
+        # layer under the skin line and the fat planes show as darker bands.
+        Material("fat", 0.017),
         Material("cancellous", 0.035),
         Material("cortical", 0.080),
         # Steel at ~60 keV effective energy with beam hardening; makes metal the brightest.
@@ -53,6 +56,17 @@ class Instance:
 
 
 @dataclass
+class Hardware:
+    """Metal in the image that is not a finding (nail, wire, cerclage, plate, prosthesis, ...).
+
+    It is drawn into the metal map and occludes findings, but is never labelled.
+    """
+
+    kind: str
+    mask: NDArray[np.bool_]
+
+
+@dataclass
 class Scene:
     """Thickness maps (mm) per material name, instances, and the acquisition facts."""
 
@@ -63,6 +77,10 @@ class Scene:
     thickness: dict[str, FloatMap]
     instances: list[Instance] = field(default_factory=list)
     occluders: NDArray[np.bool_] | None = None  # metal that is not an instance (plates)
+    body_part: str = ""  # "forearm", "knee", ... ("" for the plain limb and spine scenes)
+    hardware: list[Hardware] = field(default_factory=list)
+    sites: list[Any] = field(default_factory=list)  # ``sites.BoneSite`` of the bones drawn
+    seams: list[int] = field(default_factory=list)  # columns between views on one film
 
     @classmethod
     def empty(cls, shape: tuple[int, int], *, spacing_mm: float, view: str, side: str) -> Scene:
@@ -86,6 +104,21 @@ class Scene:
             "view": self.view,
         }
         self.instances.append(Instance(screw.type_name, full, attrs, metal=True))
+        return True
+
+    def add_hardware(
+        self, kind: str, crop: tuple[slice, slice], thickness: NDArray[np.float32]
+    ) -> bool:
+        """Add non-finding metal (mm of steel on ``image[crop]``); False if nothing is visible."""
+        mask_crop = thickness > 0.05
+        if not mask_crop.any():
+            return False
+        self.thickness["metal"][crop] += thickness.astype(np.float32)
+        full = np.zeros(self.shape, dtype=bool)
+        full[crop] = mask_crop
+        if self.occluders is not None:
+            self.occluders |= full
+        self.hardware.append(Hardware(kind, full))
         return True
 
 
@@ -132,8 +165,12 @@ def frame_coords(
     return s_map.astype(np.float32), d_map.astype(np.float32)
 
 
-def burn_side_marker(scene: Scene, rng: np.random.Generator) -> None:
-    """Lead letter (L or R) in a corner: very dense metal with crisp edges, not an instance."""
+def burn_side_marker(scene: Scene, rng: np.random.Generator, *, steel_mm: float = 3.0) -> None:
+    """Lead letter (L or R) in a corner: very dense metal with crisp edges, not an instance.
+
+    ``steel_mm`` is the marker's attenuation as mm of steel; a clinical lead letter shows near
+    white after a processing curve with black air, which needs more than the default.
+    """
     h, w = scene.shape
     size = max(min(h, w) // 14, 12)
     marker = np.zeros((size + 8, size + 8), dtype=np.uint8)
@@ -146,4 +183,4 @@ def burn_side_marker(scene: Scene, rng: np.random.Generator) -> None:
     y = margin if corner < 2 else h - margin - marker.shape[0]
     x = margin if corner % 2 == 0 else w - margin - marker.shape[1]
     region = (slice(y, y + marker.shape[0]), slice(x, x + marker.shape[1]))
-    scene.thickness["metal"][region] += marker.astype(np.float32) / 255.0 * 3.0
+    scene.thickness["metal"][region] += marker.astype(np.float32) / 255.0 * np.float32(steel_mm)

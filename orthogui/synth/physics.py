@@ -60,8 +60,16 @@ def line_integral(scene: Scene) -> NDArray[np.float32]:
     return total
 
 
-def _blur(img: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
-    """Gaussian blur; wide kernels run on a downsampled copy (they only carry low frequencies)."""
+def blur(img: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
+    """Gaussian blur; wide kernels run on a downsampled copy (they only carry low frequencies).
+
+    Parameters
+    ----------
+    img
+        Image to blur.
+    sigma_px
+        Standard deviation of the Gaussian in pixels.
+    """
     if sigma_px < 8:
         return np.asarray(cv2.GaussianBlur(img, (0, 0), sigma_px), dtype=np.float32)
     f = int(sigma_px // 4)
@@ -69,6 +77,9 @@ def _blur(img: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
     small = cv2.resize(img, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma_px / f, borderType=cv2.BORDER_REFLECT)
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+
+
+_blur = blur  # the name ``expose`` has always used
 
 
 def _collimator(shape: tuple[int, int], margins: tuple[float, float, float, float]) -> NDArray:

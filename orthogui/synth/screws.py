@@ -18,6 +18,7 @@ HeadKind = Literal["round", "conical_threaded", "none"]
 _DU_MM = 0.01  # profile sampling step along the axis
 _SUPERSAMPLE = 2
 _PHASES = 9  # helix phases tabulated across the screw's width
+_STEEP = 0.3  # elevation (radians) above which a screw is projected by integration along rays
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,22 @@ class Screw:
     x: float
     y: float
     angle: float  # radians, direction from head to tip in image coordinates
+    # Tilt of the axis out of the image plane (radians): the image shows the axis shortened by
+    # cos(elevation); ``length_mm`` stays the true 3-D length.
+    elevation: float = 0.0
 
     @property
     def diameter_mm(self) -> float:
         return self.size.outer
 
+    @property
+    def projected_length_mm(self) -> float:
+        """Length of the axis as seen in the image plane."""
+        return self.length_mm * float(np.cos(self.elevation))
+
     def tip(self, spacing_mm: float) -> tuple[float, float]:
-        d = self.length_mm / spacing_mm
+        """Image pixel of the projected tip."""
+        d = self.length_mm * float(np.cos(self.elevation)) / spacing_mm
         return (self.x + d * float(np.cos(self.angle)), self.y + d * float(np.sin(self.angle)))
 
 
@@ -123,8 +133,12 @@ def random_screw(
     y: float,
     angle: float,
     length_mm: float | None = None,
+    elevation: float = 0.0,
 ) -> Screw:
-    """Draw size, length and thread length of a screw of the given type."""
+    """Draw size, length and thread length of a screw of the given type.
+
+    ``elevation`` tilts the axis out of the image plane (radians, ``|elevation| < pi/2``).
+    """
     if type_name not in SCREW_TYPES:
         raise KeyError(f"unknown screw type {type_name!r}; known: {list(SCREW_TYPES)}")
     t = SCREW_TYPES[type_name]
@@ -134,7 +148,7 @@ def random_screw(
     # Catalogue lengths come in 2 mm steps.
     length_mm = max(2.0 * round(length_mm / 2.0), 8.0)
     frac = float(rng.uniform(*t.thread_fraction))
-    return Screw(type_name, length_mm, size, frac * length_mm, x, y, angle)
+    return Screw(type_name, length_mm, size, frac * length_mm, x, y, angle, elevation)
 
 
 def _tooth(phase: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -289,6 +303,14 @@ def render_screw(
     gx, gy = np.meshgrid(xs * spacing_mm, ys * spacing_mm)
     u = gx * c + gy * s
     v = -gx * s + gy * c
+    gain = 1.0
+    if screw.elevation != 0.0:
+        ce = float(np.cos(screw.elevation))
+        if abs(screw.elevation) >= _STEEP:
+            return _render_tilted(screw, u, v, u_prof, r_outer, r_chan, (x0, y0, x1, y1))
+        # Slightly tilted: stretch the axis back to its true length, lengthen the path.
+        u = u / ce
+        gain = 1.0 / ce
     inside = (u >= 0) & (u <= screw.length_mm)
     idx = np.clip(np.rint(u / _DU_MM).astype(np.int64), 0, len(u_prof) - 1)
     half = screw.size.outer / 2
@@ -300,10 +322,61 @@ def render_screw(
         np.clip(rc * rc - v2, 0, None)
     )
     t = np.where(inside, t, 0.0)
+    if gain != 1.0:
+        t = t * gain
     hh, ww = y1 - y0, x1 - x0
     thick = t.reshape(hh, k, ww, k).mean(axis=(1, 3)).astype(np.float32)
     cover = (t > 0).reshape(hh, k, ww, k).mean(axis=(1, 3))
     mask = cover >= 0.5
+    if not mask.any():
+        return None
+    return (slice(y0, y1), slice(x0, x1)), thick, mask
+
+
+def _render_tilted(
+    screw: Screw,
+    u: NDArray[np.float64],
+    v: NDArray[np.float64],
+    u_prof: NDArray[np.float64],
+    r_outer: NDArray[np.float64],
+    r_chan: NDArray[np.float64],
+    box: tuple[int, int, int, int],
+) -> tuple[tuple[slice, slice], NDArray[np.float32], NDArray[np.bool_]] | None:
+    """Projection of a steeply tilted screw, by integrating along each ray.
+
+    A ray at image position (``u`` along the projected axis, ``v`` across) meets the cross-section
+    at axial position ``a`` at in-disc offset ``w = (a cos e - u) / sin e``; it is in metal where
+    ``v^2 + w^2`` lies between the channel and outer radius there, and ``dz = da / sin e``.
+    Heads show as ellipses, threads blur, and the path through the metal grows as 1 / cos e.
+    """
+    e = abs(float(screw.elevation))
+    ce, se = float(np.cos(e)), float(np.sin(e))
+    r_max = float(r_outer.max())
+    span = 2.0 * r_max * se / ce  # axial range one ray can cross
+    n = int(np.clip(np.ceil(span / 0.15), 16, 48))
+    offs = ((np.arange(n) / (n - 1) - 0.5) * span).astype(np.float32)
+    da = span / (n - 1)
+    # Threads blur at this tilt: one ray per pixel (the mean of its supersamples) suffices.
+    k = _SUPERSAMPLE
+    x0, y0, x1, y1 = box
+    hh, ww = y1 - y0, x1 - x0
+    uu = u.reshape(hh, k, ww, k).mean(axis=(1, 3)).astype(np.float32)
+    vv = v.reshape(hh, k, ww, k).mean(axis=(1, 3)).astype(np.float32)
+    cand = (np.abs(vv) <= r_max) & (uu >= -r_max) & (uu <= screw.length_mm * ce + r_max)
+    uc, vc = uu[cand], vv[cand]
+    half = screw.size.outer / 2
+    ph = np.rint((np.clip(vc / half, -1.0, 1.0) + 1.0) / 2.0 * (r_outer.shape[0] - 1))
+    a = uc[:, None] / np.float32(ce) + offs[None, :]
+    w = (a * np.float32(ce) - uc[:, None]) / np.float32(se)
+    idx = np.clip(np.rint(a / _DU_MM).astype(np.int64), 0, len(u_prof) - 1)
+    q = vc[:, None] ** 2 + w * w
+    flat = r_outer.astype(np.float32).ravel()
+    r = flat[ph.astype(np.int64)[:, None] * r_outer.shape[1] + idx]
+    rc = r_chan.astype(np.float32)[idx]
+    hit = (q <= r * r) & (q > rc * rc) & (a >= 0) & (a <= screw.length_mm)
+    thick = np.zeros(uu.shape, dtype=np.float32)
+    thick[cand] = hit.sum(axis=1).astype(np.float32) * np.float32(da / se)
+    mask = thick > 0
     if not mask.any():
         return None
     return (slice(y0, y1), slice(x0, x1)), thick, mask

@@ -1,0 +1,47 @@
+"""The realism bench's statistics: AUC, linear probe and Fréchet ratio on known distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.unit._bench import load_bench
+
+sr = load_bench("synth_realism")
+
+
+def test_auc_by_ranks_matches_pair_counting() -> None:
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=60), 1)  # ties on purpose
+    labels = (rng.random(60) < 0.4).astype(np.int64)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert sr._auc(scores, labels) == pytest.approx(pairs / (len(pos) * len(neg)))
+
+
+def test_probe_tells_shifted_sets_apart_and_not_identical_ones() -> None:
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(120, 16))
+    same = rng.normal(size=(60, 16))
+    shifted = rng.normal(size=(60, 16))
+    shifted[:, 3] += 3.0
+    assert sr.probe_auc(shifted, real) > 0.95
+    assert sr.probe_auc(same, real) < 0.75
+
+
+def test_frechet_ratio_near_one_for_the_same_distribution() -> None:
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(400, 8))
+    same = rng.normal(size=(200, 8))
+    far = rng.normal(size=(200, 8)) * 2.0 + 1.0
+    assert sr.frechet(real, real) == pytest.approx(0.0, abs=1e-6)
+    near = sr.frechet_ratio(same, real)["ratio"]
+    assert 0.5 < near < 2.0
+    assert sr.frechet_ratio(far, real)["ratio"] > 10 * near
+
+
+def test_preparation_is_the_same_for_any_bit_depth_and_aspect() -> None:
+    wide = (np.arange(300 * 500, dtype=np.uint16).reshape(300, 500) % 4096) * 16
+    out = sr.prepare(wide)
+    assert out.shape == (sr.INPUT_PX, sr.INPUT_PX) and out.dtype == np.uint8
+    assert out.min() == 0 and out.max() == 255
