@@ -1,7 +1,9 @@
-"""Active learning on synthetic radiographs: the learning curve of a strategy against random order.
+"""Active learning on synthetic radiographs: learning curves of strategies against random order.
 
 python bench/active_learning.py --start-card models/NAME/CARD.json \\
-    [--pool 100 --k 20 --rounds 5 --steps 200 --size 512 --test 40] [--device cuda]
+    [--pool 100 --k 20 --rounds 5 --steps 200 --size 512 --test 40] [--device cuda] \\
+    [--strategies random,uncertainty,uncertainty_diverse,type] [--repeats 3] \\
+    [--work DIR [--state DIR/state.jsonl] [--prune]]
 
 Ground truth plays the reviewer. Every strategy starts from the same model card, the same
 labelled pool (synthetic, seed + 1000, or --pool-coco) and the same fixed test set (seed + 2000,
@@ -9,12 +11,22 @@ or --test-coco). Each round: score the unlabelled pool with the current model (s
 than ``random``), take the top ``k`` as reviewed, fine-tune the current model in-process with the
 training worker (``run_job``, start card = the previous round's model, on every image labelled so
 far, ``--steps`` optimizer steps, training seed = seed + round for every strategy), and evaluate
-segm/bbox AP50 on the test set. The next round continues from the fine-tuned model whether or not
-the promotion gate would have promoted it (its verdict is recorded as ``gate_promote``).
+segm/bbox AP50 on the test set, and screw AP50 (the screw types as one class, segm). The next
+round continues from the fine-tuned model whether or not the promotion gate would have promoted it
+(its verdict is recorded as ``gate_promote``).
 
-Prints one JSON object per round (round 0 = the start model, shared by all strategies), then a
-summary with both curves, and draws AP50 against labelled images into ``--plot`` (default
-docs/active-learning.png).
+``--score-subset N`` scores only N random unlabelled images per round (scoring the whole pool
+with the flip pass and the type stage is the slowest part on a CPU). ``--repeats R`` runs
+everything R times; repeat r > 0 has its own synthetic pool (seed + 1000 +
+10000 r), training seeds and random order (seed + 1000 r + round); the test set stays the same.
+With ``--work`` the run is resumable: every finished (strategy, repeat, round) is appended to a
+JSON-lines state file (``--state``, default WORK/state.jsonl) and skipped when the same command
+runs again, so it may be killed at any time (the round under way is redone).
+
+Prints one JSON object per round computed (round 0 = the start model, shared by all strategies),
+then a summary: mean curves with spread over repeats, and per strategy the labels needed to reach
+random's final screw AP50 (interpolated on the mean curves); draws the curves with min-max bands
+into ``--plot`` (default docs/active-learning.png).
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -35,6 +48,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PLOT = REPO / "docs" / "active-learning.png"
 METRICS = ("segm_AP50", "bbox_AP50", "segm_AP", "bbox_AP")
+SCREW = "screw_AP50"
+CURVE_METRICS = (SCREW, *METRICS)
+SAME_RUN = (
+    "start_card", "pool", "k", "steps", "size", "test", "batch", "lr", "warmup", "scene",
+    "seed", "pool_coco", "test_coco", "score_subset",
+)  # fmt: skip
+"""Config fields a resumed run must share with the state file it continues."""
 
 
 class BenchError(ValueError):
@@ -62,6 +82,12 @@ class Config:
     strategies: tuple[str, ...] = ("uncertainty", "random")
     pool_coco: Path | None = None
     test_coco: Path | None = None
+    repeats: int = 1
+    score_subset: int = 0  # score this many unlabelled images per round (0: all)
+
+    def repeat_seed(self, repeat: int) -> int:
+        """The seed of one repeat: training seeds and random order derive from it."""
+        return self.seed + 1000 * repeat
 
 
 @dataclass(frozen=True)
@@ -107,19 +133,26 @@ def read_dataset(path: Path) -> Dataset:
     return Dataset({**coco, "images": images}, file)
 
 
-def make_data(cfg: Config, work: Path) -> tuple[Dataset, Dataset]:
-    """The labelled pool and the test set: COCO folders, or synthetic with their own seeds."""
+def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Dataset]:
+    """The labelled pool of one repeat and the test set: COCO folders, or synthetic with their
+    own seeds (written once into ``work`` and read back on a resumed run)."""
     from orthogui.synth.dataset import write_dataset
 
     out = []
-    for name, given, n, offset in (
-        ("pool", cfg.pool_coco, cfg.pool, 1000),
-        ("test", cfg.test_coco, cfg.test, 2000),
+    for name, given, n, seed in (
+        (
+            "pool" if repeat == 0 else f"pool-r{repeat}",
+            cfg.pool_coco,
+            cfg.pool,
+            cfg.seed + 1000 + 10_000 * repeat,
+        ),
+        ("test", cfg.test_coco, cfg.test, cfg.seed + 2000),
     ):
         if given is None:
             folder = work / name
-            scene: Any = cfg.scene  # checked by the parser
-            write_dataset(folder, n=n, seed=cfg.seed + offset, scene=scene, size=cfg.size)
+            if not (folder / "annotations.json").is_file():
+                scene: Any = cfg.scene  # checked by the parser
+                write_dataset(folder, n=n, seed=seed, scene=scene, size=cfg.size)
             given = folder
         out.append(read_dataset(given))
     pool, test = out
@@ -160,13 +193,22 @@ def pick(
     labelled: Sequence[int],
     cfg: Config,
     round_no: int,
+    repeat: int = 0,
 ) -> tuple[list[int], float]:
     """The next ``k`` images to review by ``strategy``, and the seconds spent scoring."""
+    import numpy as np
+
     from orthogui.io.readers import read_radiograph
     from orthogui.ml.card import load_card
     from orthogui.ml.uncertainty import ImageScores, context_from_card, order_queue
 
     unlabelled = [i for i in pool.ids() if i not in set(labelled)]
+    seed = cfg.repeat_seed(repeat) * 1000 + round_no
+    if strategy != "random" and 0 < cfg.score_subset < len(unlabelled):
+        # A seeded random subset is scored (the usual remedy for slow scoring); the batch is
+        # the top k of that subset.
+        rng = np.random.default_rng(seed)
+        unlabelled = sorted(int(i) for i in rng.choice(unlabelled, cfg.score_subset, False))
     t0 = time.perf_counter()
     scores: dict[str, ImageScores] = {str(i): ImageScores({}) for i in unlabelled}
     card = load_card(card_path)
@@ -180,12 +222,12 @@ def pick(
             scores[str(i)] = predictor.image_scores(rg, context=ctx)
         del predictor
         gc.collect()
-    order = order_queue(scores, strategy=strategy, context=ctx, seed=cfg.seed * 1000 + round_no)
+    order = order_queue(scores, strategy=strategy, context=ctx, seed=seed)
     return [int(i) for i in order[: cfg.k]], time.perf_counter() - t0
 
 
 def fine_tune(
-    card_path: Path, snapshot: Path, output: Path, cfg: Config, round_no: int
+    card_path: Path, snapshot: Path, output: Path, cfg: Config, round_no: int, repeat: int = 0
 ) -> tuple[Path, dict[str, float], dict[str, float], bool]:
     """Fine-tune ``card_path`` on ``snapshot`` in-process: the candidate's card, its test
     metrics, the start model's test metrics, and whether the promotion gate would promote."""
@@ -203,7 +245,7 @@ def fine_tune(
             lr=cfg.lr, warmup_steps=warmup, batch_size=cfg.batch, max_steps=cfg.steps
         ),
         device=cfg.device,
-        seed=cfg.seed + round_no,  # the same for every strategy
+        seed=cfg.repeat_seed(repeat) + round_no,  # the same for every strategy
         checkpoint_every=0,
         resume=False,
         threads=cfg.threads,
@@ -217,82 +259,239 @@ def fine_tune(
     outcome = run_job(job, emit=emit)
     if outcome.card is None or outcome.card.source is None or outcome.decision is None:
         raise RuntimeError(f"{output}: the training run published no candidate")
+    carry_type_stage(card_path, outcome.card.source)
     return outcome.card.source, dict(outcome.metrics), current, outcome.decision.promote
 
 
+def carry_type_stage(start: Path, candidate: Path) -> None:
+    """Copy the start card's type-stage weights next to the candidate's card when the candidate
+    names them but the training run did not write them (it fine-tunes the detector only), so
+    the candidate loads for the next round's scoring."""
+    from orthogui.ml.card import load_card
+
+    new = load_card(candidate).type_weights_path
+    old = load_card(start).type_weights_path
+    if new is not None and old is not None and not new.is_file() and old.is_file():
+        shutil.copy2(old, new)
+
+
+def screw_ap50(card_path: Path, test: Dataset, cfg: Config) -> float:
+    """Segm AP50 of the screws on the test set, every screw type as one class (what the
+    reviewer corrects most): the model predicts the test images as the app would (type stage
+    included), at a low score threshold as COCO evaluation expects. 0 without screws."""
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+    from orthogui.core.geometry import Polygon
+    from orthogui.evaluation.cocoeval import coco_ap, load_gt, load_results
+    from orthogui.io.readers import read_radiograph
+    from orthogui.ml.card import load_card
+    from orthogui.ml.predictor import MaskRCNNPredictor
+
+    screws = {c.name for c in DEFAULT_CATEGORIES.group(SCREW_GROUP)}
+    ids = {int(c["id"]) for c in test.coco["categories"] if str(c["name"]) in screws}
+    gt = {
+        **test.coco,
+        "categories": [{"id": 1, "name": "screw"}],
+        "annotations": [
+            {**a, "category_id": 1}
+            for a in test.coco["annotations"]
+            if int(a["category_id"]) in ids and not a.get("iscrowd")
+        ],
+    }
+    if not gt["annotations"]:
+        return 0.0
+    predictor = MaskRCNNPredictor.from_card(
+        load_card(card_path), device=cfg.device, score_threshold=0.05
+    )
+    results: list[dict[str, Any]] = []
+    for im in test.coco["images"]:
+        h, w = int(im["height"]), int(im["width"])
+        for p in predictor.predict(read_radiograph(im["file_name"])):
+            if p.category not in screws or not isinstance(p.shape, Polygon):
+                continue
+            rle = mask_utils.merge(mask_utils.frPyObjects([p.shape.flat()], h, w))
+            rle["counts"] = rle["counts"].decode("ascii")
+            results.append(
+                {"image_id": im["id"], "category_id": 1, "segmentation": rle, "score": p.score}
+            )
+    del predictor
+    gc.collect()
+    if not results:
+        return 0.0
+    coco_gt = load_gt(gt)
+    r = coco_ap(coco_gt, load_results(coco_gt, results), iou_type="segm")
+    value = float(r.per_category["screw"]["AP50"])
+    return max(value, 0.0) if np.isfinite(value) else 0.0
+
+
 def _metrics(m: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(m.get(k, 0.0)), 5) for k in METRICS}
+    return {k: round(float(m.get(k, 0.0)), 5) for k in CURVE_METRICS}
+
+
+# -- resumable state ---------------------------------------------------------------------------
+Key = tuple[str, int, int]  # strategy, repeat, round
+
+
+class State:
+    """Finished rounds, one JSON object per line after a header with the run's config.
+
+    A line is appended (and flushed to disk) as soon as its round is finished, so a killed run
+    loses only the round under way; a torn last line is ignored.
+    """
+
+    def __init__(self, path: Path | None, cfg: Config) -> None:
+        self.path = path
+        self.rows: dict[Key, dict[str, Any]] = {}
+        if path is None:
+            return
+        config = _config_json(cfg)
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for n, line in enumerate(lines):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    if n == len(lines) - 1 and n > 0:  # killed while writing it: redone
+                        path.write_text("".join(x + "\n" for x in lines[:-1]), "utf-8")
+                        break
+                    raise BenchError(f"{path}: line {n + 1} is not JSON") from None
+                if n == 0:
+                    self._check(obj, config)
+                else:
+                    self.rows[(obj["strategy"], int(obj["repeat"]), int(obj["round"]))] = obj
+        if not self.rows and not (path.is_file() and path.stat().st_size):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"state": "active_learning", **config}) + "\n", "utf-8")
+
+    def _check(self, header: dict[str, Any], config: dict[str, Any]) -> None:
+        old = header.get("config", {})
+        differ = [k for k in SAME_RUN if old.get(k) != config["config"].get(k)]
+        if header.get("state") != "active_learning" or differ:
+            raise BenchError(
+                f"{self.path}: the state of another run (differs in {differ or 'format'}); "
+                "use another --work or --state"
+            )
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows[(row["strategy"], int(row["repeat"]), int(row["round"]))] = row
+        if self.path is None:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _config_json(cfg: Config) -> dict[str, Any]:
+    return {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}}
+
+
+def _rel(path: Path, work: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(work.resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def run(
-    cfg: Config, work: Path, out: Callable[[dict[str, Any]], None], *, keep: bool = False
+    cfg: Config,
+    work: Path,
+    out: Callable[[dict[str, Any]], None],
+    *,
+    keep: bool = False,
+    state_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Every strategy for ``cfg.rounds`` rounds; ``out`` receives one row per round.
+    """Every strategy for ``cfg.rounds`` rounds, ``cfg.repeats`` times; ``out`` receives one
+    row per round computed (rounds found in ``state_path`` are skipped, not computed again).
 
-    Without ``keep`` only the newest round's model of a strategy stays in ``work``.
+    Without ``keep`` only the newest round's model of a (strategy, repeat) stays in ``work``.
     """
     from orthogui.ml.card import load_card
 
     start = load_card(cfg.start_card)
-    pool, test = make_data(cfg, work)
-    missing = {c.project_category for c in start.categories} - {
-        str(c["name"]) for c in pool.coco["categories"]
-    }
-    if missing:
-        raise BenchError(
-            f"{pool.source}: lacks the start card's categories {sorted(missing)} ({cfg.start_card})"
-        )
-    if cfg.k * cfg.rounds > len(pool.ids()):
-        raise BenchError(
-            f"--k {cfg.k} x --rounds {cfg.rounds} needs {cfg.k * cfg.rounds} pool images; "
-            f"the pool has {len(pool.ids())}"
-        )
-    curves: dict[str, list[dict[str, Any]]] = {}
-    start_metrics: dict[str, float] = {}
-    for strategy in cfg.strategies:
-        card_path = cfg.start_card.resolve()
-        labelled: list[int] = []
-        rows: list[dict[str, Any]] = []
-        previous: Path | None = None
-        for r in range(1, cfg.rounds + 1):
-            t0 = time.perf_counter()
-            chosen, score_s = pick(strategy, card_path, pool, labelled, cfg, r)
-            labelled = [*labelled, *chosen]
-            folder = work / strategy / f"round{r}"
-            snapshot = write_snapshot(folder / "snapshot", pool, labelled, test)
-            t1 = time.perf_counter()
-            card_path, metrics, current, promote = fine_tune(
-                card_path, snapshot, folder / "run", cfg, r
+    state = State(state_path, cfg)
+    test: Dataset | None = None
+    pools: dict[int, Dataset] = {}
+    for repeat in range(cfg.repeats):
+        pool, test = make_data(cfg, work, repeat)
+        pools[repeat] = pool
+        missing = {c.project_category for c in start.categories} - {
+            str(c["name"]) for c in pool.coco["categories"]
+        }
+        if missing:
+            raise BenchError(
+                f"{pool.source}: lacks the start card's categories {sorted(missing)} "
+                f"({cfg.start_card})"
             )
-            if r == 1:
-                start_metrics = start_metrics or current
-                rows.append(_row(strategy, 0, 0, [], start_metrics, {}))
-                out(rows[-1])
-            timing = {
-                "score_s": round(score_s, 2),
-                "train_eval_s": round(time.perf_counter() - t1, 2),
-                "round_s": round(time.perf_counter() - t0, 2),
-            }
-            rows.append(_row(strategy, r, len(labelled), chosen, metrics, timing, promote))
-            out(rows[-1])
-            if previous is not None and not keep:  # the newest model only: disk stays small
-                shutil.rmtree(previous, ignore_errors=True)
-            previous = folder
-        curves[strategy] = rows
-    return {
-        "benchmark": "active_learning",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-        "pool_images": len(pool.ids()),
-        "test_images": len(test.ids()),
-        "curves": {
-            s: [{"labelled": r["labelled"], **_metrics(r)} for r in rows]
-            for s, rows in curves.items()
-        },
-    }
+        if cfg.k * cfg.rounds > len(pool.ids()):
+            raise BenchError(
+                f"--k {cfg.k} x --rounds {cfg.rounds} needs {cfg.k * cfg.rounds} pool images; "
+                f"the pool has {len(pool.ids())}"
+            )
+    assert test is not None
+    start_metrics: dict[str, float] = next(
+        (dict(r) for (_, _, n), r in state.rows.items() if n == 0), {}
+    )
+    for repeat in range(cfg.repeats):
+        pool = pools[repeat]
+        for strategy in cfg.strategies:
+            card_path = cfg.start_card.resolve()
+            labelled: list[int] = []
+            previous: Path | None = None
+            for r in range(1, cfg.rounds + 1):
+                done = state.get((strategy, repeat, r))
+                if done is not None:  # finished before: continue from its model
+                    labelled = [*labelled, *(int(i) for i in done["picked"])]
+                    card_path = (work / done["card"]).resolve()
+                    previous = work / f"rep{repeat}" / strategy / f"round{r}"
+                    continue
+                if not card_path.is_file():
+                    raise BenchError(
+                        f"{card_path}: the model of the last finished round is gone; "
+                        f"cannot resume ({state.path})"
+                    )
+                t0 = time.perf_counter()
+                chosen, score_s = pick(strategy, card_path, pool, labelled, cfg, r, repeat)
+                labelled = [*labelled, *chosen]
+                folder = work / f"rep{repeat}" / strategy / f"round{r}"
+                shutil.rmtree(folder, ignore_errors=True)  # a round a kill left half done
+                snapshot = write_snapshot(folder / "snapshot", pool, labelled, test)
+                t1 = time.perf_counter()
+                card_path, metrics, current, promote = fine_tune(
+                    card_path, snapshot, folder / "run", cfg, r, repeat
+                )
+                t2 = time.perf_counter()
+                metrics = {**metrics, SCREW: screw_ap50(card_path, test, cfg)}
+                if state.get((strategy, repeat, 0)) is None:
+                    if not start_metrics:
+                        screw = screw_ap50(cfg.start_card.resolve(), test, cfg)
+                        start_metrics = {**current, SCREW: screw}
+                    state.add(_row(strategy, repeat, 0, 0, [], start_metrics, {}))
+                    out(state.rows[(strategy, repeat, 0)])
+                timing = {
+                    "score_s": round(score_s, 2),
+                    "train_eval_s": round(t2 - t1, 2),
+                    "screw_eval_s": round(time.perf_counter() - t2, 2),
+                    "round_s": round(time.perf_counter() - t0, 2),
+                }
+                row = _row(strategy, repeat, r, len(labelled), chosen, metrics, timing, promote)
+                row["card"] = _rel(card_path, work)
+                state.add(row)
+                out(row)
+                if previous is not None and not keep:  # the newest model only: disk stays small
+                    shutil.rmtree(previous, ignore_errors=True)
+                previous = folder
+    return summarise(cfg, state, pool_images=len(pools[0].ids()), test_images=len(test.ids()))
 
 
 def _row(
     strategy: str,
+    repeat: int,
     round_no: int,
     labelled: int,
     chosen: list[int],
@@ -302,6 +501,7 @@ def _row(
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "strategy": strategy,
+        "repeat": repeat,
         "round": round_no,
         "labelled": labelled,
         "picked": chosen,
@@ -313,24 +513,107 @@ def _row(
     return row
 
 
+# -- summary -----------------------------------------------------------------------------------
+def mean_curves(
+    runs: dict[str, dict[int, list[dict[str, Any]]]],
+) -> dict[str, list[dict[str, Any]]]:
+    """Per strategy and labelled count: each metric's mean over the repeats that reached it,
+    with ``<metric>_std``, ``<metric>_min``, ``<metric>_max`` and ``n`` (repeats)."""
+    import numpy as np
+
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for strategy, reps in runs.items():
+        by_n: dict[int, list[dict[str, Any]]] = {}
+        for rows in reps.values():
+            for row in rows:
+                by_n.setdefault(int(row["labelled"]), []).append(row)
+        points = []
+        for n in sorted(by_n):
+            point: dict[str, Any] = {"labelled": n, "n": len(by_n[n])}
+            for m in CURVE_METRICS:
+                v = np.array([float(r.get(m, 0.0)) for r in by_n[n]])
+                point[m] = round(float(v.mean()), 5)
+                point[f"{m}_std"] = round(float(v.std()), 5)
+                point[f"{m}_min"] = round(float(v.min()), 5)
+                point[f"{m}_max"] = round(float(v.max()), 5)
+            points.append(point)
+        curves[strategy] = points
+    return curves
+
+
+def labels_to_reach(points: Sequence[dict[str, Any]], target: float, metric: str) -> float | None:
+    """Labelled images at which the curve first reaches ``target`` (linear between points);
+    ``None`` if it never does."""
+    prev: dict[str, Any] | None = None
+    for p in points:
+        if float(p[metric]) >= target:
+            if prev is None:
+                return float(p["labelled"])
+            v0, v1 = float(prev[metric]), float(p[metric])
+            x0, x1 = float(prev["labelled"]), float(p["labelled"])
+            return round(x0 + (x1 - x0) * (target - v0) / (v1 - v0), 1)
+        prev = p
+    return None
+
+
+def summarise(cfg: Config, state: State, *, pool_images: int, test_images: int) -> dict[str, Any]:
+    """The summary of every finished round in ``state`` for the strategies of ``cfg``."""
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for (strategy, repeat, round_no), row in sorted(state.rows.items()):
+        if strategy in cfg.strategies and repeat < cfg.repeats and round_no <= cfg.rounds:
+            runs.setdefault(strategy, {}).setdefault(repeat, []).append(row)
+    runs = {s: runs[s] for s in cfg.strategies if s in runs}
+    curves = mean_curves(runs)
+    needed: dict[str, Any] = {"metric": SCREW, "target": None}
+    if curves.get("random"):
+        target = float(curves["random"][-1][SCREW])
+        needed["target"] = target
+        needed["random_final_labelled"] = curves["random"][-1]["labelled"]
+        for s, points in curves.items():
+            needed[s] = labels_to_reach(points, target, SCREW)
+    return {
+        "benchmark": "active_learning",
+        **_config_json(cfg),
+        "pool_images": pool_images,
+        "test_images": test_images,
+        "repeats_done": {s: len(reps) for s, reps in runs.items()},
+        "curves": curves,
+        "labels_needed": needed,
+        "runs": {
+            s: {
+                str(rep): [{"labelled": r["labelled"], **_metrics(r)} for r in rows]
+                for rep, rows in reps.items()
+            }
+            for s, reps in runs.items()
+        },
+    }
+
+
 def plot(summary: dict[str, Any], path: Path) -> Path:
-    """AP50 (segm and bbox) against labelled images, one line per strategy."""
+    """Screw, segm and bbox AP50 against labelled images: per strategy the mean over repeats
+    and a band from the lowest to the highest repeat."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
-    for ax, metric in zip(axes, ("segm_AP50", "bbox_AP50")):
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharex=True)
+    for ax, metric in zip(axes, (SCREW, "segm_AP50", "bbox_AP50")):
         for strategy, points in summary["curves"].items():
-            ax.plot(
-                [p["labelled"] for p in points],
-                [p[metric] for p in points],
-                marker="o",
-                label=strategy,
-            )
-        top = max(p[metric] for points in summary["curves"].values() for p in points)
+            xs = [p["labelled"] for p in points]
+            (line,) = ax.plot(xs, [p[metric] for p in points], marker="o", label=strategy)
+            lo = [p.get(f"{metric}_min", p[metric]) for p in points]
+            hi = [p.get(f"{metric}_max", p[metric]) for p in points]
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+        top = max(
+            p.get(f"{metric}_max", p[metric])
+            for points in summary["curves"].values()
+            for p in points
+        )
+        target = summary.get("labels_needed", {}).get("target")
+        if metric == SCREW and target is not None:
+            ax.axhline(target, color="grey", linestyle=":", linewidth=1)
         ax.set_ylim(0.0, max(0.05, min(1.0, top * 1.15)))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("labelled images")
@@ -338,15 +621,33 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     c = summary["config"]
+    reps = max(summary.get("repeats_done", {}).values(), default=1)
     fig.suptitle(
         f"Active learning: pool {summary['pool_images']}, k {c['k']}, {c['rounds']} rounds, "
-        f"{c['steps']} steps/round, test {summary['test_images']} images ({c['size']} px)"
+        f"{c['steps']} steps/round, test {summary['test_images']} images ({c['size']} px); "
+        f"mean and min-max of {reps} repeat(s)"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def strategy_names(values: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """``--strategies`` as given (space- or comma-separated), a scorer's name standing for its
+    ``-only`` strategy (``type`` = ``type-only``); unknown names raise ``BenchError``."""
+    names: list[str] = []
+    for value in values:
+        for name in (n.strip() for n in value.split(",")):
+            if not name:
+                continue
+            if name not in known and f"{name}-only" in known:
+                name = f"{name}-only"
+            if name not in known:
+                raise BenchError(f"--strategies: unknown {name!r}; known: {sorted(known)}")
+            names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
@@ -367,26 +668,50 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace
     p.add_argument("--warmup", type=int, default=-1, help="-1: steps/5, at most 50")
     p.add_argument("--scene", choices=("limb", "spine", "mixed"), default="mixed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=1, help="runs with their own seeds and pool")
+    p.add_argument(
+        "--score-subset",
+        type=int,
+        default=0,
+        help="score only this many random unlabelled images per round (0: all)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument(
-        "--strategies", nargs="+", default=["uncertainty", "random"], choices=sorted(STRATEGIES)
+        "--strategies",
+        nargs="+",
+        default=["uncertainty", "random"],
+        help=f"space- or comma-separated, of {sorted(STRATEGIES)} (a scorer: its -only)",
     )
     p.add_argument("--pool-coco", type=Path, default=None, help="COCO file/folder instead")
     p.add_argument("--test-coco", type=Path, default=None, help="COCO file/folder instead")
     p.add_argument("--work", type=Path, default=None, help="keep the runs here (default: temp)")
+    p.add_argument(
+        "--state", type=Path, default=None, help="finished rounds (default: WORK/state.jsonl)"
+    )
+    p.add_argument(
+        "--prune", action="store_true", help="with --work: keep only each run's newest model"
+    )
     p.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     p.add_argument("--json", type=Path, default=None, help="also write the summary here")
     a = p.parse_args(argv)
-    for name in ("pool", "k", "rounds", "steps", "test", "batch"):
+    for name in ("pool", "k", "rounds", "steps", "test", "batch", "repeats"):
         if getattr(a, name) < 1:
             p.error(f"--{name} must be at least 1")
+    if a.score_subset and a.score_subset < a.k:
+        p.error(f"--score-subset {a.score_subset} must be 0 or at least --k {a.k}")
     if a.pool_coco is None and a.k * a.rounds > a.pool:
         p.error(f"--k {a.k} x --rounds {a.rounds} needs more than --pool {a.pool} images")
     if a.size < 32:
         p.error("--size must be at least 32")
     if not a.start_card.is_file():
         p.error(f"--start-card {a.start_card}: no such file")
+    if a.state is not None and a.work is None:
+        p.error("--state needs --work (a resumed run continues from the models kept there)")
+    try:
+        strategies = strategy_names(a.strategies, list(STRATEGIES))
+    except BenchError as exc:
+        p.error(str(exc))
     cfg = Config(
         start_card=a.start_card,
         pool=a.pool,
@@ -402,9 +727,11 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace
         seed=a.seed,
         device=a.device,
         threads=a.threads,
-        strategies=tuple(dict.fromkeys(a.strategies)),
+        strategies=strategies,
         pool_coco=a.pool_coco,
         test_coco=a.test_coco,
+        repeats=a.repeats,
+        score_subset=a.score_subset,
     )
     return cfg, a
 
@@ -419,7 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if a.work is not None:
             a.work.mkdir(parents=True, exist_ok=True)
-            summary = run(cfg, a.work, out, keep=True)
+            state = a.state if a.state is not None else a.work / "state.jsonl"
+            summary = run(cfg, a.work, out, keep=not a.prune, state_path=state)
         else:
             with tempfile.TemporaryDirectory(prefix="orthogui-al-") as tmp:
                 summary = run(cfg, Path(tmp), out)

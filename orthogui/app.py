@@ -150,7 +150,7 @@ def build_window(args: argparse.Namespace, *, predictor: Any = None) -> Any:
     if paths:
         window.add_paths(paths)
     elif store.model.images():
-        window.step_image(+1)
+        window.session.resume()  # the image the reviewer was on, else the first
     return window
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from orthogui.core.project import ImageRecord
     from orthogui.io.importers import ImportResult
 
 COMMAND = "import"
@@ -92,10 +93,24 @@ def import_into_project(
     try:
         labels = LabelMap(store.model.categories, dict(mapping or {}), drop)
         result = read_import(fmt, path, label_map=labels, images_root=images_root)
-        merge_into(store.model, result, commit=store.add_images_and_push)
+        known = {im.id for im in store.model.images()}
+        id_map = merge_into(store.model, result, commit=store.add_images_and_push)
     finally:
         store.close()
-    return result
+    return _with_known_images(result, [im for im in result.images if id_map[im.id] in known])
+
+
+def _with_known_images(result: ImportResult, known: list[ImageRecord]) -> ImportResult:
+    """``result`` with a warning naming the images the project held already (reused)."""
+    if not known:
+        return result
+    from dataclasses import replace
+
+    from orthogui.io.importers import Problem
+
+    names = ", ".join(PurePath(im.path).name for im in known[:3]) + (", …" * (len(known) > 3))
+    note = f"{len(known)} already in the project (findings added to them): {names}"
+    return replace(result, warnings=(*result.warnings, Problem(result.source, "images", note)))
 
 
 def run(args: argparse.Namespace) -> int:

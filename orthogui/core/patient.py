@@ -16,8 +16,16 @@ from orthogui.core.project import ImageRecord
 MISSING = "—"
 """Shown for a fact the file does not hold (PNG, JPEG, TIFF, or a sparse DICOM header)."""
 
-DISPLAY_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate", "StudyDescription")
-"""Header facts an image record keeps for the queue's groups (never exported)."""
+DISPLAY_KEYS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "StudyDate",
+    "StudyDescription",
+    "AccessionNumber",
+)
+"""Header facts an image record keeps for the queue's groups and the inventory (never
+exported)."""
 
 _BANNER = (
     ("Patient", ("PatientName",)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Any
 
 from psygnal import Signal
@@ -42,6 +43,92 @@ class ImageRecord:
 
     def evolve(self, **changes: Any) -> ImageRecord:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An image offered to a project that holds it already (same content, else same path)."""
+
+    offered: str  # the path as offered
+    existing: ImageRecord  # the project's image (or an earlier one of the same batch)
+
+
+@dataclass(frozen=True)
+class ImageAddition:
+    """What adding images did: the records added, and those skipped as already present."""
+
+    added: tuple[ImageRecord, ...] = ()
+    duplicates: tuple[Duplicate, ...] = ()
+
+    def summary(self, *, names: int = 3) -> str:
+        """One line for a person: ``"12 added, 3 already in the project: a.dcm, b.dcm, …"``.
+
+        Parameters
+        ----------
+        names
+            How many skipped files to name before an ellipsis.
+
+        Returns
+        -------
+        str
+            The line (``"Added 12 image(s)"`` when nothing was skipped).
+        """
+        if not self.duplicates:
+            return f"Added {len(self.added)} image(s)"
+        shown = [PurePath(d.offered).name for d in self.duplicates[:names]]
+        more = ", …" if len(self.duplicates) > names else ""
+        n = len(self.duplicates)
+        return f"{len(self.added)} added, {n} already in the project: {', '.join(shown)}{more}"
+
+
+def sort_additions(
+    existing: Iterable[ImageRecord], offered: Iterable[ImageRecord]
+) -> ImageAddition:
+    """Split ``offered`` into new images and duplicates of ``existing`` or of each other.
+
+    An image is a duplicate when its ``sha256`` is known already; without a hash, when its
+    path is. Paths must be in the same form on both sides (e.g. as a store keeps them).
+
+    Parameters
+    ----------
+    existing
+        The project's images.
+    offered
+        Images to add, in order (the first of two equal ones is the one added).
+
+    Returns
+    -------
+    ImageAddition
+        The records to add, and one ``Duplicate`` for each record skipped.
+
+    Raises
+    ------
+    ValueError
+        A record reuses the id of a different image.
+    """
+    by_hash: dict[str, ImageRecord] = {}
+    by_path: dict[str, ImageRecord] = {}
+    ids: set[str] = set()
+    for im in existing:
+        by_path.setdefault(im.path, im)
+        ids.add(im.id)
+        if im.sha256:
+            by_hash.setdefault(im.sha256, im)
+    added: list[ImageRecord] = []
+    duplicates: list[Duplicate] = []
+    for record in offered:
+        known = by_hash.get(record.sha256) if record.sha256 else by_path.get(record.path)
+        if known is not None:
+            duplicates.append(Duplicate(record.path, known))
+            continue
+        if record.id in ids:
+            raise ValueError(f"image id {record.id} is already used by another image")
+        added.append(record)
+        ids.add(record.id)
+        by_path.setdefault(record.path, record)
+        if record.sha256:
+            by_hash[record.sha256] = record
+    return ImageAddition(tuple(added), tuple(duplicates))
 
 
 class ProjectModel:

@@ -2,18 +2,22 @@
 
 Implements ``orthogui.core.predictor.Predictor``. Device auto-selected (CUDA, else CPU), fp16
 autocast on CUDA, batched forward, and one device-to-host copy per batch: the per-instance
-work (mask pasting, contours) runs on the host inside each box only.
+work (mask pasting, contours) runs on the host inside each box only. Radiographs above
+``max_input_pixels`` are area-downsampled before the network; their predictions come back in
+full-resolution pixels and the type stage still cuts its strips at full resolution.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -24,8 +28,13 @@ from orthogui.core.annotation import TYPE_PROBABILITIES, Prediction
 from orthogui.core.geometry import Polygon
 from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard
+from orthogui.ml.diversity import ScoredImage
 from orthogui.ml.postprocess import Detections, paste_masks, to_predictions
-from orthogui.ml.preprocess import to_unit_image
+from orthogui.ml.preprocess import (
+    DEFAULT_MAX_INPUT_PIXELS,
+    NetworkInput,
+    network_input,
+)
 from orthogui.ml.screw_type import CropSpec, aligned_crop, type_probabilities
 from orthogui.ml.uncertainty import (
     ImageScores,
@@ -34,8 +43,16 @@ from orthogui.ml.uncertainty import (
     context_from_card,
     predict_for_scoring,
     score_image,
+    scored_image,
 )
 from orthogui.ml.weights import configure, load_model, load_type_stage, select_device
+
+log = logging.getLogger(__name__)
+
+INFERENCE_SCALE = "inference_scale"
+"""``Prediction.attributes`` key, set only when the radiograph was downsampled for the
+network: radiograph pixels per network-input pixel (e.g. 3.38 for a 16000 x 12000 film at the
+default cap). The prediction itself is in full-resolution pixels."""
 
 
 class MaskRCNNPredictor:
@@ -53,6 +70,10 @@ class MaskRCNNPredictor:
         Override the card's postprocessing.
     batch_size
         Images per forward pass in ``predict_batch``.
+    max_input_pixels
+        Radiographs with more pixels are area-downsampled to at most this many before the
+        network (which resizes to the card's ``max_size`` anyway), bounding the memory of
+        huge films; ``None``: never. Default ``DEFAULT_MAX_INPUT_PIXELS`` (4096 x 4096).
     """
 
     def __init__(
@@ -66,8 +87,10 @@ class MaskRCNNPredictor:
         nms_iou: float | None = None,
         max_detections: int | None = None,
         batch_size: int = 4,
+        max_input_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS,
     ) -> None:
         self.card = card
+        self.max_input_pixels = max_input_pixels
         self.device = select_device(device)
         self.fp16 = (self.device.type == "cuda") if fp16 is None else fp16
         self.batch_size = max(1, int(batch_size))
@@ -110,8 +133,35 @@ class MaskRCNNPredictor:
 
     def predict_batch(self, radiographs: Sequence[Radiograph]) -> list[list[Prediction]]:
         """Findings of several radiographs, run ``batch_size`` at a time."""
-        units = [to_unit_image(rg, self.card.preprocessing) for rg in radiographs]
-        return [self.typed(self.predictions(d), u) for d, u in zip(self.detect(units), units)]
+        inputs = [self.network_input(rg) for rg in radiographs]
+        dets = self.detect([i.unit for i in inputs], image_sizes=[i.image_size for i in inputs])
+        return [self._typed_input(self.predictions(d), i) for d, i in zip(dets, inputs)]
+
+    def network_input(self, radiograph: Radiograph) -> NetworkInput:
+        """The unit image the network sees, downsampled above ``max_input_pixels``."""
+        inp = network_input(radiograph, self.card.preprocessing, max_pixels=self.max_input_pixels)
+        if inp.downsampled:
+            sx, sy = inp.scale
+            log.info(
+                "%s: %d x %d downsampled by %.3f (x) / %.3f (y) to %d x %d for inference "
+                "(max_input_pixels=%s)",
+                radiograph.path,
+                radiograph.columns,
+                radiograph.rows,
+                sx,
+                sy,
+                inp.unit.shape[1],
+                inp.unit.shape[0],
+                self.max_input_pixels,
+            )
+        return inp
+
+    def _typed_input(self, preds: list[Prediction], inp: NetworkInput) -> list[Prediction]:
+        if not inp.downsampled:
+            return self.typed(preds, inp.unit)
+        typed = self.typed(preds, inp)
+        factor = round(max(inp.scale), 4)
+        return [replace(p, attributes={**p.attributes, INFERENCE_SCALE: factor}) for p in typed]
 
     def predictions(self, det: Detections) -> list[Prediction]:
         """Polygons and boxes from raw detections, as the card's postprocessing says."""
@@ -123,10 +173,14 @@ class MaskRCNNPredictor:
             model_version=self.model_version,
         )
 
-    def typed(self, preds: list[Prediction], unit: NDArray[np.float32]) -> list[Prediction]:
+    def typed(
+        self, preds: list[Prediction], unit: NDArray[np.float32] | NetworkInput
+    ) -> list[Prediction]:
         """Predictions of a grouped label (e.g. "screw") typed by the card's type stage from
-        strips of ``unit`` (the full-resolution network input); others pass unchanged. Each
-        typed prediction carries every type's probability in ``TYPE_PROBABILITIES``."""
+        full-resolution strips: of ``unit`` (the full-resolution unit image), or cut from the
+        radiograph around each finding when given a downsampled ``NetworkInput``; others pass
+        unchanged. Each typed prediction carries every type's probability in
+        ``TYPE_PROBABILITIES``."""
         stage = self.card.type_stage
         if stage is None or self.type_model is None:
             return preds
@@ -140,7 +194,7 @@ class MaskRCNNPredictor:
             return preds
         todo = list(outlines)
         spec = CropSpec(stage.crop_length, stage.crop_width, stage.crop_context)
-        strips = [aligned_crop(unit, outlines[i], spec) for i in todo]
+        strips = [full_resolution_strip(unit, outlines[i], spec) for i in todo]
         with self._lock:
             probs = type_probabilities(self.type_model, strips, device=self.device)
         out = list(preds)
@@ -175,14 +229,23 @@ class MaskRCNNPredictor:
         The card's preprocessing is applied, then ``predict_for_scoring`` runs the model on
         the image (and on its mirror image when ``flip``) with a low score threshold.
         """
-        unit = to_unit_image(radiograph, self.card.preprocessing)
+        inp = self.network_input(radiograph)
         with self._lock:  # never alongside a prediction on another thread
             preds = predict_for_scoring(
-                self.model, unit, device=self.device, flip=flip, score_threshold=score_threshold
+                self.model, inp.unit, device=self.device, flip=flip, score_threshold=score_threshold
+            )
+        if inp.downsampled:  # boxes in radiograph pixels, as for a normal-size image
+            sx, sy = inp.scale
+            xyxy = np.array([sx, sy, sx, sy])
+            preds = replace(
+                preds,
+                boxes=preds.boxes * xyxy,
+                flipped_boxes=None if preds.flipped_boxes is None else preds.flipped_boxes * xyxy,
             )
         if self.type_model is not None:
             # The type stage's doubt about the findings the reviewer will see.
-            shown = self.typed(self.predictions(self.detect([unit])[0]), unit)
+            dets = self.detect([inp.unit], image_sizes=[inp.image_size])
+            shown = self._typed_input(self.predictions(dets[0]), inp)
             probs = [
                 list(p.attributes[TYPE_PROBABILITIES].values())
                 for p in shown
@@ -200,12 +263,34 @@ class MaskRCNNPredictor:
         ctx = context or self.scoring_context()
         return float(combined(self.image_scores(radiograph, context=ctx), ctx))
 
-    def detect(self, units: Sequence[NDArray[np.float32]]) -> list[Detections]:
-        """Raw detections of ``(rows, cols)`` [0, 1] images (see ``to_unit_image``)."""
+    def explained_uncertainty(
+        self, radiograph: Radiograph, *, context: ScoringContext | None = None
+    ) -> ScoredImage:
+        """``uncertainty`` with the reason the image is worth reviewing early ("type unsure:
+        locking vs cortical ...") and compact backbone features for diverse batches: what the
+        inference service stores for the queue."""
+        ctx = context or self.scoring_context()
+        return scored_image(self.image_scores(radiograph, context=ctx), ctx)
+
+    def detect(
+        self,
+        units: Sequence[NDArray[np.float32]],
+        *,
+        image_sizes: Sequence[tuple[int, int]] | None = None,
+    ) -> list[Detections]:
+        """Raw detections of ``(rows, cols)`` [0, 1] images (see ``to_unit_image``).
+
+        ``image_sizes``: the ``(rows, cols)`` of the radiographs the units were downsampled
+        from; boxes and masks come back in those pixels. Default: the units' own sizes.
+        """
+        sizes = [u.shape[:2] for u in units] if image_sizes is None else list(image_sizes)
+        if len(sizes) != len(units):
+            raise ValueError(f"{len(units)} images but {len(sizes)} image sizes")
         out: list[Detections] = []
         with self._lock:
             for start in range(0, len(units), self.batch_size):
-                out.extend(self._detect_batch(units[start : start + self.batch_size]))
+                stop = start + self.batch_size
+                out.extend(self._detect_batch(units[start:stop], sizes[start:stop]))
         return out
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
@@ -232,8 +317,13 @@ class MaskRCNNPredictor:
         return ImageList(batched, sizes), sizes
 
     @torch.inference_mode()
-    def _detect_batch(self, units: Sequence[NDArray[np.float32]]) -> list[Detections]:
-        originals = [(int(u.shape[0]), int(u.shape[1])) for u in units]
+    def _detect_batch(
+        self, units: Sequence[NDArray[np.float32]], image_sizes: Sequence[tuple[int, int]]
+    ) -> list[Detections]:
+        # Boxes go from the network's resized input straight to radiograph pixels (one scale
+        # per axis: unit -> network and radiograph -> unit are both plain scalings), and masks
+        # are pasted inside those boxes at full resolution, one box-sized crop at a time.
+        originals = [(int(h), int(w)) for h, w in image_sizes]
         images, sizes = self._images(units)
         with self._autocast():
             features = self.model.backbone(images.tensors)
@@ -275,3 +365,35 @@ class MaskRCNNPredictor:
                 )
             )
         return out
+
+
+def full_resolution_strip(
+    source: NDArray[np.float32] | NetworkInput, points: NDArray[np.float32], spec: CropSpec
+) -> NDArray[np.float32]:
+    """``aligned_crop`` at full resolution; from a downsampled input, the full-resolution unit
+    image is computed only around the finding (the strip's footprint plus a margin)."""
+    if not isinstance(source, NetworkInput):
+        return aligned_crop(source, points, spec)
+    if not source.downsampled:
+        return aligned_crop(source.unit, points, spec)
+    x0, y0, x1, y1 = _strip_footprint(points, spec)
+    region = source.region(x0, y0, x1, y1)
+    rows, cols = source.image_size
+    cx0, cy0 = max(0, min(x0, cols)), max(0, min(y0, rows))
+    return aligned_crop(region, points - np.array([cx0, cy0], np.float32), spec)
+
+
+def _strip_footprint(points: NDArray[np.float32], spec: CropSpec) -> tuple[int, int, int, int]:
+    """Integer box holding every pixel ``aligned_crop`` can read for ``points``: the rotated
+    strip (``span`` long, ``span * width / length`` wide) around the outline's centre, plus a
+    margin for interpolation."""
+    (cx, cy), (w, h), _ = cv2.minAreaRect(points.astype(np.float32).reshape(-1, 1, 2))
+    long_side, short_side = max(w, h), min(w, h)
+    span = max(long_side * spec.context, 2.0 * short_side * spec.length / spec.width, 8.0)
+    radius = 0.5 * span * math.hypot(1.0, spec.width / spec.length) + 4.0
+    return (
+        math.floor(cx - radius),
+        math.floor(cy - radius),
+        math.ceil(cx + radius) + 1,
+        math.ceil(cy + radius) + 1,
+    )

@@ -419,7 +419,14 @@ def _compute(req: InferenceRequest, predictor: Predictor) -> Any:
             f"model {predictor.model_name} {predictor.model_version} cannot score "
             "uncertainty (it has no uncertainty() method)"
         )
-    value = float(predictor.uncertainty(req.loader()))
+    # A predictor that explains its score (``explained_uncertainty``: the value, the "why first"
+    # text and compact features for the diverse queue) gives all of it; others give the number.
+    explain = getattr(predictor, "explained_uncertainty", None)
+    if callable(explain):
+        result = explain(req.loader())
+    else:
+        result = predictor.uncertainty(req.loader())
+    value = float(result)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{req.image_id}: the uncertainty score is not finite ({value})")
-    return value
+    return result if callable(explain) else value

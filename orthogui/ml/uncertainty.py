@@ -1,6 +1,6 @@
-"""Active learning: per-image uncertainty scorers over a model's predictions, and strategies that
-order the review queue from them (rare categories up-weighted). Scorers and strategies are
-registries by name.
+"""Active learning: per-image uncertainty scorers over a model's predictions, the reason an image
+is worth reviewing (``explain``), and strategies that order the review queue from them (rare
+categories up-weighted, diverse batches). Scorers and strategies are registries by name.
 """
 
 from __future__ import annotations
@@ -15,6 +15,14 @@ from torchvision.models.detection import MaskRCNN
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP, CategorySet
 from orthogui.ml.card import ModelCard
+from orthogui.ml.diversity import (
+    CANDIDATES,
+    DEFAULT_STRATEGY,
+    DIVERSE,
+    ScoredImage,
+    compact,
+    k_center_order,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -36,6 +44,9 @@ class ImagePredictions:
     flipped_labels: NDArray[np.int64] | None = None
     # ``(m, k)`` type probabilities of the typed findings (a card's type stage), if any.
     type_probs: FloatArray | None = None
+    # The image's backbone (FPN) output, global-average-pooled: where it lies among the pool's
+    # images, for diverse batches. Computed in the same forward pass as ``boxes``.
+    features: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class ScoringContext:
     label_counts: Mapping[int, int] = field(default_factory=dict)
     match_iou: float = 0.5
     rare_cap: float = 4.0
+    # Names for the reason text (``explain``): model label -> category, type column -> type.
+    label_names: Mapping[int, str] = field(default_factory=dict, compare=False)
+    type_names: tuple[str, ...] = field(default=(), compare=False)
 
 
 Scorer = Callable[[ImagePredictions, ScoringContext], float]
@@ -85,7 +99,12 @@ def context_from_card(
     screw_labels = frozenset(c.label for c in card.categories if c.project_category in screws)
     if label_counts is None:
         label_counts = _card_counts(card)
-    return ScoringContext(screw_labels=screw_labels, label_counts=dict(label_counts))
+    return ScoringContext(
+        screw_labels=screw_labels,
+        label_counts=dict(label_counts),
+        label_names={c.label: c.project_category for c in card.categories},
+        type_names=() if card.type_stage is None else tuple(card.type_stage.categories),
+    )
 
 
 def _card_counts(card: ModelCard) -> dict[int, int]:
@@ -220,19 +239,23 @@ def rarity(labels: Sequence[int], ctx: ScoringContext) -> float:
 
 @dataclass(frozen=True)
 class ImageScores:
-    """Per-scorer uncertainties of one image and the labels it was predicted to show."""
+    """Per-scorer uncertainties of one image, the labels it was predicted to show, why it is
+    worth reviewing (``explain``) and its pooled features (``ImagePredictions.features``)."""
 
     scores: dict[str, float]
     labels: tuple[int, ...] = ()
+    why: str = ""
+    features: FloatArray | None = field(default=None, compare=False)
 
 
 def score_image(
     p: ImagePredictions, ctx: ScoringContext, *, scorers: Sequence[str] = tuple(SCORERS)
 ) -> ImageScores:
-    """Run the named scorers on one image's predictions."""
-    return ImageScores(
-        {name: SCORERS[name](p, ctx) for name in scorers}, tuple(int(c) for c in p.labels)
-    )
+    """Run the named scorers on one image's predictions; the reason and features ride along."""
+    values = {name: SCORERS[name](p, ctx) for name in scorers}
+    labels = tuple(int(c) for c in p.labels)
+    why = explain(p, values, ctx)
+    return ImageScores(values, labels, why, p.features)
 
 
 def combined(
@@ -244,6 +267,106 @@ def combined(
     total = sum(w.get(k, 0.0) for k in s.scores) or 1.0
     mean = sum(w.get(k, 0.0) * v for k, v in s.scores.items()) / total
     return mean * rarity(s.labels, ctx)
+
+
+def scored_image(s: ImageScores, ctx: ScoringContext) -> ScoredImage:
+    """What a project stores of an image's scores: ``combined``, the reason, compact features."""
+    feats = None if s.features is None else compact(s.features)
+    return ScoredImage(float(combined(s, ctx)), s.why, feats)
+
+
+# -- why an image is worth reviewing ------------------------------------------------------------
+QUIET = 0.2
+"""Scorer values below this say nothing worth a reason."""
+
+RARE_AT = 1.5
+"""The rarity weight from which the reason names the rarest predicted category."""
+
+
+def _name(ctx: ScoringContext, label: int) -> str:
+    return ctx.label_names.get(int(label), f"class {int(label)}")
+
+
+def _pair(row: FloatArray, names: Sequence[str]) -> str:
+    """ "a vs b (pa/pb)" of the two likeliest entries of ``row``."""
+    top = np.argsort(-row, kind="stable")[:2]
+    a, b = (names[i] if i < len(names) else f"type {i + 1}" for i in top)
+    return f"{a} vs {b} ({row[top[0]]:.2f}/{row[top[1]]:.2f})"
+
+
+def _type_reason(p: ImagePredictions, ctx: ScoringContext) -> str:
+    q = p.type_probs
+    if q is None or len(q) == 0 or q.shape[1] < 2:
+        return ""
+    c = np.clip(q, 1e-12, 1.0)
+    worst = int(np.argmax(-(c * np.log(c)).sum(axis=1)))
+    names = ctx.type_names if len(ctx.type_names) == q.shape[1] else ()
+    return f"type unsure: {_pair(q[worst], names)}"
+
+
+def _margin_reason(p: ImagePredictions, ctx: ScoringContext) -> str:
+    cols = sorted(c for c in ctx.screw_labels if c < p.class_probs.shape[1])
+    if len(cols) < 2:
+        return ""
+    screws = np.flatnonzero(np.isin(p.labels, cols))
+    if len(screws) == 0:
+        return ""
+    q = p.class_probs[screws][:, cols]
+    q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
+    top = -np.sort(-q, axis=1)
+    worst = int(np.argmax(1.0 - (top[:, 0] - top[:, 1])))
+    return f"type unsure: {_pair(q[worst], [_name(ctx, c) for c in cols])}"
+
+
+def _entropy_reason(p: ImagePredictions, ctx: ScoringContext) -> str:
+    if len(p.class_probs) == 0:
+        return ""
+    probs = np.clip(p.class_probs, 1e-12, 1.0)
+    worst = int(np.argmax(-(probs * np.log(probs)).sum(axis=1)))
+    return f"low-confidence {_name(ctx, p.labels[worst])} ({p.scores[worst]:.2f})"
+
+
+def _flip_reason(p: ImagePredictions, ctx: ScoringContext) -> str:
+    return "mirror disagreement"
+
+
+_REASONS: dict[str, Callable[[ImagePredictions, ScoringContext], str]] = {
+    "type": _type_reason,
+    "margin": _margin_reason,
+    "flip": _flip_reason,
+    "entropy": _entropy_reason,
+}
+"""Reason text per scorer; on equal values the earlier one is named (the most specific)."""
+
+
+def explain(p: ImagePredictions, scores: Mapping[str, float], ctx: ScoringContext) -> str:
+    """A short reason why the image is high in the queue, from its strongest scorer and the
+    rarest category predicted, e.g. ``"type unsure: locking vs cortical (0.48/0.41)"``,
+    ``"mirror disagreement (0.62); rare type: compression"``, ``"low-confidence fracture
+    (0.31)"``; ``"no findings"`` or ``"confident"`` when nothing stands out.
+
+    Torch-free; names come from ``ctx.label_names`` and ``ctx.type_names``.
+    """
+    parts: list[str] = []
+    ranked = sorted(
+        (name for name in _REASONS if scores.get(name, 0.0) >= QUIET),
+        key=lambda n: -scores[n],  # stable: the dict's order breaks ties
+    )
+    for name in ranked:
+        text = _REASONS[name](p, ctx)
+        if text:
+            parts.append(text if name != "flip" else f"{text} ({scores[name]:.2f})")
+            break
+    if rarity([int(c) for c in p.labels], ctx) >= RARE_AT:
+        most = max(ctx.label_counts.values())
+        rarest = min(
+            (int(c) for c in p.labels),
+            key=lambda c: (min(ctx.label_counts.get(c, 0), most), c),
+        )
+        parts.append(f"rare type: {_name(ctx, rarest)}")
+    if parts:
+        return "; ".join(parts)
+    return "no findings" if len(p.labels) == 0 else "confident"
 
 
 Strategy = Callable[[Mapping[str, ImageScores], ScoringContext, int], list[str]]
@@ -265,23 +388,35 @@ def _single(name: str) -> Strategy:
     return order
 
 
+def _diverse(scores: Mapping[str, ImageScores], ctx: ScoringContext, seed: int) -> list[str]:
+    keys = sorted(scores)  # ties: by id, like the other strategies
+    values = [combined(scores[k], ctx) for k in keys]
+    feats = [scores[k].features for k in keys]
+    order = k_center_order(values, feats, candidates=CANDIDATES)
+    return [keys[i] for i in order]
+
+
 STRATEGIES: dict[str, Strategy] = {
     "uncertainty": _by_combined,
+    DIVERSE: _diverse,
     "random": _random,
     **{f"{name}-only": _single(name) for name in SCORERS},
 }
-"""Queue orders by name: ``uncertainty`` (combined and rarity-weighted), ``random``, and one
-per scorer (``entropy-only`` ...)."""
+"""Queue orders by name: ``uncertainty`` (combined and rarity-weighted),
+``uncertainty_diverse`` (uncertainty-weighted k-center on pooled backbone features among the
+``CANDIDATES`` most uncertain, ``orthogui.ml.diversity``), ``random``, and one per scorer
+(``entropy-only`` ...)."""
 
 
 def order_queue(
     scores: Mapping[str, ImageScores],
     *,
-    strategy: str = "uncertainty",
+    strategy: str = DEFAULT_STRATEGY,
     context: ScoringContext | None = None,
     seed: int = 0,
 ) -> list[str]:
-    """Image ids, most worth reviewing first, by the named strategy.
+    """Image ids, most worth reviewing first, by the named strategy (default: the review
+    queue's, ``orthogui.ml.diversity.DEFAULT_STRATEGY``).
 
     Raises
     ------
@@ -296,14 +431,17 @@ def order_queue(
 @torch.inference_mode()
 def _detect_with_probs(
     model: MaskRCNN, image: torch.Tensor
-) -> tuple[FloatArray, FloatArray, NDArray[np.int64], FloatArray]:
+) -> tuple[FloatArray, FloatArray, NDArray[np.int64], FloatArray, FloatArray]:
     """torchvision's box post-processing for one image, keeping for every detection the
-    softmax over all classes of the proposal it came from."""
+    softmax over all classes of the proposal it came from, and the image's pooled features."""
     from torchvision.ops import boxes as box_ops
 
     original = (int(image.shape[-2]), int(image.shape[-1]))
     images, _ = model.transform([image])
     features = model.backbone(images.tensors)
+    # Where the image lies among others: every FPN level global-average-pooled, then averaged.
+    pooled_levels = [f.float().mean(dim=(-2, -1))[0] for f in features.values()]
+    embedding = torch.stack(pooled_levels).mean(dim=0).cpu().numpy().astype(np.float64)
     proposals, _ = model.rpn(images, features)
     heads = model.roi_heads
     pooled = heads.box_roi_pool(features, proposals, images.image_sizes)
@@ -327,6 +465,7 @@ def _detect_with_probs(
         scores[keep].cpu().numpy().astype(np.float64),
         labels[keep].cpu().numpy().astype(np.int64),
         probs[origin[keep]].cpu().numpy().astype(np.float64),
+        embedding,
     )
 
 
@@ -339,7 +478,8 @@ def predict_for_scoring(
     score_threshold: float = 0.05,
 ) -> ImagePredictions:
     """Detections of a ``(rows, cols)`` unit image (see ``to_unit_image``) with class
-    distributions, plus those of its horizontal flip when ``flip``.
+    distributions, plus those of its horizontal flip when ``flip``, and the image's pooled
+    backbone features (``ImagePredictions.features``, from the same forward pass).
 
     ``score_threshold`` replaces the card's threshold while scoring: uncertain detections are
     the ones a high threshold would hide.
@@ -350,12 +490,12 @@ def predict_for_scoring(
     saved = model.roi_heads.score_thresh
     model.roi_heads.score_thresh = score_threshold
     try:
-        boxes, scores, labels, probs = _detect_with_probs(model, x)
+        boxes, scores, labels, probs, feats = _detect_with_probs(model, x)
         fb = fs = fl = None
         if flip:
-            fb, fs, fl, _ = _detect_with_probs(model, x.flip(-1))
+            fb, fs, fl, _, _ = _detect_with_probs(model, x.flip(-1))
             w = float(unit.shape[1])
             fb = np.stack([w - fb[:, 2], fb[:, 1], w - fb[:, 0], fb[:, 3]], axis=1)
     finally:
         model.roi_heads.score_thresh = saved
-    return ImagePredictions(boxes, scores, labels, probs, fb, fs, fl)
+    return ImagePredictions(boxes, scores, labels, probs, fb, fs, fl, features=feats)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -226,8 +227,38 @@ def save_weights(
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(weights), metadata={"name": card.name, "version": card.version})
-    final = card.with_weights(weights.name, sha256_of(weights))
+    final = carry_type_stage(card, out, stem).with_weights(weights.name, sha256_of(weights))
     return save_card(final, out / f"{stem}.json")
+
+
+def carry_type_stage(card: ModelCard, folder: Path, stem: str) -> ModelCard:
+    """The card with its type stage's weights copied into ``folder`` as ``<stem>.types...``.
+
+    Fine-tuning trains the detector only; the new version keeps the type classifier of the
+    card it started from, and a card must find its files in its own folder. The copy is
+    checked against the stage's sha256, so a damaged source is refused, not carried on.
+
+    Raises
+    ------
+    ModelLoadError
+        The type stage's weights are missing or do not match their checksum.
+    """
+    stage = card.type_stage
+    src = card.type_weights_path
+    if stage is None or src is None:
+        return card
+    dst = folder / f"{stem}.types.safetensors"
+    if src.resolve() == dst.resolve():
+        return card
+    if not src.is_file():
+        raise ModelLoadError(src, "the type stage's weights file is missing")
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    if sha256_of(tmp) != stage.weights_sha256:
+        tmp.unlink()
+        raise ModelLoadError(src, "the type stage's weights do not match the card's sha256")
+    tmp.replace(dst)
+    return replace(card, type_stage=replace(stage, weights_file=dst.name))
 
 
 def import_torchvision_checkpoint(path: str | Path, card: ModelCard) -> MaskRCNN:

@@ -130,6 +130,11 @@ def promote_candidate(
     weights = out / f"{stem}.safetensors"
     _fsync_copy(candidate.weights_path, weights)
     card = replace(candidate, version=new_version, weights_file=weights.name, source=None)
+    if candidate.type_stage is not None and candidate.type_weights_path is not None:
+        # The type classifier travels with its detector (weights first, card last).
+        types = out / f"{stem}.types.safetensors"
+        _fsync_copy(candidate.type_weights_path, types)
+        card = replace(card, type_stage=replace(candidate.type_stage, weights_file=types.name))
     return save_card(card, out / f"{stem}.json")
 
 

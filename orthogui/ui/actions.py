@@ -70,6 +70,22 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         checkable=True,
     ),
     S(
+        "show_labels",
+        "View",
+        "Show &labels",
+        ("L",),
+        "Show the type and score label beside each finding on the canvas",
+        checkable=True,
+    ),
+    S(
+        "score_threshold",
+        "View",
+        "Score &threshold…",
+        (),
+        "Focus the minimum-score slider above the findings list: the model's proposals scored "
+        "below it are hidden (arrow keys move it by 0.05)",
+    ),
+    S(
         "window_drag",
         "View",
         "Window/level",
@@ -212,8 +228,15 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         (),
         "Score a model on the approved images (AP, mask IoU, Dice, screw-type confusion)",
     ),
+    S(
+        "shortcuts",
+        "Help",
+        "&Keyboard shortcuts",
+        ("F1",),
+        "List every command and its keys, with a filter box (Esc closes the list)",
+    ),
 )
-MENUS = ("File", "Edit", "View", "Tools", "Review", "Model")
+MENUS = ("File", "Edit", "View", "Tools", "Review", "Model", "Help")
 
 
 def spec(name: str) -> ActionSpec:
@@ -250,7 +273,8 @@ def build_actions(
         if handler is not None:
             act.triggered.connect(lambda _checked=False, h=handler: h())
         menus[s.menu].addAction(act)
-        if s.toolbar:
+        if s.toolbar:  # a fixed short label: buttons keep their places when texts change
+            act.setIconText(s.text.replace("&", "").rstrip("…"))
             toolbar.addAction(act)
         actions[s.name] = act
         if s.name in ("open_folder", "export_inventory"):

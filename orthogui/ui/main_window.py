@@ -7,7 +7,6 @@ Composition and wiring only: review rules live in ``controllers.review``, loadin
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,9 +21,7 @@ from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus
 from orthogui.core.radiograph import Radiograph
 from orthogui.core.review import set_attributes, set_category
-from orthogui.io.files import records_for
 from orthogui.ui.actions import add_category_actions, build_actions
-from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.canvas import CanvasView
 from orthogui.ui.controllers.approval import ApprovalController
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
@@ -35,12 +32,16 @@ from orthogui.ui.controllers.patient import PatientDisplay
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
 from orthogui.ui.controllers.review import ReviewController
+from orthogui.ui.controllers.scan import FolderScanController
+from orthogui.ui.controllers.session import ResumeSession
 from orthogui.ui.controllers.store_health import StoreHealth, open_project
 from orthogui.ui.controllers.training import install_training
 from orthogui.ui.controllers.uncertainty import UncertaintyController
 from orthogui.ui.controllers.undo import UndoRedoController
+from orthogui.ui.controllers.visibility import FindingVisibility
 from orthogui.ui.dialogs.evaluate import open_evaluate_dialog
 from orthogui.ui.dialogs.files import FileCommands
+from orthogui.ui.dialogs.inventory import export_inventory_csv
 from orthogui.ui.panels.annotations import AnnotationListPanel
 from orthogui.ui.panels.categories import CategoryPanel
 from orthogui.ui.panels.properties import PropertiesPanel
@@ -98,8 +99,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.predict = PreannotateController(
             self.model, self.history, reader=self._reader, predictor=predictor, parent=self
         )
-        self._scan_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-scan")
-        self._scan_bridge = FutureBridge(self)
+        self.scan = FolderScanController.install(self)  # add files/folders: progress, Cancel
         self.readout = StatusReadout(self.statusBar())
         self.progress = PredictionProgress(self.statusBar(), self.predict)
         self.uncertainty = UncertaintyController.install(self)
@@ -113,6 +113,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.patient = PatientDisplay.install(self)
         self.store_health = StoreHealth.install(self)
         self._connect()
+        self.session = ResumeSession.install(self)  # after _connect: sets the view after fit
+        self.visibility = FindingVisibility.install(self)  # after _connect: it refilters the list
         self.undo_redo = UndoRedoController(self)
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
@@ -129,7 +131,9 @@ class MainWindow(FileCommands, QMainWindow):
             "open_files": self.choose_files,
             "open_folder": self.choose_folder,
             "inventory": self.show_inventory,
-            "export_inventory": self.choose_inventory_csv,
+            "export_inventory": lambda: export_inventory_csv(
+                self, self.model, dict(self._spacings)
+            ),
             "quit": self.close,
             "undo": lambda: self.undo_redo.undo(),
             "redo": lambda: self.undo_redo.redo(),
@@ -178,8 +182,6 @@ class MainWindow(FileCommands, QMainWindow):
         self.loader.failed.connect(self._on_loader_failed)
         self.predict.finished.connect(self._on_predict_finished)
         self.predict.imageFailed.connect(self._on_loader_failed)
-        self._scan_bridge.finished.connect(self._on_scan_finished)
-        self._scan_bridge.failed.connect(lambda _k, exc: self.statusBar().showMessage(str(exc)))
         m = self.model
         m.annotation_added.connect(self._on_model_annotation_added)
         m.annotation_changed.connect(self._on_model_annotation_changed)
@@ -262,26 +264,14 @@ class MainWindow(FileCommands, QMainWindow):
             self.open_image(nxt)
 
     def add_paths(self, paths: list[Path]) -> None:
-        """Add files/folders to the project; hashing runs off the GUI thread."""
-        self.statusBar().showMessage(f"Scanning {len(paths)} path(s)…")
-        self._scan_bridge.watch(self._scan_pool.submit(records_for, paths), "scan")
-
-    def _on_scan_finished(self, _key: object, records: object) -> None:
-        assert isinstance(records, list)
-        added = self.store.add_images(records)
-        self.statusBar().showMessage(f"Added {len(added)} image(s)", 5000)
-        first = added[0].id if added else None
-        if first is None and records:  # already in the project: open the known copy
-            known = {r.sha256: r.id for r in self.model.images() if r.sha256}
-            first = known.get(records[0].sha256)
-        if first is not None:
-            self.open_image(first)
+        """Add files/folders/DICOMDIRs; the scan runs off the GUI thread (``controllers.scan``)."""
+        self.scan.start(paths)
 
     # -- review --------------------------------------------------------------------------------
     def _targets(self) -> list[str]:
         ids = self.canvas.selected_ids()
         if not ids and self.image_id:
-            nxt = self.review.next_proposed(self.image_id, None)
+            nxt = self.review.next_proposed(self.image_id, None, skip=self.visibility.hidden())
             ids = [nxt] if nxt else []
         return ids
 
@@ -292,13 +282,13 @@ class MainWindow(FileCommands, QMainWindow):
         ids = self._targets()
         done = self.review.accept(ids) if accept else self.review.reject(ids)
         if done and len(ids) == 1:
-            nxt = self.review.next_proposed(self.image_id, ids[0])
+            nxt = self.review.next_proposed(self.image_id, ids[0], skip=self.visibility.hidden())
             if nxt is not None:
                 self.canvas.select([nxt], center=True)
 
     def accept_all(self) -> None:
         if self.image_id is not None:
-            n = self.review.accept_all_remaining(self.image_id)
+            n = self.review.accept_all_remaining(self.image_id, skip=self.visibility.hidden())
             self.statusBar().showMessage(f"Accepted {n} finding(s)", 4000)
 
     def type_key(self, category: str) -> None:
@@ -322,9 +312,8 @@ class MainWindow(FileCommands, QMainWindow):
             return
         sel = self.canvas.selected_ids()
         show = self.actions["show_rejected"].isChecked()
-        nxt = self.review.neighbour(
-            self.image_id, sel[0] if sel else None, step, include_rejected=show
-        )
+        cur, hidden = sel[0] if sel else None, self.visibility.hidden()
+        nxt = self.review.neighbour(self.image_id, cur, step, include_rejected=show, skip=hidden)
         if nxt is not None:
             self.canvas.select([nxt], center=True)
 
@@ -460,6 +449,7 @@ class MainWindow(FileCommands, QMainWindow):
             reader=self._reader,
         )
         win.show()
+        win.session.resume()
         self.close()
         return win
 
@@ -481,10 +471,11 @@ class MainWindow(FileCommands, QMainWindow):
             self.settings.setValue("main/geometry", self.saveGeometry())
             self.settings.setValue("main/state", self.saveState())
             self.settings.setValue("main/last_project", str(self.store.path))
+            self.session.save()
             self.settings.sync()
         self.loader.shutdown()
         self.predict.shutdown()
-        self._scan_pool.shutdown(wait=False, cancel_futures=True)
+        self.scan.shutdown()
         self._disconnect_model()
         self.store.close()
         MainWindow.windows.discard(self)

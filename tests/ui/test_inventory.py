@@ -47,7 +47,7 @@ def test_counts_lengths_and_exclusions() -> None:
         ("a.png", "locking_screw", 50): (1, 1),
         ("b.png", "locking_screw", None): (1, 1),
     }
-    study = {(r.screw_type, r.length_mm): r.count for r in inv.study}
+    study = {(r.screw_type, r.length_mm): r.count for r in inv.totals}
     assert study == {
         ("cortical_screw", 40): 2,
         ("locking_screw", 50): 1,
@@ -56,7 +56,7 @@ def test_counts_lengths_and_exclusions() -> None:
     assert inv.total() == 4 and inv.images_without_spacing == ("b.png",)
     # spacing given by the window (from the loaded radiograph) wins over none
     inv2 = build_inventory(_model(), image_ids=["b"], spacings={"b": (1.0, 1.0)})
-    assert [(r.screw_type, r.length_mm) for r in inv2.study] == [("locking_screw", 90)]
+    assert [(r.screw_type, r.length_mm) for r in inv2.totals] == [("locking_screw", 90)]
 
 
 def test_csv_html_and_pdf(qtbot, tmp_path: Path) -> None:
@@ -64,23 +64,29 @@ def test_csv_html_and_pdf(qtbot, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(inv))))
     assert rows[0] == {
         "scope": "image",
+        "patient": "Unknown patient",
+        "patient_id": "",
+        "study": "Unknown study",
+        "study_date": "",
+        "accession": "",
         "image": "a.png",
+        "reviewer": "t",
         "screw_type": "cortical_screw",
         "length_mm": "40",
         "count": "2",
         "unreviewed": "1",
     }
-    assert [r["length_mm"] for r in rows if r["scope"] == "study"] == ["40", "50", "unknown"]
+    assert [r["length_mm"] for r in rows if r["scope"] == "all"] == ["40", "50", "unknown"]
     html = to_html(inv, title="Study <1>")
     assert "Study &lt;1&gt;" in html and "Lengths unknown" in html and "b.png" in html
 
     dlg = InventoryDialog(_model(), title="t", current_image="a", spacings={}, parent=None)
     qtbot.addWidget(dlg)
-    assert dlg.table.rowCount() == 3 + 3  # study rows + per-image rows
+    assert dlg.table.rowCount() == 3 + 3 + 3  # all-image totals, study totals, per-image rows
     dlg.scope.setCurrentIndex(dlg.scope.findData("image"))
     assert dlg.inventory.total() == 3
     dlg.export_csv(tmp_path / "inv.csv")
-    assert (tmp_path / "inv.csv").read_text().startswith("scope,image,screw_type")
+    assert (tmp_path / "inv.csv").read_text().startswith("scope,patient,patient_id,study")
     dlg.save_pdf(tmp_path / "inv.pdf")
     data = (tmp_path / "inv.pdf").read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 1000
@@ -104,7 +110,7 @@ def test_dicom_spacing_is_stored_at_import_so_unopened_images_have_lengths(
     for name in ("RG2_UNC.dcm", "77654033_CR2_6247.dcm"):  # PixelSpacing 0.2, Imager 0.1
         shutil.copy(data / name, folder / name)
     win = make_window(qtbot, tmp_path / "p.orthogui")
-    with qtbot.waitSignal(win._scan_bridge.finished, timeout=20000):
+    with qtbot.waitSignal(win.scan.finished, timeout=20000):
         win.add_paths([folder])
     records = {Path(r.path).name: r for r in win.model.images()}
     assert set(records) == {"RG2_UNC.dcm", "77654033_CR2_6247.dcm"}
@@ -129,5 +135,128 @@ def test_dicom_spacing_is_stored_at_import_so_unopened_images_have_lengths(
     assert lengths == {"RG2_UNC.dcm": 10, "77654033_CR2_6247.dcm": 5}
     assert "unknown" not in to_csv(inv) and "Lengths unknown" not in dlg.html()
     assert win.image_id not in unopened
+    dlg.close()
+    win.close()
+
+
+def _hospital_model() -> ProjectModel:
+    """Jane: two studies (a knee film, a hip film); Richard: one film; reviewed by two people."""
+    m = ProjectModel()
+    jane = {"PatientName": "DOE^JANE", "PatientID": "P001", "pixel_spacing": [0.25, 0.25]}
+    m.put_image(
+        ImageRecord(
+            "k",
+            "/cd/IM1",
+            study_key="s1",
+            attributes={
+                **jane,
+                "StudyDate": "20240301",
+                "AccessionNumber": "ACC1",
+                "StudyDescription": "KNEE",
+            },
+        )
+    )
+    m.put_image(
+        ImageRecord(
+            "h",
+            "/cd/IM2",
+            study_key="s2",
+            attributes={**jane, "StudyDate": "20240415", "AccessionNumber": "ACC2"},
+        )
+    )
+    m.put_image(
+        ImageRecord("r", "/cd/IM3", study_key="s3",
+                    attributes={"PatientName": "ROE^RICHARD", "PatientID": "P002",
+                                "StudyDate": "20230910", "AccessionNumber": "ACC3",
+                                "pixel_spacing": [0.25, 0.25]})
+    )  # fmt: skip
+
+    def screw_on(image: str, y: float, by: str) -> Annotation:
+        p = Prediction("cortical_screw", 0.9, screw(10, y, 160, 4), "fake", "1")
+        ann = Annotation.from_prediction(p, image_id=image)
+        return set_state([ann], ReviewState.ACCEPTED, user=by).after[0]
+
+    m.load(
+        [],
+        [
+            screw_on("k", 10, "dr_a"),
+            screw_on("k", 30, "dr_b"),
+            screw_on("h", 10, "dr_a"),
+            screw_on("r", 10, "dr_b"),
+        ],
+    )
+    return m
+
+
+IDENTIFIERS = ("DOE", "JANE", "ROE", "P001", "P002", "2024", "2023", "ACC1", "ACC2", "ACC3")
+
+
+def test_inventory_per_patient_and_study_with_identifiers_hidden_when_deidentified(
+    qtbot, tmp_path: Path
+) -> None:
+    dlg = InventoryDialog(
+        _hospital_model(), title="t", current_image=None, spacings={}, deidentified=False
+    )
+    qtbot.addWidget(dlg)
+    rows = dlg.visible_text()
+    assert rows[0][:2] == ["All patients", ""] and rows[0][-2] == "4"  # 4 screws in all
+    by_image = {r[5]: r for r in rows if r[5].startswith("IM")}
+    assert by_image["IM1"][:7] == [
+        "DOE, JANE", "P001", "2024-03-01 · KNEE", "2024-03-01", "ACC1", "IM1", "dr_a, dr_b",
+    ]  # fmt: skip
+    assert by_image["IM2"][:5] == ["DOE, JANE", "P001", "2024-04-15", "2024-04-15", "ACC2"]
+    assert by_image["IM3"][:5] == ["ROE, RICHARD", "P002", "2023-09-10", "2023-09-10", "ACC3"]
+    studies = [(r[0], r[2], r[-2]) for r in rows if r[5] == "Study total"]
+    assert studies == [
+        ("DOE, JANE", "2024-03-01 · KNEE", "2"),
+        ("DOE, JANE", "2024-04-15", "1"),
+        ("ROE, RICHARD", "2023-09-10", "1"),
+    ]
+    dlg.export_csv(tmp_path / "named.csv")
+    named = list(csv.DictReader(io.StringIO((tmp_path / "named.csv").read_text())))
+    assert {(r["scope"], r["patient_id"], r["accession"], r["image"], r["reviewer"])
+            for r in named if r["scope"] == "image"} == {
+        ("image", "P001", "ACC1", "IM1", "dr_a, dr_b"),
+        ("image", "P001", "ACC2", "IM2", "dr_a"),
+        ("image", "P002", "ACC3", "IM3", "dr_b"),
+    }  # fmt: skip
+    assert [r["count"] for r in named if r["scope"] == "study"] == ["2", "1", "1"]
+    assert "DOE, JANE" in dlg.html() and "Accession ACC1" in dlg.html()
+
+    dlg.set_deidentified(True)
+    shown = dlg.visible_text()
+    assert not any(i in cell for row in shown for cell in row for i in IDENTIFIERS)
+    assert [r[:2] for r in shown if r[2] == "Study total"] == [  # patient, study, image, ...
+        ["Patient 1", "Study 1"], ["Patient 1", "Study 2"], ["Patient 2", "Study 1"],
+    ]  # fmt: skip
+    assert "dr_a, dr_b" in {r[3] for r in shown}  # the reviewers stay
+    dlg.export_csv(tmp_path / "deid.csv")
+    text = (tmp_path / "deid.csv").read_text()
+    assert not any(i in text for i in IDENTIFIERS)
+    deid = list(csv.DictReader(io.StringIO(text)))
+    assert {r["patient"] for r in deid} == {"Patient 1", "Patient 2", ""}
+    assert not any(i in dlg.html() for i in IDENTIFIERS)
+    dlg.save_pdf(tmp_path / "deid.pdf")
+    assert (tmp_path / "deid.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_dialog_follows_the_windows_deidentified_display(qtbot, tmp_path: Path) -> None:
+    from tests.ui.test_main_window import make_window
+
+    win = make_window(qtbot, tmp_path / "p.orthogui")
+    from orthogui.core.commands import AddAnnotations
+
+    hospital = _hospital_model()
+    win.store.add_images(hospital.images())
+    anns = [a for r in hospital.images() for a in hospital.annotations(r.id)]
+    win.history.push(AddAnnotations(tuple(anns)))
+    win.patient.set_deidentified(True)
+    dlg = win.show_inventory()
+    qtbot.addWidget(dlg)
+    assert dlg.is_deidentified()
+    assert not any(i in c for r in dlg.visible_text() for c in r for i in IDENTIFIERS)
+    win.patient.set_deidentified(False)  # View → De-identified display off: names come back
+    assert not dlg.is_deidentified()
+    assert any("DOE, JANE" in c for r in dlg.visible_text() for c in r)
     dlg.close()
     win.close()

@@ -69,8 +69,11 @@ def open_by_click(qtbot, win: MainWindow, name: str) -> None:  # type: ignore[no
     item = next(
         win.queue_panel._items[r.id] for r in win.model.images() if Path(r.path).name == name
     )
-    with qtbot.waitSignal(win.loader.loaded, timeout=10000):
-        click_row(qtbot, win, item)
+    if win.image_id is not None and shown_name(win) == name:
+        click_row(qtbot, win, item)  # the image on screen: nothing to load
+    else:
+        with qtbot.waitSignal(win.loader.loaded, timeout=10000):
+            click_row(qtbot, win, item)
     assert Path(win.model.image(win.image_id).path).name == name
 
 

@@ -16,8 +16,10 @@ from PySide6.QtCore import Qt
 from orthogui.core.radiograph import Radiograph
 from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
+from orthogui.ml.diversity import WHY
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.panels.queue import WHY_COLUMN
 from tests.ui._workbench import (
     FakePredictor,
     queue_uncertainty,
@@ -227,16 +229,18 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     from orthogui.ml.architectures import BuildOptions, build_model
     from orthogui.ml.card import CardCategory, ModelCard, Preprocessing
     from orthogui.ml.predictor import MaskRCNNPredictor
+    from orthogui.ml.uncertainty import ImageScores
     from orthogui.ml.weights import save_weights
 
     calls: list[str] = []  # "<version> <file name>" per score, on any instance
     lock = threading.Lock()
 
     class CountingMaskRCNN(MaskRCNNPredictor):
-        def uncertainty(self, radiograph: Radiograph, **kwargs: object) -> float:
+        # Every score (plain or explained) scores the image's predictions once.
+        def image_scores(self, radiograph: Radiograph, **kwargs: object) -> ImageScores:
             with lock:
                 calls.append(f"{self.model_version} {Path(radiograph.path).name}")
-            return super().uncertainty(radiograph, **kwargs)  # type: ignore[arg-type]
+            return super().image_scores(radiograph, **kwargs)  # type: ignore[arg-type]
 
     models = tmp_path / "models"
     monkeypatch.setenv("ORTHOGUI_MODELS_DIR", str(models))
@@ -266,6 +270,10 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     qtbot.waitUntil(lambda: all(u for _, u in queue_uncertainty(win)), timeout=60000)
     assert sorted(calls) == ["1 img0.png", "1 img1.png", "1 img2.png"]
     values = {Path(r.path).name: r.uncertainty for r in win.model.images()}
+    # The real model's reason reaches the queue's "Why first" column.
+    qtbot.waitUntil(lambda: all(r.attributes.get(WHY) for r in win.model.images()), timeout=5000)
+    whys = [win.queue_panel._items[r.id].text(WHY_COLUMN) for r in win.model.images()]
+    assert all(whys) and whys == [r.attributes[WHY] for r in win.model.images()]
     expected = sorted(values, key=lambda n: (-(values[n] or 0.0), n))
     qtbot.waitUntil(lambda: [n for n, _ in queue_uncertainty(win)] == expected, timeout=5000)
     assert [u for _, u in queue_uncertainty(win)] == [f"{values[n]:.2f}" for n in expected]

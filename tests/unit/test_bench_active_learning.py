@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,56 @@ def test_bad_sizes_and_a_missing_card_are_clear_errors(
     args = ["--start-card", str(start_card), "--pool-coco", str(bad), "--test", "1"]
     assert module.main([*args, "--size", "64", "--plot", str(tmp_path / "x.png")]) == 2
     assert f"{bad}: not a COCO instances file" in capsys.readouterr().err
+
+
+def test_repeats_resume_from_the_state_file_and_count_labels_needed(
+    start_card: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2 repeats: one round of two strategies, then a rerun asking for two rounds of random
+    computes only random's second rounds; asking again computes nothing; a torn last line of
+    the state file is dropped."""
+    module = load_bench("active_learning")
+    work, plot = tmp_path / "work", tmp_path / "al.png"
+    args = ["--start-card", str(start_card), "--pool", "6", "--k", "2", "--repeats", "2"]
+    args += ["--steps", "1", "--size", "128", "--test", "1", "--threads", "1"]
+    args += ["--work", str(work), "--plot", str(plot), "--prune", "--score-subset", "4"]
+    both = ["--strategies", "random,uncertainty_diverse"]
+
+    def run(*extra: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        assert module.main([*args, *extra]) == 0
+        lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        return lines[:-1], lines[-1]
+
+    rows, _ = run("--rounds", "1", *both)
+    assert [(r["strategy"], r["repeat"], r["round"]) for r in rows] == [
+        (s, rep, n) for rep in (0, 1) for s in ("random", "uncertainty_diverse") for n in (0, 1)
+    ]
+    state = work / "state.jsonl"
+    assert len(state.read_text().splitlines()) == 1 + 8  # header + 4 x (round 0, round 1)
+
+    rows, summary = run("--rounds", "2", "--strategies", "random")  # resumed
+    assert [(r["strategy"], r["repeat"], r["round"], r["labelled"]) for r in rows] == [
+        ("random", 0, 2, 4),
+        ("random", 1, 2, 4),
+    ]
+    assert summary["repeats_done"] == {"random": 2}
+    points = summary["curves"]["random"]
+    assert [(p["labelled"], p["n"]) for p in points] == [(0, 2), (2, 2), (4, 2)]
+    assert all(p["screw_AP50_min"] <= p["screw_AP50"] <= p["screw_AP50_max"] for p in points)
+    needed = summary["labels_needed"]
+    assert needed["metric"] == "screw_AP50" and needed["target"] == points[-1]["screw_AP50"]
+    assert needed["random"] is not None and 0 <= needed["random"] <= 4
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(work.glob("rep*/random/round1"))  # --prune: the newest model only
+
+    with state.open("a", encoding="utf-8") as f:
+        f.write('{"strategy": "random", "rep')  # killed while writing a line
+    rows, summary = run("--rounds", "1", *both)  # everything finished: nothing computed
+    assert rows == [] and summary["repeats_done"] == {"random": 2, "uncertainty_diverse": 2}
+    assert state.read_text().endswith("}\n")  # the torn line is gone
+    assert set(summary["labels_needed"]) >= {"random", "uncertainty_diverse", "target"}
+    assert [p["labelled"] for p in summary["curves"]["uncertainty_diverse"]] == [0, 2]
+
+    other = [a if a != "6" else "7" for a in args]  # another pool size: another run
+    assert module.main([*other, "--rounds", "1"]) == 2
+    assert "the state of another run (differs in ['pool'])" in capsys.readouterr().err

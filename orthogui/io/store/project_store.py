@@ -29,7 +29,7 @@ from orthogui.core.commands import (
     UpdateAnnotations,
 )
 from orthogui.core.history import History, HistoryEvent
-from orthogui.core.project import ImageRecord, ProjectModel
+from orthogui.core.project import ImageAddition, ImageRecord, ProjectModel, sort_additions
 from orthogui.io.store import codec, journal, opening, rescue, schema
 from orthogui.io.store.errors import ProjectReadOnlyError, ProjectStoreError, StoreWriteError
 from orthogui.io.store.lock import ProjectLock
@@ -357,19 +357,25 @@ class ProjectStore:
             ``keep_unsaved_edits`` nothing is raised: the images are kept unsaved, or, in a
             read-only store, refused, and ``write_failed`` says so.)
         """
-        added = self._new_images(records)
+        return list(self.add_images_reporting(records).added)
+
+    def add_images_reporting(self, records: Sequence[ImageRecord]) -> ImageAddition:
+        """``add_images``, saying also which records were skipped as already in the project
+        (``ImageAddition.summary`` words it: "12 added, 3 already in the project: …")."""
+        report = self._new_images(records)
+        added = list(report.added)
         if not added:
-            return added
+            return report
         if self._keep and self.read_only:
             self._report(self._refusal(f"{len(added)} image(s) were not added"))
-            return []
+            return ImageAddition((), report.duplicates)
         self._save(
             "add images",
             lambda c: c.executemany(_INSERT_IMAGE, [codec.image_to_row(r) for r in added]),
             images=[r.id for r in added],
             apply=lambda: self._put_images(added),
         )
-        return added
+        return report
 
     def add_images_and_push(
         self, records: Sequence[ImageRecord], command: Command
@@ -399,7 +405,7 @@ class ProjectStore:
         StoreWriteError
             The write failed; nothing was saved and nothing changed in memory.
         """
-        added = self._new_images(records)
+        added = list(self._new_images(records).added)
         for r in added:
             self.model.put_image(r)
         self._pending_images = added
@@ -418,22 +424,10 @@ class ProjectStore:
             self._pending_images = []
         return added
 
-    def _new_images(self, records: Sequence[ImageRecord]) -> list[ImageRecord]:
-        """The records ``add_images`` would add, as stored (duplicates skipped)."""
-        seen_hashes = {im.sha256 for im in self.model.images() if im.sha256}
-        seen_paths = {im.path for im in self.model.images()}
-        added: list[ImageRecord] = []
-        for record in records:
-            stored = record.evolve(path=self._stored_path(record.path))
-            if stored.sha256 in seen_hashes or (not stored.sha256 and stored.path in seen_paths):
-                continue
-            if self.model.has_image(stored.id) or any(a.id == stored.id for a in added):
-                raise ValueError(f"image id {stored.id} is already used by another image")
-            added.append(stored)
-            seen_paths.add(stored.path)
-            if stored.sha256:
-                seen_hashes.add(stored.sha256)
-        return added
+    def _new_images(self, records: Sequence[ImageRecord]) -> ImageAddition:
+        """The records ``add_images`` would add, as stored, and the duplicates it skips."""
+        stored = [r.evolve(path=self._stored_path(r.path)) for r in records]
+        return sort_additions(self.model.images(), stored)
 
     def update_images(self, records: Sequence[ImageRecord]) -> None:
         """Replace image records (uncertainty, size...) in one transaction; not undoable.

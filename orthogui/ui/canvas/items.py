@@ -210,6 +210,7 @@ class AnnotationItem(QGraphicsItem):
         self._bounds = QRectF()  # boundingRect(): the box plus handle room when selected
         self._overlay: Overlay | None = None
         self._delegated = False
+        self._label_shown = True
         self.label = LabelItem(self)
         self._restyle()
         self._geometry_changed()
@@ -273,9 +274,14 @@ class AnnotationItem(QGraphicsItem):
         if now != was:
             self._delegated = now
             self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, now)
-            self.label.setVisible(not now)
+            self.label.setVisible(not now and self._label_shown)
         if self._overlay is not None and (now != was or (now and changed)):
             self._overlay.invalidate()
+
+    def set_label_shown(self, show: bool) -> None:
+        """Show or hide the class+score label (the overlay draws those of idle items)."""
+        self._label_shown = show
+        self.label.setVisible(show and not self._delegated)
 
     def shape_rect(self) -> QRectF:
         """The shape's bounding box in scene coordinates."""

@@ -181,6 +181,7 @@ class ShapesOverlay(QGraphicsItem):
         self._shapes_rect = QRectF()  # the shapes drawn
         self._reach_rect = QRectF()  # every member's shape, drawn or not (the cache's bounds)
         self._label_size = (0.0, 0.0)  # the widest and tallest label, device pixels
+        self.show_labels = True
 
     # -- state -------------------------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -196,6 +197,11 @@ class ShapesOverlay(QGraphicsItem):
         """Render the whole image again on the next paint (tests, benchmarks)."""
         self.cache.invalidate()
         self.invalidate()
+
+    def set_show_labels(self, show: bool) -> None:
+        if show != self.show_labels:
+            self.show_labels = show
+            self.invalidate()  # the label rows (and the bounds they widen) are made anew
 
     def set_pixel_size(self, px: float) -> None:
         if px != self._px:
@@ -219,7 +225,7 @@ class ShapesOverlay(QGraphicsItem):
                 snap if snap is not None and snap.current(item) else ShapeSnap(item)
             )
         self._snaps = tuple(self._snap_of[id(i)] for i in self._drawn)
-        self._label_rows = self._rows()
+        self._label_rows = self._rows() if self.show_labels else []
         lw = max((row[2] + row[4] for row in self._label_rows), default=0.0)
         lh = max((-row[3] for row in self._label_rows), default=0.0)
         rect = _united(sn.box for sn in self._snaps)

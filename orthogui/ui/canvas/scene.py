@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from orthogui.core.annotation import Annotation, ReviewState
 from orthogui.core.categories import Category
 from orthogui.core.project import ProjectModel
+from orthogui.core.visibility import hidden_by_threshold
 from orthogui.ui.canvas.image import ImageItem
 from orthogui.ui.canvas.items import AnnotationItem, Hit, make_item
 from orthogui.ui.canvas.overlay import ShapesOverlay
@@ -31,6 +32,8 @@ class AnnotationScene(QGraphicsScene):
         self.image_id: str | None = None
         self.items_by_id: dict[str, AnnotationItem] = {}
         self.show_rejected = False
+        self.score_threshold = 0.0  # proposals scored below it are hidden (a view setting)
+        self.show_labels = True
         self.pixel_size = 1.0
 
     # -- model wiring ----------------------------------------------------------------------
@@ -64,6 +67,7 @@ class AnnotationScene(QGraphicsScene):
     def _add(self, ann: Annotation) -> None:
         item = make_item(ann, self.category(ann.category))
         item.set_pixel_size(self.pixel_size)
+        item.set_label_shown(self.show_labels)
         self._apply_visibility(item)
         self.items_by_id[ann.id] = item
         self.addItem(item)
@@ -71,6 +75,7 @@ class AnnotationScene(QGraphicsScene):
 
     def _apply_visibility(self, item: AnnotationItem) -> None:
         visible = self.show_rejected or item.ann.review.state != ReviewState.REJECTED
+        visible = visible and not hidden_by_threshold(item.ann, self.score_threshold)
         if visible != item.isVisible():
             item.setVisible(visible)
             if item.delegated:
@@ -107,6 +112,17 @@ class AnnotationScene(QGraphicsScene):
         self.show_rejected = show
         for item in self.items_by_id.values():
             self._apply_visibility(item)
+
+    def set_score_threshold(self, threshold: float) -> None:
+        self.score_threshold = threshold
+        for item in self.items_by_id.values():
+            self._apply_visibility(item)
+
+    def set_show_labels(self, show: bool) -> None:
+        self.show_labels = show
+        self.overlay.set_show_labels(show)
+        for item in self.items_by_id.values():
+            item.set_label_shown(show)
 
     def set_pixel_size(self, px: float) -> None:
         self.pixel_size = px

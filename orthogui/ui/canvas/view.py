@@ -415,6 +415,14 @@ class CanvasView(QGraphicsView):
         if not show:
             self.select([i for i in self._selected if self.scene_.items_by_id[i].isVisible()])
 
+    def set_score_threshold(self, threshold: float) -> None:
+        """Hide the proposals scored below ``threshold`` (a view setting; 0 hides none)."""
+        self.scene_.set_score_threshold(threshold)
+        self.select([i for i in self._selected if self.scene_.items_by_id[i].isVisible()])
+
+    def set_show_labels(self, show: bool) -> None:
+        self.scene_.set_show_labels(show)
+
     def simplify_selected(self, tolerance_px: float) -> None:
         """Simplify the selected polygons from their detail before this slider gesture.
 

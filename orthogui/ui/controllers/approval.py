@@ -2,7 +2,8 @@
 
 With findings still proposed, ``ApprovalDialog`` asks whether to accept or reject the rest;
 the choice and the approval are one undo step (``core.review.approve``). Then the next image of
-the queue not yet approved opens.
+the queue not yet approved opens. Proposals hidden below the score threshold count as not
+reviewed, and the dialog names them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ class ApprovalController(QObject):
             self._approve(win.image_id, None)
             return
         name = Path(win.model.image(win.image_id).path).name
-        self.dialog = ApprovalDialog(name, len(rest), win)
+        hidden = win.visibility.hidden(win.image_id)
+        self.dialog = ApprovalDialog(
+            name, len(rest), win, hidden=len(hidden), threshold=win.visibility.threshold
+        )
+        self.dialog.showHiddenRequested.connect(win.visibility.show_all)
         self.dialog.chosen.connect(
             lambda choice, image_id=win.image_id: self._on_dialog_chosen(image_id, choice)
         )

@@ -9,6 +9,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox, QWidget
 
+from orthogui.ui.dialogs.shortcuts import install_shortcuts_sheet
 from orthogui.ui.locations import log_dir
 
 
@@ -36,6 +37,7 @@ def install_help_menu(window: QMainWindow, *, folder: Path | None = None) -> QAc
     act.setStatusTip("Show the folder of the app's log files (attach them to a bug report)")
     act.triggered.connect(lambda _checked=False: open_log_folder(folder))
     help_menu(window).addAction(act)
+    install_shortcuts_sheet(window)  # Help → Keyboard shortcuts (F1), from the actions table
     return act
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from orthogui.core.predictor import Predictor
 from orthogui.ml.card import (
@@ -25,6 +25,7 @@ from orthogui.ml.card import (
 )
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.controllers.preannotate import PreannotateController
+from orthogui.ui.dialogs.files import open_file_name
 from orthogui.ui.locations import user_models_dir as user_models_folder
 from orthogui.ui.panels.status import ActiveModelLabel
 
@@ -154,11 +155,15 @@ class ModelPicker(QObject):
     # -- switching ---------------------------------------------------------------------------
     def choose_card_file(self) -> None:
         """ "Load model card…": pick a card JSON anywhere on disk and switch to it."""
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Load model card", str(self.models_dir), CARD_FILTER
+        path = open_file_name(
+            self.window,
+            "Load model card",
+            kind="model",
+            filter=CARD_FILTER,
+            fallback=self.models_dir,
         )
-        if path:
-            self.load_card_file(Path(path))
+        if path is not None:
+            self.load_card_file(path)
 
     def load_card_file(self, path: Path) -> None:
         """Validate the card at ``path`` and switch to its model (off the GUI thread)."""

@@ -7,7 +7,7 @@ The main window maps keys to these and moves the selection; this module decides 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from orthogui.core.annotation import Annotation, ReviewState
 from orthogui.core.categories import SCREW_GROUP
@@ -39,23 +39,34 @@ class ReviewController:
         return [a for a in (self.model.get(i) for i in ids) if a is not None]
 
     def neighbour(
-        self, image_id: str, current: str | None, step: int, *, include_rejected: bool = True
+        self,
+        image_id: str,
+        current: str | None,
+        step: int,
+        *,
+        include_rejected: bool = True,
+        skip: Collection[str] = (),
     ) -> str | None:
-        """The finding after (step=+1) or before (-1) ``current`` in list order, wrapping."""
-        ids = [a.id for a in self.findings(image_id, include_rejected=include_rejected)]
+        """The finding after (step=+1) or before (-1) ``current`` in list order, wrapping;
+        ``skip``: ids out of sight (below the score threshold)."""
+        anns = self.findings(image_id, include_rejected=include_rejected)
+        ids = [a.id for a in anns if a.id not in skip]
         if not ids:
             return None
         if current not in ids:
             return ids[0] if step > 0 else ids[-1]
         return ids[(ids.index(current) + step) % len(ids)]
 
-    def next_proposed(self, image_id: str, after: str | None) -> str | None:
-        """The next finding still ``PROPOSED`` after ``after`` (wrapping), or None."""
+    def next_proposed(
+        self, image_id: str, after: str | None, *, skip: Collection[str] = ()
+    ) -> str | None:
+        """The next finding still ``PROPOSED`` after ``after`` (wrapping) and not in ``skip``
+        (out of sight), or None."""
         anns = self.model.annotations(image_id)
         ids = [a.id for a in anns]
         start = ids.index(after) + 1 if after in ids else 0
         for a in anns[start:] + anns[:start]:
-            if a.review.state == ReviewState.PROPOSED and a.id != after:
+            if a.review.state == ReviewState.PROPOSED and a.id != after and a.id not in skip:
                 return a.id
         return None
 
@@ -73,8 +84,9 @@ class ReviewController:
         self.history.push(set_state(anns, state, user=self.user))
         return True
 
-    def accept_all_remaining(self, image_id: str) -> int:
-        anns = self.proposed(image_id)
+    def accept_all_remaining(self, image_id: str, *, skip: Collection[str] = ()) -> int:
+        """Accept the proposals of an image in one step, except ``skip`` (out of sight)."""
+        anns = [a for a in self.proposed(image_id) if a.id not in skip]
         if anns:
             self.history.push(set_state(anns, ReviewState.ACCEPTED, user=self.user))
         return len(anns)

@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from orthogui.io.store import ProjectLockedError, ProjectStore, ProjectStoreError, StoreWriteError
+from orthogui.ui.dialogs.files import save_file_name
 
 PROJECT_FILTER = "OrthoGUI project (*.orthogui)"
 
@@ -100,12 +100,16 @@ class StoreHealth(QObject):
         return self.store.retry()
 
     def ask_copy_path(self) -> str:
-        stem = Path(self.store.path).stem
-        start = str(Path(self.store.path).with_name(f"{stem} (copy).orthogui"))
-        path, _ = QFileDialog.getSaveFileName(
-            self._window, "Save a copy of the project as", start, PROJECT_FILTER
+        name, here = f"{Path(self.store.path).stem} (copy).orthogui", Path(self.store.path).parent
+        path = save_file_name(
+            self._window,
+            "Save a copy of the project as",
+            kind="project",
+            name=name,
+            filter=PROJECT_FILTER,
+            fallback=here,
         )
-        return path
+        return str(path) if path is not None else ""
 
     def save_copy(self) -> Path | None:
         """Ask for a file and write the whole project as this window holds it to it."""

@@ -6,6 +6,8 @@ every image when the model changes, it is scored again. The pre-annotation contr
 ``InferenceService`` runs the scores (``Priority.BACKGROUND``: after every waiting prediction,
 on the same worker thread, so review is never blocked). Scores become ``ImageRecord.uncertainty``
 through the store (persisted bookkeeping, not an undo step) and the review queue re-sorts.
+A scorer that returns a ``ScoredImage`` (value, reason, compact features) also stores the reason
+(``WHY``, shown in the queue) and the features (``FEATURES``, for diverse batches).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import Radiograph
 from orthogui.io.store import StoreWriteError
+from orthogui.ml.diversity import FEATURES, WHY, ScoredImage
 from orthogui.ml.service import SCORED_BY, InferenceService, Priority, model_key, with_uncertainty
 from orthogui.ui.bridge import FutureBridge
 
@@ -214,15 +218,18 @@ class UncertaintyController(QObject):
         svc = self.service()
         if image_id is None or svc is None or self.store.closed:
             return
-        if not self.model.has_image(image_id) or not isinstance(result, float):
+        if not self.model.has_image(image_id) or not isinstance(result, float | ScoredImage):
             return
-        rec = with_uncertainty(self.model.image(image_id), result, svc.predictor)
+        value = float(result)
+        rec = with_reason(
+            with_uncertainty(self.model.image(image_id), value, svc.predictor), result
+        )
         try:
             self.store.update_images([rec])
         except (StoreWriteError, KeyError) as exc:
             self.failed.emit(image_id, f"{rec.path}: cannot store the uncertainty ({exc})")
             return
-        self.scored.emit(image_id, result)
+        self.scored.emit(image_id, value)
         self._resort_timer.start()
 
     def _on_bridge_failed(self, key: object, exc: object) -> None:
@@ -258,3 +265,15 @@ class UncertaintyController(QObject):
         queue = self._queue
         if queue is not None and queue.sort_combo.currentData() == "uncertainty":
             queue.resort()
+
+
+def with_reason(record: ImageRecord, result: float | ScoredImage) -> ImageRecord:
+    """``record`` with the reason and features of ``result``; a plain number drops those of
+    an earlier score (they described another model's view)."""
+    attrs = {k: v for k, v in record.attributes.items() if k not in (WHY, FEATURES)}
+    if isinstance(result, ScoredImage):
+        if result.why:
+            attrs[WHY] = result.why
+        if result.features is not None:
+            attrs[FEATURES] = list(result.features)
+    return record.evolve(attributes=attrs)

@@ -1,5 +1,6 @@
 """Undo and redo you can see: a step that changes another image opens that image first, then
-selects what changed; the Edit menu names the step and its image.
+selects what changed; the Edit menu and the toolbar tooltips name the step and its image (the
+toolbar buttons keep their short labels, so nothing on the toolbar moves).
 
 The image a step changes comes from the Qt-free ``Command.touched_images``.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from orthogui.core.commands import Command
+from orthogui.ui.actions import spec
 
 MESSAGE_MS = 8000
 
@@ -93,5 +95,10 @@ class UndoRedoController(QObject):
         h, actions = self.window.history, self.window.actions
         actions["undo"].setEnabled(h.can_undo())
         actions["redo"].setEnabled(h.can_redo())
-        actions["undo"].setText(self.text("Undo", h.undo_command()))
-        actions["redo"].setText(self.text("Redo", h.redo_command()))
+        for name, cmd in (("undo", h.undo_command()), ("redo", h.redo_command())):
+            # The menu item names the step; the toolbar button keeps its short label (its
+            # icon text, set once from the table) and names the step in its tooltip.
+            act, keys = actions[name], ", ".join(spec(name).keys)
+            act.setText(self.text(name.capitalize(), cmd))
+            what = act.text().replace("&", "") if cmd is not None else spec(name).help
+            act.setToolTip(f"{what} ({keys})")

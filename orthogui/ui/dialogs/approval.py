@@ -1,7 +1,9 @@
 """ApprovalDialog: asked when an image to approve still has findings nobody reviewed.
 
 It offers to accept or to reject the rest together with the approval (one undo step), or to
-go back and review them; it decides nothing itself and reports the choice by a signal.
+go back and review them; it decides nothing itself and reports the choice by a signal. Findings
+hidden below the score threshold are named, and then accepting the rest unseen is not offered:
+``showHiddenRequested`` asks to show them instead.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ class ApprovalDialog(QMessageBox):
     """Window-modal question; ``chosen`` carries ``ACCEPTED``, ``REJECTED`` or None (cancel)."""
 
     chosen = Signal(object)
+    showHiddenRequested = Signal()
 
-    def __init__(self, image_name: str, proposed: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        image_name: str,
+        proposed: int,
+        parent: QWidget | None = None,
+        *,
+        hidden: int = 0,
+        threshold: float = 0.0,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("ApprovalDialog")
         self.setWindowTitle("Approve image")
@@ -33,6 +44,22 @@ class ApprovalDialog(QMessageBox):
         )
         self.accept_button = self._button("accept", "Accept the rest and approve")
         self.reject_button = self._button("reject", "Reject the rest and approve")
+        self.show_button: QAbstractButton | None = None
+        if hidden:
+            # Nobody approves what they could not see: no accepting of unseen guesses.
+            some = {1: "It is"} if proposed == 1 else {proposed: "All of them are"}
+            which = some.get(hidden, f"{hidden} of them {'is' if hidden == 1 else 'are'}")
+            self.setText(f"{self.text()} {which} hidden below the score threshold {threshold:.2f}.")
+            self.setInformativeText(
+                "Findings you have not seen cannot be accepted. Show them to review them, or "
+                "reject the rest (hidden ones included) with the approval."
+            )
+            self.accept_button.setEnabled(False)
+            self.accept_button.setToolTip("Some of the rest are hidden: show them first")
+            self.show_button = self.addButton(
+                f"Show the {hidden} hidden", QMessageBox.ButtonRole.ActionRole
+            )
+            self.show_button.setObjectName("approval_show_hidden")
         self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
         self.cancel_button.setObjectName("approval_cancel")
         # Enter pressed twice by habit must not approve unreviewed guesses: Cancel is default.
@@ -51,4 +78,6 @@ class ApprovalDialog(QMessageBox):
         return button
 
     def _on_self_buttonClicked(self, button: QAbstractButton) -> None:
+        if button is self.show_button:
+            self.showHiddenRequested.emit()
         self.chosen.emit(self._answers.get(button))

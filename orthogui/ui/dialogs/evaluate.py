@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -42,6 +41,7 @@ from orthogui.ui.controllers.evaluation import (
     load_card_predictor,
     model_choices,
 )
+from orthogui.ui.dialogs.files import existing_directory
 
 COLUMNS = (
     "Category",
@@ -298,9 +298,9 @@ class EvaluateDialog(QDialog):
         self.status.setText(f"Saved the report ({len(paths)} files) to {folder}")
 
     def _on_save_button_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the evaluation report to")
-        if folder:
-            self.save_report(Path(folder))
+        folder = existing_directory(self, "Save the evaluation report to", kind="export")
+        if folder is not None:
+            self.save_report(folder)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()

@@ -1,7 +1,9 @@
-"""InventoryDialog: the screw inventory as a table, with CSV export and a printable view.
+"""InventoryDialog: the screw inventory as a table grouped by patient and study, with CSV
+export and a printable view.
 
 The printable view is the inventory's HTML in a ``QTextDocument``, written to PDF with
-``QPdfWriter`` (no printer needed) or sent to a printer through the print dialog.
+``QPdfWriter`` (no printer needed) or sent to a printer through the print dialog. In the
+window's de-identified display mode (View menu) the patient facts are left out of all three.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, Qt
-from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QAction, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -27,11 +28,14 @@ from PySide6.QtWidgets import (
 from orthogui.core.project import ProjectModel
 from orthogui.ui.controllers.inventory import (
     Inventory,
+    InventoryRow,
     Spacing,
+    StudyInventory,
     build_inventory,
     to_csv,
     to_html,
 )
+from orthogui.ui.dialogs.files import save_file_name
 
 
 def write_pdf(html_text: str, path: Path) -> None:
@@ -51,10 +55,48 @@ def write_pdf(html_text: str, path: Path) -> None:
     doc.print_(writer)
 
 
-class InventoryDialog(QDialog):
-    """Study (all images) or current-image inventory of screws by type and length."""
+DEID_ACTION = "action_deidentified"  # the View menu's toggle (controllers.patient)
+IDENTIFIER_COLUMNS = ("ID", "Study date", "Accession")  # hidden when de-identified
 
-    COLUMNS = ("Image", "Screw type", "Length (mm)", "Count", "Unreviewed")
+
+def deidentified_action(widget: QWidget | None) -> QAction | None:
+    """The de-identified display toggle of ``widget``'s window, if it has one."""
+    window = widget.window() if widget is not None else None
+    return window.findChild(QAction, DEID_ACTION) if window is not None else None
+
+
+def export_inventory_csv(
+    window: QWidget, model: ProjectModel, spacings: Mapping[str, Spacing | None]
+) -> None:
+    """File → Export inventory: the CSV of every image, de-identified like the display."""
+    path = save_file_name(
+        window, "Export inventory", kind="export", name="inventory.csv", filter="CSV (*.csv)"
+    )
+    if path is not None:
+        action = deidentified_action(window)
+        deid = action is not None and action.isChecked()
+        inv = build_inventory(model, spacings=spacings, deidentified=deid)
+        path.write_text(to_csv(inv), encoding="utf-8")
+
+
+class InventoryDialog(QDialog):
+    """All images or current-image inventory of screws by type and length, grouped by patient
+    and study; ``deidentified`` None follows the window's de-identified display toggle."""
+
+    COLUMNS = (
+        "Patient",
+        "ID",
+        "Study",
+        "Study date",
+        "Accession",
+        "Image",
+        "Reviewer",
+        "Screw type",
+        "Length (mm)",
+        "Count",
+        "Unreviewed",
+    )
+    _NUMERIC = 8  # columns from "Length (mm)" on are right-aligned
 
     def __init__(
         self,
@@ -64,11 +106,12 @@ class InventoryDialog(QDialog):
         current_image: str | None,
         spacings: Mapping[str, Spacing | None],
         parent: QWidget | None = None,
+        deidentified: bool | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("InventoryDialog")
         self.setWindowTitle(f"Screw inventory — {title}")
-        self.resize(640, 480)
+        self.resize(960, 520)
         self.model = model
         self.title = title
         self._current = current_image
@@ -77,7 +120,7 @@ class InventoryDialog(QDialog):
         top = QHBoxLayout()
         self.scope = QComboBox(self)
         self.scope.setObjectName("inventoryScope")
-        self.scope.addItem("Study (all images)", "study")
+        self.scope.addItem("All images, by patient and study", "study")
         if current_image is not None:
             self.scope.addItem("Current image", "image")
         top.addWidget(QLabel("Scope", self))
@@ -109,40 +152,80 @@ class InventoryDialog(QDialog):
         self.print_button.clicked.connect(self._on_print_button_clicked)
         close.clicked.connect(self.accept)
         self.scope.currentIndexChanged.connect(self.refresh)
-        self.inventory: Inventory = build_inventory(model)
+        self._deidentified = bool(deidentified)
+        action = deidentified_action(parent) if deidentified is None else None
+        if action is not None:
+            self._deidentified = action.isChecked()
+            action.toggled.connect(self.set_deidentified)
+        self.inventory: Inventory = build_inventory(model, deidentified=self._deidentified)
         self.refresh()
+
+    def set_deidentified(self, on: bool) -> None:
+        """Leave out (or show again) patient names, IDs, study dates and accession numbers."""
+        self._deidentified = on
+        self.refresh()
+
+    def is_deidentified(self) -> bool:
+        return self._deidentified
+
+    def _table_rows(self) -> list[tuple[StudyInventory | None, InventoryRow]]:
+        rows: list[tuple[StudyInventory | None, InventoryRow]] = [
+            (None, r) for r in self.inventory.totals
+        ]
+        for s in self.inventory.studies:
+            rows += [(s, r) for r in s.totals] + [(s, r) for r in s.per_image]
+        return rows
 
     def refresh(self, *_args: object) -> None:
         ids = [self._current] if self.scope.currentData() == "image" and self._current else None
-        self.inventory = build_inventory(self.model, image_ids=ids, spacings=self._spacings)
-        rows = list(self.inventory.study) + list(self.inventory.per_image)
+        self.inventory = build_inventory(
+            self.model, image_ids=ids, spacings=self._spacings, deidentified=self._deidentified
+        )
+        rows = self._table_rows()
         self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
+        for r, (study, row) in enumerate(rows):
+            facts = (
+                [study.patient, study.patient_id, study.study, study.study_date, study.accession]
+                if study is not None
+                else ["All patients", "", "", "", ""]
+            )
             values = (
+                *facts,
                 row.image,
+                row.reviewer,
                 row.screw_type.replace("_", " "),
                 "unknown" if row.length_mm is None else str(row.length_mm),
                 str(row.count),
                 str(row.unreviewed or ""),
             )
+            total = study is None or row in study.totals
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if c >= 2:
+                if c >= self._NUMERIC:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
-                if r < len(self.inventory.study):
+                if total:
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
                 self.table.setItem(r, c, item)
+        for c, name in enumerate(self.COLUMNS):
+            self.table.setColumnHidden(c, self._deidentified and name in IDENTIFIER_COLUMNS)
         self.table.resizeColumnsToContents()
         note = f"{self.inventory.total()} screws; rejected findings excluded."
+        if self._deidentified:
+            note += " De-identified: patient names, IDs, dates and accessions hidden."
         if self.inventory.images_without_spacing:
             note += " Lengths unknown (no pixel spacing) on: " + ", ".join(
                 self.inventory.images_without_spacing
             )
         self.summary.setText(note)
+
+    def visible_text(self) -> list[list[str]]:
+        """The table as a reader sees it: the cells of the columns shown, row by row."""
+        shown = [c for c in range(self.table.columnCount()) if not self.table.isColumnHidden(c)]
+        return [[self.table.item(r, c).text() for c in shown] for r in range(self.table.rowCount())]
 
     def html(self) -> str:
         return to_html(self.inventory, title=self.title)
@@ -154,18 +237,18 @@ class InventoryDialog(QDialog):
         write_pdf(self.html(), Path(path))
 
     def _on_csv_button_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export inventory", "inventory.csv", "CSV (*.csv)"
+        path = save_file_name(
+            self, "Export inventory", kind="export", name="inventory.csv", filter="CSV (*.csv)"
         )
-        if path:
-            self.export_csv(Path(path))
+        if path is not None:
+            self.export_csv(path)
 
     def _on_pdf_button_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save inventory", "inventory.pdf", "PDF (*.pdf)"
+        path = save_file_name(
+            self, "Save inventory", kind="export", name="inventory.pdf", filter="PDF (*.pdf)"
         )
-        if path:
-            self.save_pdf(Path(path))
+        if path is not None:
+            self.save_pdf(path)
 
     def _on_print_button_clicked(self) -> None:
         from PySide6.QtPrintSupport import QPrintDialog, QPrinter

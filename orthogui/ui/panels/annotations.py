@@ -6,9 +6,18 @@ Selecting rows emits ``selectionRequested(ids)`` (the window selects them on the
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from orthogui.core.annotation import Annotation, ReviewState
 from orthogui.core.categories import CategorySet
@@ -49,6 +58,16 @@ class AnnotationListPanel(QDockWidget):
         self.setWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
         self.tree.itemSelectionChanged.connect(self._on_tree_itemSelectionChanged)
+
+    def set_header(self, header: QWidget) -> None:
+        """Put ``header`` (the score threshold bar) above the list."""
+        body = QWidget(self)
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(header)
+        lay.addWidget(self.tree, 1)
+        self.setWidget(body)
 
     def set_annotations(self, annotations: list[Annotation]) -> None:
         with QSignalBlocker(self.tree):
@@ -105,6 +124,15 @@ class AnnotationListPanel(QDockWidget):
 
     def ids(self) -> list[str]:
         return list(self._items)
+
+    def set_hidden(self, ids: Collection[str]) -> None:
+        """Hide the rows of ``ids`` (below the score threshold), show all the others."""
+        for i, item in self._items.items():
+            if item.isHidden() != (i in ids):
+                item.setHidden(i in ids)
+
+    def shown_ids(self) -> list[str]:
+        return [i for i, item in self._items.items() if not item.isHidden()]
 
     def selected_ids(self) -> list[str]:
         return [str(it.data(0, ID_ROLE)) for it in self.tree.selectedItems()]

@@ -1,5 +1,5 @@
 """ReviewQueuePanel: the project's images with review status, filtered and sorted, as a flat
-list or grouped patient → study → image.
+list or grouped patient → study → image; scored images say why they are worth reviewing.
 
 The panel's visible order is the review queue: next/previous image and "approve and next"
 follow it (across groups when grouped). Rows update in place when an image record changes.
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from orthogui.core.patient import queue_group
 from orthogui.core.project import ImageRecord, ImageStatus
+from orthogui.ml.diversity import DEFAULT_STRATEGY, order_stored, stored_score
 
 STATUS_TEXT = {
     ImageStatus.NEW: "new",
@@ -42,6 +43,7 @@ STATUS_COLOR = {
 _STATUS_ORDER = list(ImageStatus)
 SORTS = ("name", "status", "uncertainty")
 ID_ROLE = Qt.ItemDataRole.UserRole
+WHY_COLUMN = 4
 
 
 class ReviewQueuePanel(QDockWidget):
@@ -75,14 +77,14 @@ class ReviewQueuePanel(QDockWidget):
         lay.addWidget(self.group_check)
         self.tree = QTreeWidget(body)
         self.tree.setObjectName("queueTree")
-        self.tree.setColumnCount(4)
-        self.tree.setHeaderLabels(["Image", "Status", "Find.", "Unc."])
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(["Image", "Status", "Find.", "Unc.", "Why first"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.tree.header().setStretchLastSection(False)
-        for col, width in enumerate((130, 95, 40, 40)):
+        for col, width in enumerate((130, 95, 40, 40, 220)):
             self.tree.setColumnWidth(col, width)
         lay.addWidget(self.tree, 1)
         self.summary = QLabel(body)
@@ -95,6 +97,8 @@ class ReviewQueuePanel(QDockWidget):
         self._failed: dict[str, str] = {}
         self._current: str | None = None
         self._deidentified = False
+        self.strategy = DEFAULT_STRATEGY  # the order of "Sort: uncertainty"
+        self._rank: dict[str, int] = {}
         self.tree.itemActivated.connect(self._on_tree_itemActivated)
         self.tree.itemClicked.connect(self._on_tree_itemActivated)
         self.filter_combo.currentIndexChanged.connect(self._on_filter_combo_currentIndexChanged)
@@ -164,6 +168,12 @@ class ReviewQueuePanel(QDockWidget):
         n = self._counts.get(rec.id, 0)
         item.setText(2, str(n) if n else "")
         item.setText(3, "" if rec.uncertainty is None else f"{rec.uncertainty:.2f}")
+        score = stored_score(rec)
+        why = score.why if score is not None else ""
+        item.setText(WHY_COLUMN, why)
+        tip = f"Why first: {why}" if why else ""
+        item.setToolTip(3, tip)
+        item.setToolTip(WHY_COLUMN, tip)
         font = item.font(0)
         font.setBold(rec.id == self._current)
         item.setFont(0, font)
@@ -180,10 +190,20 @@ class ReviewQueuePanel(QDockWidget):
         mode = self.sort_combo.currentData()
         if mode == "status":
             return (_STATUS_ORDER.index(rec.status), name)
-        if mode == "uncertainty":  # most uncertain first; unknown last
-            u = rec.uncertainty
-            return (u is None, -(u or 0.0), name)
+        if mode == "uncertainty":  # by the queue's strategy; unscored last, by name
+            rank = self._rank.get(rec.id)
+            return (rank is None, rank or 0, name)
         return (name,)
+
+    def _rank_scored(self) -> None:
+        """The position of every scored image in the order of ``self.strategy``; ties and
+        unscored images by file name."""
+        if self.sort_combo.currentData() != "uncertainty":
+            self._rank = {}
+            return
+        recs = sorted(self._records.values(), key=lambda r: (Path(r.path).name.lower(), r.id))
+        scored = {r.id: s for r in recs if (s := stored_score(r)) is not None}
+        self._rank = {i: n for n, i in enumerate(order_stored(scored, strategy=self.strategy))}
 
     def resort(self) -> None:
         """Apply the sort again after the values it sorts on changed (e.g. new scores)."""
@@ -203,6 +223,7 @@ class ReviewQueuePanel(QDockWidget):
         while self.tree.topLevelItemCount():  # detach image rows before dropping group rows
             for study in self.tree.takeTopLevelItem(0).takeChildren():
                 study.takeChildren()
+        self._rank_scored()
         recs = sorted(self._records.values(), key=self._key)
         self.tree.setRootIsDecorated(self.is_grouped())
         if self.is_grouped():

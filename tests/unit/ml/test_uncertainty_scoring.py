@@ -17,6 +17,7 @@ from orthogui.core.project import ImageRecord
 from orthogui.io.store import ProjectStore
 from orthogui.ml.architectures import build_model
 from orthogui.ml.card import ModelCard
+from orthogui.ml.diversity import ScoredImage
 from orthogui.ml.predictor import MaskRCNNPredictor
 from orthogui.ml.service import SCORED_BY, InferenceService, Priority
 from orthogui.ml.uncertainty import (
@@ -97,10 +98,13 @@ def test_service_scores_in_the_background_with_the_same_value(
         preds = svc.request("im1", lambda: rgs["im1"], priority=Priority.CURRENT)
         assert isinstance(preds.result(timeout=TIMEOUT), list)
         got = {i: f.result(timeout=TIMEOUT) for i, f in scores.items()}
-        assert svc.cached_score("im0") == pytest.approx(got["im0"])
+        assert svc.cached_score("im0") == pytest.approx(float(got["im0"]))
     for i, rg in rgs.items():
-        assert got[i] == pytest.approx(predictor.uncertainty(rg))
-    assert got["im0"] != pytest.approx(got["im1"])  # two images, two different scores
+        # The service keeps what the queue shows: the value, the reason, compact features.
+        assert isinstance(got[i], ScoredImage)
+        assert float(got[i]) == pytest.approx(predictor.uncertainty(rg))
+        assert got[i].why and got[i].features is not None and len(got[i].features) == 32
+    assert float(got["im0"]) != pytest.approx(float(got["im1"]))  # two different scores
 
 
 def test_cli_predict_project_stores_the_uncertainty(

@@ -1,0 +1,68 @@
+"""The review queue says why a scored image is first (a column and a tooltip), orders scored
+images by the default strategy (unscored last), and the uncertainty controller stores the reason
+and features of a ``ScoredImage`` result and drops them for a plain number."""
+
+from __future__ import annotations
+
+from orthogui.core.project import ImageRecord
+from orthogui.ml.diversity import DEFAULT_STRATEGY, DIVERSE, FEATURES, WHY, ScoredImage
+from orthogui.ui.controllers.uncertainty import with_reason
+from orthogui.ui.panels.queue import WHY_COLUMN, ReviewQueuePanel
+
+REASON = "type unsure: locking_screw vs cortical_screw (0.48/0.41)"
+
+
+def records() -> list[ImageRecord]:
+    a = [1.0] + [0.0] * 31
+    return [
+        ImageRecord("1", "/x/b.png", uncertainty=0.9, attributes={WHY: REASON, FEATURES: a}),
+        ImageRecord("2", "/x/a.png", uncertainty=0.8, attributes={WHY: "twin", FEATURES: a}),
+        ImageRecord("3", "/x/c.png", uncertainty=0.8, attributes={WHY: "mirror disagreement"}),
+        ImageRecord("4", "/x/d.png"),  # not scored yet
+        ImageRecord("5", "/x/e.png", uncertainty=0.1, attributes={FEATURES: [0.0] * 31 + [1.0]}),
+    ]
+
+
+def show_sorted(qtbot) -> ReviewQueuePanel:  # type: ignore[no-untyped-def]
+    panel = ReviewQueuePanel()
+    qtbot.addWidget(panel)
+    panel.set_records(records(), {})
+    panel.sort_combo.setCurrentIndex(panel.sort_combo.findData("uncertainty"))
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def test_queue_shows_why_a_scored_image_is_first(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = show_sorted(qtbot)
+    tree = panel.tree
+    header = tree.headerItem()
+    assert header is not None and header.text(WHY_COLUMN) == "Why first"
+    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    items = {it.text(0): it for it in rows if it is not None}
+    top = rows[0]
+    assert top is not None and top.text(0) == "b.png" and top.text(WHY_COLUMN) == REASON
+    assert top.toolTip(3) == f"Why first: {REASON}" == top.toolTip(WHY_COLUMN)
+    unscored = items["d.png"]
+    assert unscored.text(WHY_COLUMN) == "" and unscored.toolTip(3) == ""
+    # A new score with another reason updates the row in place.
+    panel.update_record(records()[0].evolve(attributes={WHY: "mirror disagreement"}))
+    assert top.text(WHY_COLUMN) == "mirror disagreement"
+
+
+def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = show_sorted(qtbot)
+    assert panel.strategy == DEFAULT_STRATEGY == "uncertainty"
+    # Highest first, equal values by file name, unscored last.
+    assert panel.ordered_ids() == ["1", "2", "3", "5", "4"]
+    panel.strategy = DIVERSE
+    panel.resort()
+    # a.png has b.png's features: the image that lies elsewhere comes before it.
+    assert panel.ordered_ids()[:2] == ["1", "3"] and panel.ordered_ids()[-1] == "4"
+
+
+def test_controller_stores_reason_and_features() -> None:
+    rec = ImageRecord("1", "a.png", uncertainty=0.3, attributes={"x": 1})
+    scored = with_reason(rec, ScoredImage(0.3, "mirror disagreement", (0.5, 0.25)))
+    assert scored.attributes == {"x": 1, WHY: "mirror disagreement", FEATURES: [0.5, 0.25]}
+    assert with_reason(scored, 0.7).attributes == {"x": 1}  # another model's number: no reason
