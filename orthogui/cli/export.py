@@ -8,8 +8,6 @@ from pathlib import Path
 COMMAND = "export"
 HELP = "Export a COCO snapshot (split, de-identified, hashed) of a project."
 
-SALT_SETTING = "snapshot_salt"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the project, the destination and the snapshot options."""
@@ -58,8 +56,14 @@ def run(args: argparse.Namespace) -> int:
     A refused export (an approved image with unreviewed findings, an image file outside the
     project folder) raises ``SnapshotRefused``, printed as one line naming the images.
     """
-    from orthogui.io.deid import new_salt
-    from orthogui.io.snapshot import ImageMode, SnapshotOptions, export_snapshot
+    from orthogui.io.snapshot import (
+        ImageMode,
+        SnapshotOptions,
+        counts_text,
+        export_snapshot,
+        held_out_lines,
+        project_salt,
+    )
     from orthogui.io.store import ProjectStore
 
     parts = [float(v) for v in args.split.split(",")]
@@ -67,10 +71,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--split {args.split!r}: expected three fractions")
     store = ProjectStore.open(args.project)
     try:
-        salt = "" if args.new_salt else store.get_setting(SALT_SETTING, "")
-        if not salt and not args.new_salt:
-            salt = new_salt()
-            store.set_setting(SALT_SETTING, salt)
         options = SnapshotOptions(
             approved_only=not args.all_images,
             categories=tuple(args.categories) if args.categories else None,
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             fractions=(parts[0], parts[1], parts[2]),
             seed=args.seed,
             image_mode=ImageMode(args.images),
-            salt=salt,
+            salt=project_salt(store, new=args.new_salt),
             keep_reviewer_names=args.keep_reviewer_names,
         )
         result = export_snapshot(
@@ -92,11 +92,8 @@ def run(args: argparse.Namespace) -> int:
         paths = {r.id: r.path for r in store.model.images()}
     finally:
         store.close()
-    counts = ", ".join(
-        f"{s}: {c['images']} images / {c['annotations']} findings"
-        for s, c in result.manifest["counts"].items()
-    )
+    counts = counts_text(result.manifest)
     print(f"snapshot {result.path} ({counts}); sha256 {result.manifest['sha256']}")
-    for image_id, reason in result.held_out:  # local paths: printed here, never in the snapshot
-        print(f"held out {paths.get(image_id, image_id)}: {reason}")
+    for line in held_out_lines(result, paths):  # local paths: printed here, never in the snapshot
+        print(line)
     return 0

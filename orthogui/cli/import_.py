@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orthogui.core.project import ImageRecord
     from orthogui.io.importers import ImportResult
 
 COMMAND = "import"
@@ -86,7 +85,7 @@ def import_into_project(
     ProjectStoreError
         The project cannot be opened or written; the project is unchanged.
     """
-    from orthogui.io.importers import LabelMap, merge_into, read_import
+    from orthogui.io.importers import LabelMap, merge_into, note_known_images, read_import
     from orthogui.io.store import ProjectStore
 
     store = ProjectStore.open(project, require_write=True)
@@ -97,20 +96,7 @@ def import_into_project(
         id_map = merge_into(store.model, result, commit=store.add_images_and_push)
     finally:
         store.close()
-    return _with_known_images(result, [im for im in result.images if id_map[im.id] in known])
-
-
-def _with_known_images(result: ImportResult, known: list[ImageRecord]) -> ImportResult:
-    """``result`` with a warning naming the images the project held already (reused)."""
-    if not known:
-        return result
-    from dataclasses import replace
-
-    from orthogui.io.importers import Problem
-
-    names = ", ".join(PurePath(im.path).name for im in known[:3]) + (", …" * (len(known) > 3))
-    note = f"{len(known)} already in the project (findings added to them): {names}"
-    return replace(result, warnings=(*result.warnings, Problem(result.source, "images", note)))
+    return note_known_images(result, [im for im in result.images if id_map[im.id] in known])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from orthogui.core.annotation import Annotation
+from orthogui.core.measurement import Measurement, measurement_from_dict, measurement_to_dict
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.core.serialize import (
     annotation_from_dict,
@@ -43,6 +44,10 @@ class Command(ABC):
 
     def image_ids(self) -> set[str]:
         """Ids of the image records this command touches."""
+        return set()
+
+    def measurement_ids(self) -> set[str]:
+        """Ids of the measurements this command touches (the store re-writes these rows)."""
         return set()
 
     def touched_images(self) -> tuple[str, ...]:
@@ -254,6 +259,9 @@ class CompositeCommand(Command):
     def image_ids(self) -> set[str]:
         return set().union(*(c.image_ids() for c in self.children))
 
+    def measurement_ids(self) -> set[str]:
+        return set().union(*(c.measurement_ids() for c in self.children))
+
     def touched_images(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(i for c in self.children for i in c.touched_images()))
 
@@ -267,12 +275,128 @@ class CompositeCommand(Command):
         )
 
 
+def _measures(items: Sequence[dict[str, Any]]) -> tuple[Measurement, ...]:
+    return tuple(measurement_from_dict(d) for d in items)
+
+
+@dataclass(frozen=True)
+class AddMeasurements(Command):
+    """New rulers or angles (one gesture makes one)."""
+
+    measurements: tuple[Measurement, ...]
+    label: str = "Add measurement"
+    kind: ClassVar[str] = "measure_add"
+
+    def apply(self, model: ProjectModel) -> None:
+        for m in self.measurements:
+            model._insert_measurement(m)
+
+    def revert(self, model: ProjectModel) -> None:
+        for m in reversed(self.measurements):
+            model._delete_measurement(m.id)
+
+    def annotation_ids(self) -> set[str]:
+        return set()
+
+    def measurement_ids(self) -> set[str]:
+        return {m.id for m in self.measurements}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.image_id for m in self.measurements))
+
+    def payload(self) -> dict[str, Any]:
+        return {"measurements": [measurement_to_dict(m) for m in self.measurements]}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> AddMeasurements:
+        return cls(_measures(data["measurements"]), data.get("label", "Add measurement"))
+
+
+@dataclass(frozen=True)
+class RemoveMeasurements(Command):
+    measurements: tuple[Measurement, ...]
+    label: str = "Delete measurement"
+    kind: ClassVar[str] = "measure_remove"
+
+    def apply(self, model: ProjectModel) -> None:
+        for m in self.measurements:
+            model._delete_measurement(m.id)
+
+    def revert(self, model: ProjectModel) -> None:
+        for m in self.measurements:
+            model._insert_measurement(m)
+
+    def annotation_ids(self) -> set[str]:
+        return set()
+
+    def measurement_ids(self) -> set[str]:
+        return {m.id for m in self.measurements}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.image_id for m in self.measurements))
+
+    def payload(self) -> dict[str, Any]:
+        return {"measurements": [measurement_to_dict(m) for m in self.measurements]}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> RemoveMeasurements:
+        return cls(_measures(data["measurements"]), data.get("label", "Delete measurement"))
+
+
+@dataclass(frozen=True)
+class UpdateMeasurements(Command):
+    """Replace measurements by new values (a moved endpoint, a new label)."""
+
+    before: tuple[Measurement, ...]
+    after: tuple[Measurement, ...]
+    label: str = "Move measurement point"
+    kind: ClassVar[str] = "measure_update"
+
+    def __post_init__(self) -> None:
+        if [m.id for m in self.before] != [m.id for m in self.after]:
+            raise ValueError("before and after must list the same measurements in one order")
+
+    def apply(self, model: ProjectModel) -> None:
+        for m in self.after:
+            model._replace_measurement(m)
+
+    def revert(self, model: ProjectModel) -> None:
+        for m in self.before:
+            model._replace_measurement(m)
+
+    def annotation_ids(self) -> set[str]:
+        return set()
+
+    def measurement_ids(self) -> set[str]:
+        return {m.id for m in self.after}
+
+    def touched_images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.image_id for m in self.after))
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "before": [measurement_to_dict(m) for m in self.before],
+            "after": [measurement_to_dict(m) for m in self.after],
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> UpdateMeasurements:
+        return cls(
+            _measures(data["before"]),
+            _measures(data["after"]),
+            data.get("label", "Move measurement point"),
+        )
+
+
 _REGISTRY: dict[str, Callable[[dict[str, Any]], Command]] = {
     AddAnnotations.kind: AddAnnotations.from_payload,
     RemoveAnnotations.kind: RemoveAnnotations.from_payload,
     UpdateAnnotations.kind: UpdateAnnotations.from_payload,
     SetImageStatus.kind: SetImageStatus.from_payload,
     CompositeCommand.kind: CompositeCommand.from_payload,
+    AddMeasurements.kind: AddMeasurements.from_payload,
+    RemoveMeasurements.kind: RemoveMeasurements.from_payload,
+    UpdateMeasurements.kind: UpdateMeasurements.from_payload,
 }
 
 

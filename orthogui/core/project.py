@@ -16,6 +16,7 @@ from psygnal import Signal
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.categories import DEFAULT_CATEGORIES, CategorySet
+from orthogui.core.measurement import Measurement
 
 
 class ImageStatus(StrEnum):
@@ -139,12 +140,17 @@ class ProjectModel:
     annotation_removed = Signal(Annotation)
     image_changed = Signal(ImageRecord)
     image_removed = Signal(str)  # image id
+    measurement_added = Signal(Measurement)
+    measurement_changed = Signal(Measurement, Measurement)  # before, after
+    measurement_removed = Signal(Measurement)
 
     def __init__(self, categories: CategorySet = DEFAULT_CATEGORIES) -> None:
         self.categories = categories
         self._images: dict[str, ImageRecord] = {}
         self._annotations: dict[str, Annotation] = {}
         self._by_image: dict[str, dict[str, None]] = {}  # ordered set per image
+        # Measurements (rulers, angles) per image, in drawing order; not findings.
+        self._measurements: dict[str, Measurement] = {}
 
     # -- images -----------------------------------------------------------------------
     def images(self) -> list[ImageRecord]:
@@ -209,7 +215,42 @@ class ProjectModel:
         self._by_image[ann.image_id].pop(annotation_id, None)
         self.annotation_removed.emit(ann)
 
-    def load(self, images: Iterable[ImageRecord], annotations: Iterable[Annotation]) -> None:
+    # -- measurements ---------------------------------------------------------------------
+    def measurement(self, measurement_id: str) -> Measurement:
+        return self._measurements[measurement_id]
+
+    def get_measurement(self, measurement_id: str) -> Measurement | None:
+        return self._measurements.get(measurement_id)
+
+    def measurements(self, image_id: str | None = None) -> list[Measurement]:
+        """The measurements of one image (or all), in the order they were made."""
+        return [m for m in self._measurements.values() if image_id in (None, m.image_id)]
+
+    def _insert_measurement(self, m: Measurement) -> None:
+        if m.id in self._measurements:
+            raise KeyError(f"measurement {m.id} exists already")
+        if m.image_id not in self._images:
+            raise KeyError(f"measurement {m.id} refers to unknown image {m.image_id}")
+        self._measurements[m.id] = m
+        self.measurement_added.emit(m)
+
+    def _replace_measurement(self, m: Measurement) -> None:
+        before = self._measurements[m.id]
+        if before.image_id != m.image_id:
+            raise ValueError("a measurement cannot move to another image")
+        self._measurements[m.id] = m
+        self.measurement_changed.emit(before, m)
+
+    def _delete_measurement(self, measurement_id: str) -> None:
+        m = self._measurements.pop(measurement_id)
+        self.measurement_removed.emit(m)
+
+    def load(
+        self,
+        images: Iterable[ImageRecord],
+        annotations: Iterable[Annotation],
+        measurements: Iterable[Measurement] = (),
+    ) -> None:
         """Bulk-fill from the store, without signals per item (callers re-sync once)."""
         for im in images:
             self._images[im.id] = im
@@ -217,3 +258,5 @@ class ProjectModel:
         for ann in annotations:
             self._annotations[ann.id] = ann
             self._by_image.setdefault(ann.image_id, {})[ann.id] = None
+        for m in measurements:
+            self._measurements[m.id] = m

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,11 +47,20 @@ from orthogui.io.export_images import (
 )
 from orthogui.io.files import file_sha256
 
+if TYPE_CHECKING:
+    from orthogui.io.store import ProjectStore
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 MANIFEST = "manifest.json"
 REVIEWED: frozenset[ReviewState] = frozenset({ReviewState.ACCEPTED, ReviewState.CORRECTED})
 """Findings a snapshot holds as ground truth; proposed ones (model guesses) never go in."""
 NAMED = 3  # images a refusal names before "and N more"
+SALT_SETTING = "snapshot_salt"
+"""The project setting holding the salt its snapshots share (never written into one)."""
+
+Progress = Callable[[int, int], object]
+"""``progress(done, total)``: images written of those exported (called from the exporter's
+thread)."""
 
 
 BURNED_IN = "BurnedInAnnotation is YES: the pixels may show identifying text"
@@ -88,6 +97,14 @@ class SnapshotOptions:
 class SnapshotRefused(ValueError):
     """The project cannot be exported as it stands; ``str()`` is one line naming the images
     and what is wrong with each."""
+
+
+class SnapshotCancelled(Exception):
+    """The export was cancelled; nothing was written (the temporary folder is gone)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"Export cancelled after {done} of {total} image(s): nothing written")
+        self.done, self.total = done, total
 
 
 @dataclass(frozen=True)
@@ -295,6 +312,8 @@ def export_snapshot(
     options: SnapshotOptions,
     images_root: str | Path | None = None,
     trusted_roots: Sequence[str | Path] = (),
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> SnapshotResult:
     """Write a COCO snapshot of the project to ``out_dir`` (which must not exist).
 
@@ -313,6 +332,10 @@ def export_snapshot(
     trusted_roots
         Further folders the user vouches for: an imported image's file is read only inside
         ``images_root`` or one of these (see ``unsafe_path``).
+    progress
+        Called with (images written, images to write) at the start and after each image.
+    cancelled
+        Asked before each image and before the final rename; True stops the export.
 
     Returns
     -------
@@ -329,6 +352,8 @@ def export_snapshot(
         An approved image still holds proposed findings, or an image file lies outside the
         project folder where it must not (path traversal), or a file is not an image by its
         content; nothing is written.
+    SnapshotCancelled
+        ``cancelled()`` said so; nothing is written.
     """
     out = Path(out_dir)
     if out.exists():
@@ -343,7 +368,15 @@ def export_snapshot(
         roots = [Path(r) for r in (images_root, *trusted_roots) if r is not None]
         check_paths(model, records, image_path_of=image_path_of, roots=roots)
     mode = options.image_mode
-    headers: dict[str, ImageHeader] = {r.id: inspect_image(Path(image_path_of(r))) for r in records}
+
+    def check(done: int, total: int) -> None:
+        if cancelled is not None and cancelled():
+            raise SnapshotCancelled(done, total)
+
+    headers: dict[str, ImageHeader] = {}
+    for r in records:  # a header read per file: a long project can be cancelled here too
+        check(0, len(records))
+        headers[r.id] = inspect_image(Path(image_path_of(r)))
     held_out = [
         (r.id, BURNED_IN) for r in records if headers[r.id].burned_in and mode is not ImageMode.NONE
     ]
@@ -374,6 +407,8 @@ def export_snapshot(
             "attributes": scrub_attributes(rec.attributes, scrubbers[rec.id]),
         }
 
+    if progress is not None:
+        progress(0, len(records))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         files: dict[str, str] = {}
@@ -413,7 +448,8 @@ def export_snapshot(
             }
         if mode is not ImageMode.NONE:
             (tmp / "images").mkdir()
-            for rec in records:
+            for done, rec in enumerate(records):
+                check(done, len(records))
                 rel = f"images/{names[rec.id]}"
                 try:
                     write_image(
@@ -428,6 +464,8 @@ def export_snapshot(
                     raise SnapshotRefused(str(exc)) from exc
                 _fsync(tmp / rel)
                 files[rel] = file_sha256(tmp / rel)
+                if progress is not None:
+                    progress(done + 1, len(records))
             _fsync(tmp / "images")
         content = hashlib.sha256(
             "".join(f"{k}\x00{files[k]}\n" for k in sorted(files)).encode()
@@ -458,9 +496,45 @@ def export_snapshot(
         _write_bytes(tmp / MANIFEST, text.encode())
         _fsync(tmp / "annotations")
         _fsync(tmp)
+        check(len(records), len(records))
         os.rename(tmp, out)
         _fsync(out.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if progress is not None and mode is ImageMode.NONE:
+        progress(len(records), len(records))
     return SnapshotResult(out, manifest, tuple(held_out))
+
+
+def project_salt(store: ProjectStore, *, new: bool = False) -> str:
+    """The salt a snapshot of ``store``'s project uses: the project's own (made and kept on
+    first use, so snapshots of one project can be combined), or ``""`` for a fresh random
+    one (``new``: unlinkable to any other snapshot).
+
+    Raises
+    ------
+    StoreWriteError
+        The project's first salt could not be saved.
+    """
+    if new:
+        return ""
+    salt = str(store.get_setting(SALT_SETTING, "") or "")
+    if not salt:
+        salt = new_salt()
+        store.set_setting(SALT_SETTING, salt)
+    return salt
+
+
+def counts_text(manifest: Mapping[str, Any]) -> str:
+    """The images and findings of each split, as one line: ``train: 8 images / 20 findings, …``."""
+    return ", ".join(
+        f"{s}: {c['images']} images / {c['annotations']} findings"
+        for s, c in manifest["counts"].items()
+    )
+
+
+def held_out_lines(result: SnapshotResult, names: Mapping[str, str]) -> list[str]:
+    """``held out <name>: <reason>`` for each image held out, named by ``names[image id]``
+    (local paths: for the user, never for the snapshot)."""
+    return [f"held out {names.get(i, i)}: {why}" for i, why in result.held_out]

@@ -38,6 +38,20 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
     S("open_folder", "File", "Open fol&der…", ("Ctrl+Alt+O",), "Add every radiograph of a folder"),
     S("inventory", "File", "Screw &inventory…", ("Ctrl+I",), "Count screws by type and length"),
     S("export_inventory", "File", "&Export inventory CSV…", ("Ctrl+E",), "Write the inventory"),
+    S(
+        "export_dataset",
+        "File",
+        "Export &dataset (COCO)…",
+        ("Ctrl+Shift+E",),
+        "Write a de-identified COCO snapshot of the approved (or all reviewed) images",
+    ),
+    S(
+        "import_annotations",
+        "File",
+        "Import &annotations…",
+        ("Ctrl+Shift+I",),
+        "Add the findings of a COCO file, LabelMe files or a YOLO folder (one undo step)",
+    ),
     S("quit", "File", "&Quit", ("Ctrl+Q",), "Close the window (every edit is already saved)"),
     S("undo", "Edit", "&Undo", ("Ctrl+Z",), "Undo the last step", toolbar=True),
     S("redo", "Edit", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", toolbar=True),
@@ -117,7 +131,16 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         "Tools",
         "&Ruler",
         ("M",),
-        "Measure a distance in mm",
+        "Measure a distance in mm (saved with the image)",
+        checkable=True,
+        toolbar=True,
+    ),
+    S(
+        "tool_angle",
+        "Tools",
+        "An&gle",
+        ("G",),
+        "Measure an angle: click an arm's end, the vertex, the other arm's end",
         checkable=True,
         toolbar=True,
     ),
@@ -277,7 +300,7 @@ def build_actions(
             act.setIconText(s.text.replace("&", "").rstrip("…"))
             toolbar.addAction(act)
         actions[s.name] = act
-        if s.name in ("open_folder", "export_inventory"):
+        if s.name in ("open_folder", "export_inventory", "import_annotations"):
             menus[s.menu].addSeparator()
     menus["View"].addSeparator()
     presets = menus["View"].addMenu("Window &presets")

@@ -24,6 +24,7 @@ from orthogui.core.review import set_attributes, set_category
 from orthogui.ui.actions import add_category_actions, build_actions
 from orthogui.ui.canvas import CanvasView
 from orthogui.ui.controllers.approval import ApprovalController
+from orthogui.ui.controllers.dataset_io import DatasetIOController
 from orthogui.ui.controllers.inventory import Spacing, record_spacing
 from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
 from orthogui.ui.controllers.logs import install_help_menu
@@ -106,6 +107,7 @@ class MainWindow(FileCommands, QMainWindow):
 
         self.actions = build_actions(self, self._handlers())
         add_category_actions(self, self.model.categories, self.type_key, self.actions)
+        self.dataset_io = DatasetIOController.install(self)  # File: export COCO, import
         self.presets = WindowPresets(self.findChild(QMenu, "menu_window_presets"), self.canvas)
         self.models = install_model_menu(self, load=model_loader)
         self.training = install_training(self)
@@ -147,6 +149,7 @@ class MainWindow(FileCommands, QMainWindow):
             "tool_polygon": lambda: c.set_tool("polygon"),
             "tool_box": lambda: c.set_tool("box"),
             "tool_ruler": lambda: c.set_tool("ruler"),
+            "tool_angle": lambda: c.set_tool("angle"),
             "accept": lambda: self.decide(accept=True),
             "reject": lambda: self.decide(accept=False),
             "accept_all": self.accept_all,
@@ -301,7 +304,8 @@ class MainWindow(FileCommands, QMainWindow):
 
     def _canvas_key(self, key: Qt.Key) -> bool:
         """Give the canvas tool first go at a key our shortcuts shadow (Delete)."""
-        return bool(self.canvas.tool_object().key(key, Qt.KeyboardModifier.NoModifier))
+        c = self.canvas  # a selected measurement first, then the tool's vertices
+        return c.measures.key(key) or bool(c.tool_object().key(key, Qt.KeyboardModifier.NoModifier))
 
     def delete_selected(self) -> None:
         if not self._canvas_key(Qt.Key.Key_Delete):  # vertices first, else whole findings
@@ -374,7 +378,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.properties_panel.show_annotation(self.model.get(ids[0]) if len(ids) == 1 else None)
 
     def _on_canvas_toolChanged(self, tool: str) -> None:
-        for name in ("select", "polygon", "box", "ruler"):
+        for name in ("select", "polygon", "box", "ruler", "angle"):
             self.actions[f"tool_{name}"].setChecked(name == tool)
 
     def _on_canvas_measured(self, px: float, mm: float) -> None:
@@ -476,6 +480,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.loader.shutdown()
         self.predict.shutdown()
         self.scan.shutdown()
+        self.dataset_io.shutdown()
         self._disconnect_model()
         self.store.close()
         MainWindow.windows.discard(self)

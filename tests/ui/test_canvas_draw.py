@@ -85,7 +85,7 @@ def ruler_drag(canvas, qtbot, a, b):
     canvas.set_tool("ruler")
     with qtbot.waitSignal(canvas.measured) as blocker:
         g.drag(qtbot, canvas, [g.at(canvas, *a), g.at(canvas, *b)])
-    return blocker.args, canvas.tool_object().ruler
+    return blocker.args, canvas.measures.items[canvas.measures.selected]
 
 
 def test_ruler_in_mm_with_anisotropic_spacing(canvas, project, qtbot) -> None:
@@ -97,7 +97,9 @@ def test_ruler_in_mm_with_anisotropic_spacing(canvas, project, qtbot) -> None:
     assert mm == pytest.approx(math.hypot(dx * 0.25, dy * 0.5))
     assert 99 < mm < 101
     assert ruler.text() == f"{mm:.1f} mm"
-    assert project.history.index == 0 and len(project.history) == 0  # not an annotation
+    n = len(project.model.annotations())
+    assert project.history.index == 1 and len(project.model.measurements()) == 1  # saved
+    assert len(project.model.annotations()) == n  # a measurement, not a finding
 
 
 def test_ruler_warns_without_spacing(canvas, project, qtbot) -> None:
@@ -109,8 +111,8 @@ def test_ruler_warns_without_spacing(canvas, project, qtbot) -> None:
     (px, mm), ruler = ruler_drag(canvas, qtbot, (100, 100), (300, 100))
     assert 39 < mm < 41
     assert "at detector, not corrected for magnification" in ruler.text()
-    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
-    assert ruler.scene() is None
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)  # clears the selection; the rulers stay
+    assert canvas.measures.selected is None and len(canvas.measures.items) == 2
 
 
 def test_undo_redo_a_whole_session(canvas, project, qtbot) -> None:

@@ -15,6 +15,7 @@ from orthogui.io.importers._base import (
     LabelMap,
     Problem,
     merge_into,
+    note_known_images,
 )
 from orthogui.io.importers.coco import read_coco, read_fracatlas
 from orthogui.io.importers.labelme import read_labelme
@@ -42,12 +43,47 @@ def read_import(
     return reader(path, label_map=label_map, images_root=images_root)
 
 
+def detect_format(path: str | Path) -> str:
+    """The import format of a file or folder by its content: ``coco`` (a JSON file with
+    ``images``), ``labelme`` (a JSON file with ``shapes``, or a folder of such files),
+    ``yolo`` (a folder with ``classes.txt``, ``data.yaml`` or ``labels/``).
+
+    Raises
+    ------
+    ImportValidationError
+        Naming ``path``: none of these.
+    """
+    p = Path(path)
+    if p.is_dir():
+        if any((p / n).exists() for n in ("classes.txt", "data.yaml", "data.yml", "labels")):
+            return "yolo"
+        if (p / "annotations.json").is_file() and (p / "images").is_dir():
+            return "fracatlas"
+        if any(p.glob("*.json")):
+            return "labelme"
+        if any(p.glob("*.txt")):
+            return "yolo"
+    elif p.suffix.lower() == ".json":
+        from orthogui.io.importers.coco import load_json
+
+        data = load_json(p)
+        if isinstance(data, dict) and "images" in data:
+            return "coco"
+        if isinstance(data, dict) and "shapes" in data:
+            return "labelme"
+    raise ImportValidationError.one(
+        p, "", "not a COCO file, a LabelMe file or folder, or a YOLO folder"
+    )
+
+
 __all__ = [
     "IMPORTERS",
     "ImportResult",
     "ImportValidationError",
     "LabelMap",
     "Problem",
+    "detect_format",
     "merge_into",
+    "note_known_images",
     "read_import",
 ]

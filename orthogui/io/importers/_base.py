@@ -210,6 +210,17 @@ def merge_into(
     return id_map
 
 
+def note_known_images(result: ImportResult, known: list[ImageRecord]) -> ImportResult:
+    """``result`` with a warning naming the images the project held already (reused)."""
+    if not known:
+        return result
+    from dataclasses import replace
+
+    names = ", ".join(PurePath(im.path).name for im in known[:3]) + (", …" * (len(known) > 3))
+    note = f"{len(known)} already in the project (findings added to them): {names}"
+    return replace(result, warnings=(*result.warnings, Problem(result.source, "images", note)))
+
+
 def human_label(
     *, image_id: str, category: str, shape: Shape, attributes: dict[str, Any] | None = None
 ) -> Annotation:

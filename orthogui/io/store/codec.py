@@ -10,6 +10,7 @@ from typing import Any
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.categories import AttributeSpec, Category, CategorySet, ShapeKind
+from orthogui.core.measurement import Measurement, measurement_from_dict, measurement_to_dict
 from orthogui.core.project import ImageRecord, ImageStatus
 from orthogui.core.serialize import annotation_from_dict, annotation_to_dict
 
@@ -18,6 +19,8 @@ AnnotationRow = tuple[str, str, str, str, str]
 
 IMAGE_COLUMNS = "id, path, sha256, width, height, status, uncertainty, study_key, attributes"
 ANNOTATION_COLUMNS = "id, image_id, data, category, review_state"
+MeasurementRow = tuple[str, str, str]
+MEASUREMENT_COLUMNS = "id, image_id, data"
 
 
 def dumps(value: Any) -> str:
@@ -66,6 +69,14 @@ def annotation_to_row(ann: Annotation) -> AnnotationRow:
 
 def annotation_from_data(data: str) -> Annotation:
     return annotation_from_dict(json.loads(data))
+
+
+def measurement_to_row(m: Measurement) -> MeasurementRow:
+    return (m.id, m.image_id, dumps(measurement_to_dict(m)))
+
+
+def measurement_from_data(data: str) -> Measurement:
+    return measurement_from_dict(json.loads(data))
 
 
 def category_to_dict(category: Category) -> dict[str, Any]:

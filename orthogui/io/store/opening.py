@@ -15,7 +15,7 @@ from typing import Literal
 from orthogui.core.categories import CategorySet
 from orthogui.core.commands import Command, command_from_json
 from orthogui.core.project import ProjectModel
-from orthogui.io.store import codec, schema
+from orthogui.io.store import codec, measurement_rows, schema
 from orthogui.io.store.errors import (
     CorruptProjectError,
     NotAProjectError,
@@ -136,10 +136,11 @@ def load(conn: sqlite3.Connection, path: Path) -> tuple[ProjectModel, list[Comma
             codec.annotation_from_data(r[0])
             for r in conn.execute("SELECT data FROM annotations ORDER BY rowid")
         ]
+        measurements = measurement_rows.read_all(conn)
     except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
         raise CorruptProjectError(path, f"unreadable rows ({exc})") from exc
     model = ProjectModel(categories)
-    model.load(images, annotations)
+    model.load(images, annotations, measurements)
     commands, index = read_journal(conn, path)
     return model, commands, index
 

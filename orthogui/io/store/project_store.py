@@ -30,7 +30,7 @@ from orthogui.core.commands import (
 )
 from orthogui.core.history import History, HistoryEvent
 from orthogui.core.project import ImageAddition, ImageRecord, ProjectModel, sort_additions
-from orthogui.io.store import codec, journal, opening, rescue, schema
+from orthogui.io.store import codec, journal, measurement_rows, opening, rescue, schema
 from orthogui.io.store.errors import ProjectReadOnlyError, ProjectStoreError, StoreWriteError
 from orthogui.io.store.lock import ProjectLock
 from orthogui.io.store.opening import SQLITE_MAGIC, Synchronous
@@ -128,6 +128,7 @@ class ProjectStore:
         self._events: list[HistoryEvent] = []
         self._dirty_annotations: dict[str, None] = {}
         self._dirty_images: dict[str, None] = {}
+        self._dirty_measurements: dict[str, None] = {}
         self._dirty_settings: dict[str, str] = {}
         self._dirty_categories = False
         self._journal: dict[str, Callable[[sqlite3.Connection, HistoryEvent], None]] = {
@@ -519,6 +520,7 @@ class ProjectStore:
             self._events
             or self._dirty_images
             or self._dirty_annotations
+            or self._dirty_measurements
             or self._dirty_settings
             or self._dirty_categories
         )
@@ -647,6 +649,7 @@ class ProjectStore:
         self._events.clear()
         self._dirty_annotations.clear()
         self._dirty_images.clear()
+        self._dirty_measurements.clear()
         self._dirty_settings.clear()
         self._dirty_categories = False
         self._applied = self._seen
@@ -663,6 +666,7 @@ class ProjectStore:
         images = [self.model.image(i) for i in self._dirty_images if self.model.has_image(i)]
         conn.executemany(_UPSERT_IMAGE, [codec.image_to_row(im) for im in images])
         self._write_annotations(conn, self._dirty_annotations)
+        measurement_rows.write(conn, self.model, self._dirty_measurements)
         for event in self._events:  # the journal replays every step in order
             self._journal[event.kind](conn, event)
 
@@ -679,6 +683,7 @@ class ProjectStore:
         self._dirty_images.update(dict.fromkeys(r.id for r in self._pending_images))
         self._dirty_images.update(dict.fromkeys(sorted(event.command.image_ids())))
         self._dirty_annotations.update(dict.fromkeys(sorted(event.command.annotation_ids())))
+        self._dirty_measurements.update(dict.fromkeys(sorted(event.command.measurement_ids())))
         if self._keep and self.read_only:
             self._take_back(event, self._refusal("the edit was not saved").reason, stop=False)
             return
@@ -698,6 +703,7 @@ class ProjectStore:
         self._events.clear()
         self._dirty_annotations.clear()
         self._dirty_images.clear()
+        self._dirty_measurements.clear()
         error = StoreWriteError(self.path, reason)
         self._resync(event.command, error)
         self._report(error)
@@ -729,27 +735,21 @@ class ProjectStore:
         """Make the touched model rows and the history equal to the file again."""
         try:
             conn = self._connection()
-            before: list[Annotation] = []
-            after: list[Annotation] = []
-            removed: list[Annotation] = []
-            added: list[Annotation] = []
-            for ann_id in sorted(command.annotation_ids()):
+
+            def disk(ann_id: str) -> Annotation | None:
                 row = conn.execute(
                     "SELECT data FROM annotations WHERE id = ?", (ann_id,)
                 ).fetchone()
-                on_disk = None if row is None else codec.annotation_from_data(row[0])
-                in_memory = self.model.get(ann_id)
-                if on_disk is None and in_memory is not None:
-                    removed.append(in_memory)
-                elif on_disk is not None and in_memory is None:
-                    added.append(on_disk)
-                elif on_disk is not None and in_memory is not None and on_disk != in_memory:
-                    before.append(in_memory)
-                    after.append(on_disk)
+                return None if row is None else codec.annotation_from_data(row[0])
+
+            removed, added, before, after = measurement_rows.diff_rows(
+                command.annotation_ids(), disk, self.model.get
+            )
             # Applied directly, not pushed: these restore the file's state, they are no edit.
             RemoveAnnotations(tuple(removed)).apply(self.model)
             AddAnnotations(tuple(added)).apply(self.model)
             UpdateAnnotations(tuple(before), tuple(after)).apply(self.model)
+            measurement_rows.resync(conn, self.model, command.measurement_ids())
             for image_id in sorted(command.image_ids()):
                 row = conn.execute(
                     f"SELECT {codec.IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
-from orthogui.io.store import codec, opening, schema
+from orthogui.io.store import codec, measurement_rows, opening, schema
 from orthogui.io.store.errors import ProjectStoreError
 from orthogui.io.store.lock import ProjectLock
 
@@ -92,7 +92,7 @@ def write_everything(
     conn
         A fresh project's connection inside an open transaction.
     model
-        Images, annotations and categories, written in their order (load order = model order).
+        Images, annotations, measurements and categories, written in their order (load order = model order).
     history
         Its steps become the journal: the applied ones ``done``, the redoable ones ``undone``.
     settings
@@ -112,6 +112,7 @@ def write_everything(
         f"INSERT INTO annotations ({codec.ANNOTATION_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
         [codec.annotation_to_row(a) for im in model.images() for a in model.annotations(im.id)],
     )
+    measurement_rows.write_all(conn, model)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     conn.executemany(
         "INSERT INTO journal (label, command, state, at) VALUES (?, ?, ?, ?)",

@@ -2,6 +2,7 @@
 
 Version 1 was the first draft layout (no uncertainty, study key, indexed category/review
 columns, journal timestamps or settings); it stays here so that the migration path is tested.
+Version 3 adds the ``measurements`` table (rulers and angles kept with their image).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 #: ``PRAGMA application_id`` of every OrthoGUI project file: the ASCII bytes "OGUI".
 APPLICATION_ID = 0x4F475549
 #: The schema version this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns are ordered as the migrations leave them, so that a migrated file and a fresh one
 # have identical tables (a test compares them).
@@ -56,6 +57,12 @@ CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE measurements (
+    id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    data TEXT NOT NULL
+);
+CREATE INDEX measurements_image ON measurements(image_id);
 """
 
 #: Tables every schema version has; a file with our application id but without them is damaged.
@@ -91,10 +98,25 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE measurements (
+            id TEXT PRIMARY KEY,
+            image_id TEXT NOT NULL REFERENCES images(id),
+            data TEXT NOT NULL
+        );
+        CREATE INDEX measurements_image ON measurements(image_id);
+        """,
+    )
+
+
 #: ``from_version -> step`` that upgrades a file by exactly one version, inside the caller's
 #: transaction. Add an entry (never edit an old one) whenever ``SCHEMA_VERSION`` goes up.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
+    2: _v2_to_v3,
 }
 
 

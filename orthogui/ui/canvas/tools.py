@@ -1,4 +1,5 @@
-"""Canvas tools: what a left-button gesture means (select and edit, draw polygon/box, ruler).
+"""Canvas tools: what a left-button gesture means (select and edit, draw polygon/box; the
+measurement tools live in ``measure``).
 
 A tool shows the gesture in flight as item previews and pushes exactly one command on release;
 items and tools never mutate the model directly.
@@ -20,7 +21,6 @@ from orthogui.core.commands import AddAnnotations, RemoveAnnotations, UpdateAnno
 from orthogui.core.geometry import Box, Polygon, Shape
 from orthogui.core.review import set_shape
 from orthogui.ui.canvas.items import AnnotationItem, resized_box
-from orthogui.ui.canvas.ruler import RulerItem
 
 if TYPE_CHECKING:
     from orthogui.ui.canvas.view import CanvasView
@@ -400,42 +400,4 @@ class BoxTool(_DraftTool):
         had = self._start is not None
         self._start = None
         self._show(None)
-        return had
-
-
-class RulerTool(Tool):
-    """Drag to measure; the ruler is not an annotation and never enters history."""
-
-    name = "ruler"
-
-    def __init__(self, view: CanvasView) -> None:
-        super().__init__(view)
-        self.ruler = RulerItem()
-        self._dragging = False
-
-    def press(self, p: QPointF, mods: Qt.KeyboardModifier) -> None:
-        self._dragging = True
-        if self.ruler.scene() is None:
-            self.view.scene_.addItem(self.ruler)
-        self.ruler.set_ends(p, p, self.view.radiograph())
-
-    def move(self, p: QPointF, mods: Qt.KeyboardModifier) -> None:
-        if self._dragging:
-            self.ruler.set_ends(self.ruler.start, p, self.view.radiograph())
-
-    def release(self, p: QPointF, mods: Qt.KeyboardModifier) -> None:
-        if not self._dragging:
-            return
-        self._dragging = False
-        self.ruler.set_ends(self.ruler.start, p, self.view.radiograph())
-        self.view.measured.emit(self.ruler.length_px, self.ruler.length_mm)
-
-    def deactivate(self) -> None:
-        self._dragging = False  # the last measurement stays visible until Esc
-
-    def cancel(self) -> bool:
-        had = self.ruler.scene() is not None
-        self._dragging = False
-        if had:
-            self.view.scene_.removeItem(self.ruler)
         return had

@@ -38,19 +38,19 @@ from orthogui.io.display import choose_window, render, render_region, value_rang
 from orthogui.ui.canvas.cache import Plan, Raster, plain_scale, plan_for
 from orthogui.ui.canvas.image import Pyramid
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
+from orthogui.ui.canvas.measure import AngleTool, MeasurementLayer, RulerTool
 from orthogui.ui.canvas.scene import AnnotationScene
 from orthogui.ui.canvas.snap import snap_to_edge
 from orthogui.ui.canvas.tools import (
     BoxTool,
     PolygonTool,
-    RulerTool,
     SelectTool,
     Tool,
     update_shapes,
 )
 from orthogui.ui.canvas.worker import RenderWorker
 
-TOOLS = ("select", "polygon", "box", "ruler")
+TOOLS = ("select", "polygon", "box", "ruler", "angle")
 FULL_RENDER = "full-render"  # the worker channel of the full-resolution window/level render
 LEVELS = "levels"  # the worker channel that prepares the pyramid's RGB32 levels of a new image
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
@@ -111,7 +111,9 @@ class CanvasView(QGraphicsView):
             "polygon": PolygonTool(self),
             "box": BoxTool(self),
             "ruler": RulerTool(self),
+            "angle": AngleTool(self),
         }
+        self.measures = MeasurementLayer(self)  # rulers and angles of the shown image
         self._tool = self._tools["select"]
         self._space = False
         self._pan_last: QPointF | None = None
@@ -198,6 +200,7 @@ class CanvasView(QGraphicsView):
         m = float(max(w, h))
         self.scene_.setSceneRect(QRectF(-m, -m, w + 2 * m, h + 2 * m))
         self.fit()
+        self.measures.refresh()
         self.windowChanged.emit(self._window.center, self._window.width)
 
     def radiograph(self) -> Radiograph | None:
@@ -312,6 +315,7 @@ class CanvasView(QGraphicsView):
         self._cancel_tool()
         self._selected = []
         self.scene_.attach(model)
+        self.measures.attach(model)
         self.model, self.history, self.user = model, history, user
         model.annotation_removed.connect(self._on_model_annotation_removed)
         model.annotation_changed.connect(self._on_model_annotation_changed)
@@ -323,6 +327,7 @@ class CanvasView(QGraphicsView):
         self._selected = []
         self.image_id = image_id
         self.scene_.show_image(image_id)
+        self.measures.show_image(image_id)
         if had:
             self.selectionChanged.emit()
 
@@ -393,6 +398,8 @@ class CanvasView(QGraphicsView):
             )
         changed = new != self._selected
         self._selected = new
+        if new:
+            self.measures.set_selected(None)
         if center and new:
             rect = QRectF()
             for i in new:
@@ -530,7 +537,8 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
         elif button == Qt.MouseButton.LeftButton:
             self._left_down = True
-            self._tool.press(self.to_scene(pos), event.modifiers())
+            if not self.measures.press(self.to_scene(pos), self._tool):
+                self._tool.press(self.to_scene(pos), event.modifiers())
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -548,7 +556,7 @@ class CanvasView(QGraphicsView):
             d = pos - self._pan_last
             self._pan_last = pos
             self._scroll_by(-d.x(), -d.y())
-        else:
+        elif not self.measures.move(sp):
             self._tool.move(sp, event.modifiers())
         event.accept()
 
@@ -571,7 +579,8 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(cursor)
         elif button == Qt.MouseButton.LeftButton and self._left_down:
             self._left_down = False
-            self._tool.release(self.to_scene(event.position()), event.modifiers())
+            if not self.measures.release(self.to_scene(event.position())):
+                self._tool.release(self.to_scene(event.position()), event.modifiers())
         event.accept()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -593,10 +602,9 @@ class CanvasView(QGraphicsView):
                 self._space = True
                 self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         elif key == Qt.Key.Key_Escape:
-            ruler = self._tools["ruler"]
-            if not self._cancel_tool() and not ruler.cancel():
+            if not (self.measures.cancel_drag() or self._cancel_tool() or self.measures.deselect()):
                 self.select([])
-        elif self._tool.key(key, event.modifiers()):
+        elif self.measures.key(key) or self._tool.key(key, event.modifiers()):
             pass
         elif QKeySequence(event.keyCombination()).toString() in FIT_KEYS:
             self.fit()

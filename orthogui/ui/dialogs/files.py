@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the dialog's own exports use the helpers below
 
 PROJECT_FILTER = "OrthoGUI project (*.orthogui)"
 
-DialogKind = Literal["images", "project", "export", "model"]
+DialogKind = Literal["images", "project", "export", "model", "annotations"]
 """Kinds of file action; each starts where the last one of its kind ended."""
 
 _KEY = "dialogs/last_dir/{}"

@@ -16,7 +16,7 @@ from orthogui.core.commands import AddAnnotations, RemoveAnnotations, SetImageSt
 from orthogui.core.geometry import Box, Polygon
 from orthogui.core.project import ImageRecord, ImageStatus
 from orthogui.core.review import set_shape, set_state
-from orthogui.io.store import ProjectStore, ProjectStoreError
+from orthogui.io.store import ProjectStore, ProjectStoreError, schema
 
 
 def ring(n: int, *, r: float = 50.0, cx: float = 100.0, cy: float = 100.0) -> Polygon:
@@ -68,7 +68,7 @@ def test_file_is_wal_and_stamped(store: ProjectStore) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4F475549
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     conn.close()
 
 
