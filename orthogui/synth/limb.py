@@ -84,7 +84,7 @@ def _random_fracture(rng: np.random.Generator, *, s_range: tuple[float, float]) 
     )
 
 
-def _fragment_coords(
+def fragment_coords(
     s: FloatMap, d: FloatMap, f: Fracture
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Bone-frame coordinates of the distal fragment (inverse of its rigid motion)."""
@@ -94,7 +94,9 @@ def _fragment_coords(
     return (ss * ca - dd * sa + f.s0).astype(np.float32), (ss * sa + dd * ca).astype(np.float32)
 
 
-def _side(s: NDArray[np.float32], d: NDArray[np.float32], f: Fracture) -> NDArray[np.float32]:
+def fracture_side(
+    s: NDArray[np.float32], d: NDArray[np.float32], f: Fracture
+) -> NDArray[np.float32]:
     nx, ny = f.normal()
     return np.asarray((s - f.s0) * nx + d * ny, dtype=np.float32)
 
@@ -117,9 +119,9 @@ def _draw_bone(
         scene.thickness["cortical"] += cort
         scene.thickness["cancellous"] += canc * (1.0 + 0.22 * tex)
         return region
-    side_a = _side(s, d, fracture)
-    sb, db = _fragment_coords(s, d, fracture)
-    side_b = _side(sb, db, fracture)
+    side_a = fracture_side(s, d, fracture)
+    sb, db = fragment_coords(s, d, fracture)
+    side_b = fracture_side(sb, db, fracture)
     half = fracture.gap / 2
     keep_a = side_a < -half
     keep_b = side_b > half
@@ -134,7 +136,7 @@ def _draw_bone(
         keep_a &= ~wedge_a
         # The butterfly is drawn displaced outwards, separated by a fracture gap.
         sw, dw = s, d - sign * float(rng.uniform(1.5, 4.0))
-        uw = -_side(sw, dw, fracture)
+        uw = -fracture_side(sw, dw, fracture)
         inner_w = (uw > half + 0.6) & (uw < base - 0.6)
         inner_w &= sign * dw > bone.radius - depth * (1 - uw / base) + 0.6
         cw, kw, _ = bone.maps(sw, dw)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from orthogui.synth.limb import Fracture
-from orthogui.synth.phantom import FloatMap, Instance, Scene
+from orthogui.synth.limb import Fracture, fracture_side, fragment_coords
+from orthogui.synth.phantom import Instance, Scene
 from orthogui.synth.sites import BoneSite
 from orthogui.synth.tissue import (
     Arc,
@@ -270,21 +270,6 @@ def random_fracture(
     )
 
 
-def _fragment_coords(s: FloatMap, d: FloatMap, f: Fracture) -> tuple[FloatMap, FloatMap]:
-    """Bone-frame coordinates of the distal fragment (inverse of its rigid motion)."""
-    ca, sa = np.float32(np.cos(-f.angulation)), np.float32(np.sin(-f.angulation))
-    ss = s - np.float32(f.s0 + f.shift_s)
-    dd = d - np.float32(f.shift_d)
-    return (ss * ca - dd * sa + np.float32(f.s0)).astype(np.float32), (ss * sa + dd * ca).astype(
-        np.float32
-    )
-
-
-def _side(s: FloatMap, d: FloatMap, f: Fracture) -> FloatMap:
-    nx, ny = f.normal()
-    return np.asarray((s - np.float32(f.s0)) * np.float32(nx) + d * np.float32(ny), np.float32)
-
-
 def draw_bone(
     scene: Scene,
     bone: Bone,
@@ -312,9 +297,9 @@ def draw_bone(
         scene.thickness["cancellous"][box] += inner * fill
         return None
     half = fracture.gap / 2
-    side_a = _side(s, d, fracture)
-    sb, db = _fragment_coords(s, d, fracture)
-    side_b = _side(sb, db, fracture)
+    side_a = fracture_side(s, d, fracture)
+    sb, db = fragment_coords(s, d, fracture)
+    side_b = fracture_side(sb, db, fracture)
     # The distal fragment's own frame: where its (0, 0) went and how it turned.
     ca, sa = float(np.cos(fracture.angulation)), float(np.sin(fracture.angulation))
     ps = -fracture.s0 * ca + fracture.s0 + fracture.shift_s
