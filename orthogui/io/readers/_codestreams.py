@@ -223,6 +223,27 @@ def _check_geometry(
         )
 
 
+def _check_size_and_geometry(
+    path: Path,
+    source: str,
+    rows: int,
+    columns: int,
+    samples: int,
+    bits: int,
+    want: FrameGeometry,
+) -> None:
+    """A codestream header's size is decodable within the memory cap and matches the dataset."""
+    check_decoded_size(
+        path,
+        rows=rows,
+        columns=columns,
+        samples=samples,
+        bytes_per_sample=_sample_bytes(bits),
+        source=source,
+    )
+    _check_geometry(path, source, rows=rows, columns=columns, samples=samples, want=want)
+
+
 def _check_jpeg_frame(path: Path, frame: bytes, want: FrameGeometry, *, ls: bool) -> None:
     name = "JPEG-LS" if ls else "JPEG"
     try:
@@ -232,22 +253,8 @@ def _check_jpeg_frame(path: Path, frame: bytes, want: FrameGeometry, *, ls: bool
     source = f"{name} frame header"
     if layout.rows == 0:  # the height was to come in a DNL marker, and none came
         raise CorruptFileError(path, f"{source} declares 0 rows and no DNL marker gives them")
-    bytes_per_sample = _sample_bytes(layout.precision)
-    check_decoded_size(
-        path,
-        rows=layout.rows,
-        columns=layout.columns,
-        samples=layout.components,
-        bytes_per_sample=bytes_per_sample,
-        source=source,
-    )
-    _check_geometry(
-        path,
-        source,
-        rows=layout.rows,
-        columns=layout.columns,
-        samples=layout.components,
-        want=want,
+    _check_size_and_geometry(
+        path, source, layout.rows, layout.columns, layout.components, layout.precision, want
     )
     if layout.precision > max(want.bits_allocated, 8):
         raise CorruptFileError(
@@ -398,21 +405,8 @@ def _check_j2k_frame(path: Path, frame: bytes, want: FrameGeometry) -> None:
     except StreamError as exc:
         raise CorruptFileError(path, f"JPEG 2000 frame is damaged: {exc}") from exc
     source = "JPEG 2000 SIZ segment"
-    check_decoded_size(
-        path,
-        rows=layout.rows,
-        columns=layout.columns,
-        samples=layout.components,
-        bytes_per_sample=_sample_bytes(layout.bits),
-        source=source,
-    )
-    _check_geometry(
-        path,
-        source,
-        rows=layout.rows,
-        columns=layout.columns,
-        samples=layout.components,
-        want=want,
+    _check_size_and_geometry(
+        path, source, layout.rows, layout.columns, layout.components, layout.bits, want
     )
 
 
