@@ -99,6 +99,27 @@ def plain_scale(t: QTransform) -> float:
     return float(t.m11())
 
 
+def device_ratio(painter: QPainter) -> float:
+    """Device pixels per logical pixel of what ``painter`` paints on (2 on a 200 % screen)."""
+    device = painter.device()
+    return float(device.devicePixelRatioF()) if device is not None else 1.0
+
+
+def to_device(t: QTransform, ratio: float) -> QTransform:
+    """``t`` (scene to logical pixels) followed by the screen's scaling: scene to device
+    pixels, the unit every plan and rendering of this module counts in."""
+    return t if ratio == 1.0 else t * QTransform.fromScale(ratio, ratio)
+
+
+def device_rect(rect: QRect, ratio: float) -> QRect:
+    """A logical rectangle (a widget's) in device pixels."""
+    if ratio == 1.0:
+        return QRect(rect)
+    return QRectF(
+        rect.x() * ratio, rect.y() * ratio, rect.width() * ratio, rect.height() * ratio
+    ).toAlignedRect()
+
+
 def plan_for(
     t: QTransform,
     scale: float,
@@ -189,6 +210,8 @@ class DeviceCache:
     pad_px
         How far (device pixels) the drawing of a shape may reach beyond the scene area
         reported for it (pen width, antialiasing): changed areas grow by this much.
+    device_pixels
+        Render at the paint device's pixel ratio (HiDPI screens) instead of logical pixels.
     """
 
     def __init__(
@@ -198,8 +221,12 @@ class DeviceCache:
         channel: str,
         redraw: Redraw | None = None,
         pad_px: float = 2.0,
+        device_pixels: bool = False,
     ) -> None:
         self._snapshot = snapshot
+        # True: render at the screen's device pixels (the film on a 200 % screen keeps every
+        # pixel); False: at logical pixels, which Qt scales up (outlines keep their width).
+        self.device_pixels = device_pixels
         self.channel = channel
         self._redraw = redraw
         self._pad_px = pad_px
@@ -290,7 +317,9 @@ class DeviceCache:
         without a viewport such as ``QGraphicsScene.render``, or, with ``fallback``, whenever
         the image does not fit (a zoom step, or while a rendering is made in the background).
         """
-        s = plain_scale(painter.worldTransform())
+        ratio = device_ratio(painter) if self.device_pixels else 1.0
+        t = to_device(painter.worldTransform(), ratio)
+        s = plain_scale(t)
         if s == 0.0 or widget is None:
             return False
         if area.isEmpty():
@@ -312,8 +341,7 @@ class DeviceCache:
                 return True
         if fallback and zooming:
             return False  # the owner's direct draw is cheap: render when the zoom pauses
-        t = painter.worldTransform()
-        viewport = widget.rect()
+        viewport = device_rect(widget.rect(), ratio)
         if self.worker is not None and (plan is not None or fallback):
             # The content is unchanged (or the owner can draw it): render in the background
             # and show the last image (or the owner's drawing) until it lands.
@@ -435,14 +463,16 @@ class DeviceCache:
         raster = self._raster
         assert raster is not None
         image = raster.image
-        t = painter.worldTransform()
+        ratio = device_ratio(painter) if self.device_pixels else 1.0
+        t = to_device(painter.worldTransform(), ratio)
         o = t.map(self._rect.topLeft())
         ox, oy = round(o.x()), round(o.y())
         dev = t.mapRect(area).toAlignedRect().translated(-ox, -oy).intersected(image.rect())
         if dev.isEmpty():
             return
         painter.save()
-        painter.setWorldTransform(QTransform())
+        # One image pixel per device pixel: the painter scales logical units by ``ratio``.
+        painter.setWorldTransform(QTransform.fromScale(1.0 / ratio, 1.0 / ratio))
         painter.drawImage(QPoint(dev.x() + ox, dev.y() + oy), image, dev)
         painter.restore()
 

@@ -18,7 +18,14 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from orthogui.ui.canvas.cache import DeviceCache, Plan, Raster, Rasterize, plain_scale
+from orthogui.ui.canvas.cache import (
+    DeviceCache,
+    Plan,
+    Raster,
+    Rasterize,
+    device_ratio,
+    plain_scale,
+)
 
 _MIN_LEVEL_SIDE = 600  # stop reducing below this many pixels on the longer side
 CRISP_SCALE = 2.0  # from this many screen pixels per image pixel on, pixels are squares
@@ -138,7 +145,7 @@ class ImageItem(QGraphicsItem):
         self._pyramid: Pyramid | None = None
         self._rect = QRectF()
         self._preview: tuple[QPixmap, QRectF, QRectF] | None = None  # pixmap, target, source
-        self.cache = DeviceCache(self._snapshot, channel="image")
+        self.cache = DeviceCache(self._snapshot, channel="image", device_pixels=True)
         self.cache.on_ready = self.update
         self.zooming = False  # set by the scene during an interactive zoom
 
@@ -209,12 +216,15 @@ class ImageItem(QGraphicsItem):
         area = option.exposedRect.intersected(self._rect)  # type: ignore[attr-defined]
         if area.isEmpty():
             return
+        # Screen pixels per scene unit count device pixels (a 200 % screen has twice as many).
+        ratio = device_ratio(painter)
         if self._preview is not None:
             pix, target, source = self._preview
             if not target.contains(area):
-                self._draw_level(painter, area, plain_scale(painter.worldTransform()) or 1.0)
+                scale = plain_scale(painter.worldTransform()) * ratio
+                self._draw_level(painter, area, scale or ratio)
             # About one preview pixel per screen pixel: nearest sampling, 3x faster.
-            e = plain_scale(painter.worldTransform()) * target.width() / source.width()
+            e = plain_scale(painter.worldTransform()) * ratio * target.width() / source.width()
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, abs(e - 1.0) > 0.1)
             painter.drawPixmap(target, pix, source)
             return
@@ -223,7 +233,7 @@ class ImageItem(QGraphicsItem):
             painter, area, self._rect, widget, zooming=self.zooming, fallback=True
         ):
             lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-            self._draw_level(painter, area, lod, smooth=not self.zooming)
+            self._draw_level(painter, area, lod * ratio, smooth=not self.zooming)
 
     def _draw_level(
         self, painter: QPainter, area: QRectF, scale: float, *, smooth: bool = True

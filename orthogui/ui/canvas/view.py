@@ -35,7 +35,14 @@ from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
 from orthogui.io.display import choose_window, render, render_region, value_range
-from orthogui.ui.canvas.cache import Plan, Raster, plain_scale, plan_for
+from orthogui.ui.canvas.cache import (
+    Plan,
+    Raster,
+    device_rect,
+    plain_scale,
+    plan_for,
+    to_device,
+)
 from orthogui.ui.canvas.image import Pyramid
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
 from orthogui.ui.canvas.measure import AngleTool, MeasurementLayer, RulerTool
@@ -238,12 +245,14 @@ class CanvasView(QGraphicsView):
         drops it)."""
         assert self._rg is not None
         rg, window = self._rg, self._window
-        t = self.viewportTransform()
+        ratio = float(self.viewport().devicePixelRatioF())
+        t = to_device(self.viewportTransform(), ratio)
         bounds = self.image_rect()
         seen = self.mapToScene(self.viewport().rect()).boundingRect().intersected(bounds)
         plan = None
         if plain_scale(t) > 0.0 and not seen.isEmpty():
-            plan = plan_for(t, plain_scale(t), seen, bounds, self.viewport().rect())
+            viewport = device_rect(self.viewport().rect(), ratio)
+            plan = plan_for(t, plain_scale(t), seen, bounds, viewport)
 
         def job() -> tuple[Pyramid, tuple[Plan, Raster] | None]:
             pyramid = Pyramid(render(rg, window))
