@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo run test lint typecheck imports pytest wheel clean-venv
+.PHONY: demo run test lint typecheck imports pytest wheel bundle clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: lint typecheck imports pytest
 # The installable product (code, models/, resources/; entry points orthogui and orthogui-cli).
 wheel: $(STAMP)
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
+
+# The frozen app (PyInstaller, one folder: orthogui + orthogui-cli), then its smoke test.
+bundle: $(STAMP)
+	$(BIN)/python -m pip install -q "pyinstaller>=6.10"
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath build/bundle/dist \
+		--workpath build/bundle/work packaging/orthogui.spec
+	$(BIN)/python packaging/smoke.py build/bundle/dist/orthogui
 
 clean-venv:
 	rm -rf $(VENV)

@@ -233,3 +233,14 @@ def _douglas_peucker(chain: NDArray[np.float64], tol: float) -> NDArray[np.float
 
 
 Shape = Polygon | Box
+
+
+def length_mm(shape: Shape, spacing: tuple[float, float] | None) -> float | None:
+    """Length of ``shape`` along its principal axis in mm, exact for anisotropic ``spacing``
+    ((row, column) mm per pixel); None without spacing. A screw's length in the inventory,
+    the Properties panel and the DICOM SR."""
+    if spacing is None:
+        return None
+    poly = shape.to_polygon() if isinstance(shape, Box) else shape
+    scaled = Polygon(poly.points * np.array([spacing[1], spacing[0]]))
+    return scaled.principal_axis_length()

@@ -17,11 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from orthogui.core.annotation import Annotation, ReviewState
+from orthogui.core.annotation import ReviewState
 from orthogui.core.categories import SCREW_GROUP
-from orthogui.core.geometry import Box, Polygon
+from orthogui.core.geometry import length_mm
 from orthogui.core.patient import MISSING, dicom_date, person_name, queue_group
 from orthogui.core.project import ImageRecord, ProjectModel
 from orthogui.io.header import SPACING_KEY
@@ -38,16 +36,6 @@ def record_spacing(record: ImageRecord) -> Spacing | None:
     if not value or len(value) != 2:
         return None
     return (float(value[0]), float(value[1]))
-
-
-def length_mm(ann: Annotation, spacing: Spacing | None) -> float | None:
-    """Length along the principal axis in mm (exact for anisotropic spacing), else None."""
-    if spacing is None:
-        return None
-    shape = ann.shape
-    poly = shape.to_polygon() if isinstance(shape, Box) else shape
-    scaled = Polygon(poly.points * np.array([spacing[1], spacing[0]]))
-    return scaled.principal_axis_length()
 
 
 @dataclass(frozen=True)
@@ -174,7 +162,7 @@ def build_inventory(
                 for ann in model.annotations(rec.id):
                     if ann.category not in order or ann.review.state == ReviewState.REJECTED:
                         continue
-                    mm = length_mm(ann, spacing)
+                    mm = length_mm(ann.shape, spacing)
                     key = (ann.category, None if mm is None else round(mm))
                     counts[key] += 1
                     opened[key] += ann.review.state == ReviewState.PROPOSED

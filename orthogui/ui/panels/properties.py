@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFormLayout, QLabel, QSlid
 
 from orthogui.core.annotation import Annotation, ranked_types
 from orthogui.core.categories import CategorySet
-from orthogui.ui.controllers.inventory import Spacing, length_mm
+from orthogui.core.geometry import length_mm
+from orthogui.ui.controllers.inventory import Spacing
 
 
 class PropertiesPanel(QDockWidget):
@@ -135,7 +136,7 @@ class PropertiesPanel(QDockWidget):
         self.labels["review"].setText(
             rv.state.value + (f" by {rv.by} at {rv.at.replace('T', ' ')}" if rv.by else "")
         )
-        mm = length_mm(ann, self._spacing)
+        mm = length_mm(ann.shape, self._spacing)
         if mm is None:
             self.labels["length"].setText("unknown (no pixel spacing)")
         else:

@@ -1,0 +1,200 @@
+"""``orthogui pacs query|retrieve|send``: find studies on a PACS, fetch one into a folder (and a
+project), send the reviewed findings of approved images back as DICOM SR - over DICOMweb.
+
+The server is ``--url`` (or ``$ORTHOGUI_PACS_URL``); credentials come from the environment
+only (``$ORTHOGUI_PACS_USER`` / ``$ORTHOGUI_PACS_PASSWORD``, or ``$ORTHOGUI_PACS_TOKEN``), so
+they never show in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orthogui.io.pacs import PacsServer
+    from orthogui.io.store import ProjectStore
+
+COMMAND = "pacs"
+HELP = "PACS over DICOMweb: query studies, retrieve a study, send reviewed findings as DICOM SR."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the actions ``query``, ``retrieve`` and ``send`` and the server options."""
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--url",
+        default=os.environ.get("ORTHOGUI_PACS_URL", ""),
+        help="DICOMweb root, e.g. http://pacs:8042/dicom-web (default $ORTHOGUI_PACS_URL)",
+    )
+    server.add_argument("--name", default="", help="the server's name in messages")
+    server.add_argument(
+        "--user",
+        default=os.environ.get("ORTHOGUI_PACS_USER", ""),
+        help="user name (default $ORTHOGUI_PACS_USER; password in $ORTHOGUI_PACS_PASSWORD)",
+    )
+    server.add_argument("--timeout", type=float, default=20.0, help="seconds per request")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    q = actions.add_parser("query", parents=[server], help="find studies (QIDO-RS)")
+    q.add_argument("--patient-id", default=None)
+    q.add_argument("--patient-name", default=None, help="wildcards * and ? allowed")
+    q.add_argument("--accession", default=None)
+    q.add_argument("--date", default=None, help="YYYYMMDD, YYYYMMDD-YYYYMMDD, open ends allowed")
+    q.add_argument("--modality", default=None, help="e.g. CR, DX")
+    q.add_argument("--series", action="store_true", help="list each study's series too")
+    q.add_argument("--limit", type=int, default=None)
+    q.add_argument("--json", action="store_true", help="print one JSON list")
+
+    r = actions.add_parser("retrieve", parents=[server], help="fetch a study (WADO-RS)")
+    r.add_argument("study_uid", metavar="STUDY_UID")
+    r.add_argument("--dest", required=True, type=Path, help="folder for the files")
+    r.add_argument("--project", type=Path, default=None, help="add the images to this project")
+
+    s = actions.add_parser(
+        "send", parents=[server], help="send approved images' findings as DICOM SR (STOW-RS)"
+    )
+    s.add_argument("--project", type=Path, required=True)
+    s.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        help="image id or file name (repeatable); default: every approved DICOM image",
+    )
+    s.add_argument("--reviewer", default=None, help="person observer (default: the reviewer)")
+    s.add_argument("--save", type=Path, default=None, help="also write each SR into this folder")
+    s.add_argument("--dry-run", action="store_true", help="build (and --save) but do not send")
+
+
+def server_from(args: argparse.Namespace) -> PacsServer:
+    """The ``PacsServer`` the options and the environment describe.
+
+    Raises
+    ------
+    ValueError
+        No ``--url`` and no ``$ORTHOGUI_PACS_URL``.
+    """
+    from orthogui.io.pacs import PacsServer
+
+    if not args.url:
+        raise ValueError("no PACS given: pass --url or set ORTHOGUI_PACS_URL")
+    return PacsServer(
+        name=args.name or args.url,
+        url=args.url,
+        user=args.user,
+        password=os.environ.get("ORTHOGUI_PACS_PASSWORD", ""),
+        token=os.environ.get("ORTHOGUI_PACS_TOKEN", ""),
+        timeout_s=args.timeout,
+    )
+
+
+def _query(args: argparse.Namespace, server: PacsServer) -> int:
+    from orthogui.io.pacs import query_series, query_studies
+
+    rows = query_studies(
+        server,
+        patient_name=args.patient_name,
+        patient_id=args.patient_id,
+        accession=args.accession,
+        date_range=args.date,
+        modality=args.modality,
+        limit=args.limit,
+    )
+    found = []
+    for row in rows:
+        item = asdict(row)
+        if args.series:
+            item["series"] = [asdict(s) for s in query_series(server, row.study_uid)]
+        found.append(item)
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0
+    for item in found:
+        mods = "/".join(item["modalities"]) or "-"
+        print(
+            f"{item['study_uid']}  {item['study_date'] or '-'}  {mods}  "
+            f"{item['patient_id'] or '-'}  {item['patient_name'] or '-'}  "
+            f"acc {item['accession'] or '-'}  {item['instance_count'] or 0} image(s)  "
+            f"{item['description']}".rstrip()
+        )
+        for s in item.get("series", []):
+            print(f"    {s['series_uid']}  {s['modality'] or '-'}  {s['description']}".rstrip())
+    print(f"{len(found)} stud{'y' if len(found) == 1 else 'ies'}", file=sys.stderr)
+    return 0
+
+
+def _retrieve(args: argparse.Namespace, server: PacsServer) -> int:
+    from orthogui.io.pacs import retrieve_study
+
+    paths = retrieve_study(server, args.study_uid, args.dest)
+    print(f"retrieved {len(paths)} file(s) into {args.dest}")
+    if args.project is not None:
+        from orthogui.io.files import records_for
+        from orthogui.io.store import ProjectStore
+
+        with ProjectStore.open(args.project, require_write=True) as store:
+            report = store.add_images_reporting(records_for(paths))
+        print(f"{args.project}: {report.summary()}")
+    return 0
+
+
+def _chosen_images(store: ProjectStore, wanted: list[str]) -> list[str]:
+    from orthogui.core.project import ImageStatus
+
+    images = store.model.images()
+    if not wanted:
+        return [r.id for r in images if r.status is ImageStatus.APPROVED]
+    chosen = []
+    for key in wanted:
+        hits = [r.id for r in images if key in (r.id, Path(r.path).name, r.path)]
+        if not hits:
+            raise ValueError(f"{store.path}: no image {key!r} (give an image id or file name)")
+        chosen.extend(hits)
+    return chosen
+
+
+def _send(args: argparse.Namespace, server: PacsServer | None) -> int:
+    from orthogui.io.dicom_sr import SrRefused, sr_for_image
+    from orthogui.io.pacs import store as stow
+    from orthogui.io.store import ProjectStore
+
+    reports = []
+    with ProjectStore.open(args.project, read_only=True) as project:
+        for image_id in _chosen_images(project, args.image):
+            try:
+                reports.append(sr_for_image(project, image_id, reviewer=args.reviewer))
+            except SrRefused as exc:
+                if args.image:  # asked for by name: a refusal is an error
+                    raise
+                print(f"skipped: {exc}", file=sys.stderr)
+    if not reports:
+        raise ValueError(f"{args.project}: no approved DICOM image with reviewed findings")
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for sr in reports:
+            sr.save_as(args.save / f"{sr.SOPInstanceUID}.dcm", enforce_file_format=True)
+    if server is None:
+        print(f"built {len(reports)} SR(s); not sent (--dry-run)")
+        return 0
+    result = stow(server, reports)
+    print(f"sent {len(result.stored)} SR(s) to {server.label}")
+    for sr in reports:
+        print(f"  study {sr.StudyInstanceUID}  SR {sr.SOPInstanceUID}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; PACS errors propagate as one line naming the server."""
+    if args.action == "send" and args.dry_run:
+        return _send(args, None)
+    server = server_from(args)
+    if args.action == "query":
+        return _query(args, server)
+    if args.action == "retrieve":
+        return _retrieve(args, server)
+    return _send(args, server)
