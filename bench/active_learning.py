@@ -173,7 +173,7 @@ def write_snapshot(folder: Path, pool: Dataset, labelled: Sequence[int], test: D
 
 def label_counts(card: Any, pool: Dataset, labelled: Sequence[int]) -> dict[int, int]:
     """Instances per model label: the card's training counts plus the images labelled so far."""
-    from orthogui.ml.uncertainty import context_from_card
+    from orthogui.ml.scoring import context_from_card
 
     counts = Counter(context_from_card(card).label_counts)
     names = {int(c["id"]): str(c["name"]) for c in pool.coco["categories"]}
@@ -200,7 +200,7 @@ def pick(
 
     from orthogui.io.readers import read_radiograph
     from orthogui.ml.card import load_card
-    from orthogui.ml.uncertainty import ImageScores, context_from_card, order_queue
+    from orthogui.ml.scoring import ImageScores, context_from_card, order_queue
 
     unlabelled = [i for i in pool.ids() if i not in set(labelled)]
     seed = cfg.repeat_seed(repeat) * 1000 + round_no
@@ -651,7 +651,7 @@ def strategy_names(values: Sequence[str], known: Sequence[str]) -> tuple[str, ..
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
-    from orthogui.ml.uncertainty import STRATEGIES
+    from orthogui.ml.scoring import STRATEGIES
 
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter

@@ -181,7 +181,7 @@ def _predictor_device(device: str) -> str | None:
 def prepare(project: Project) -> Any:
     """The dock's ``fine_tune``: readiness check, frozen copy, snapshot and job file."""
     from orthogui.core.project import ImageStatus
-    from orthogui.ui.training.prepare import (
+    from orthogui.training.prepare import (
         FineTuneRequest,
         check_ready,
         choose_models_dir,
@@ -516,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orthogui.io.store import ProjectStoreError
     from orthogui.ml.card import ModelError
     from orthogui.training.job import JobError
-    from orthogui.ui.training.prepare import NotReady
+    from orthogui.training.prepare import NotReady
 
     known = (
         BenchError,

@@ -138,14 +138,10 @@ def build_window(args: argparse.Namespace, *, predictor: Any = None) -> Any:
         path = Path(str(last)) if last and Path(str(last)).exists() else None
         store = open_or_create(path or data_dir() / "inbox.orthogui", user=user)
     from orthogui.ml.predictor import MaskRCNNPredictor
+    from orthogui.ui.services import Services
 
-    window = MainWindow(
-        store,
-        user=user,
-        predictor=predictor,
-        settings=settings,
-        model_loader=MaskRCNNPredictor.from_card,
-    )
+    services = Services(store, user, settings=settings, model_loader=MaskRCNNPredictor.from_card)
+    window = MainWindow(services, predictor=predictor)
     paths = [*extra, *args.paths]
     if paths:
         window.add_paths(paths)

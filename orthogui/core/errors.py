@@ -8,6 +8,7 @@ available as attributes, so the UI can show the reason and offer the file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class PathError(Exception):
@@ -18,6 +19,7 @@ class PathError(Exception):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
-    def __reduce__(self) -> tuple[type[PathError], tuple[str, str]]:
-        # pickles (process pools, multiprocessing queues) with both arguments
+    def __reduce__(self) -> tuple[type[PathError], tuple[Any, ...]]:
+        # pickles (process pools, multiprocessing queues) with both arguments; a subclass
+        # whose constructor takes other arguments returns those instead
         return (type(self), (self.path, self.reason))

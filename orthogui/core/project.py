@@ -28,6 +28,10 @@ class ImageStatus(StrEnum):
     APPROVED = "approved"
 
 
+SPACING_KEY = "pixel_spacing"
+"""``ImageRecord.attributes`` key of the image's pixel spacing: ``[row, column]`` in mm."""
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One image of a project. ``path`` is absolute or relative to the project file."""

@@ -7,11 +7,12 @@ that analysis, the model and the display each apply what they need.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from orthogui.core.errors import PathError
 
 Photometric = Literal["MONOCHROME1", "MONOCHROME2"]
 
@@ -21,13 +22,8 @@ DAMAGED_KEY = "damaged"
 SpacingSource = Literal["PixelSpacing", "ImagerPixelSpacing", "none"]
 
 
-class RadiographError(Exception):
+class RadiographError(PathError):
     """A file could not be read as a radiograph. ``str()`` names the file and the reason."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 class UnsupportedFormatError(RadiographError):

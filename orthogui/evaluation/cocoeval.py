@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+
+from orthogui.core.errors import PathError
+from orthogui.io.importers import CocoError, check_coco, load_coco, load_json
 
 IouType = Literal["bbox", "segm"]
 STAT_NAMES = (
@@ -36,17 +38,29 @@ STAT_NAMES = (
 )
 
 
-class EvaluationInputError(ValueError):
-    """Ground truth or results that cannot be evaluated; names the file and the problem."""
+class EvaluationInputError(PathError, ValueError):
+    """Ground truth or results that cannot be evaluated; names the file and the problem.
+
+    ``path`` is ``"<ground truth>"`` or ``"<results>"`` for data given in memory.
+    """
 
 
 def load_gt(gt: dict[str, Any] | str | Path) -> COCO:
-    """A pycocotools ``COCO`` from a dict (copied, never modified) or a JSON path."""
-    data, name = _read(gt, "ground truth")
-    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise EvaluationInputError(f"{name}: not a COCO instances file (images, annotations)")
-    data = copy.deepcopy(data)
-    data.setdefault("categories", [])
+    """A pycocotools ``COCO`` from a dict (copied, never modified) or a JSON path.
+
+    Raises
+    ------
+    EvaluationInputError
+        Not a COCO instances file, or ids that are not unique or do not resolve
+        (``orthogui.io.importers.check_coco``).
+    """
+    try:
+        if isinstance(gt, str | Path):
+            data = load_coco(gt)
+        else:
+            data = copy.deepcopy(check_coco(gt, "<ground truth>"))
+    except CocoError as exc:
+        raise EvaluationInputError(exc.path, exc.reason) from exc
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
@@ -60,14 +74,14 @@ def load_results(gt: COCO, pred: list[Any] | dict[str, Any] | str | Path) -> COC
     if isinstance(data, dict):
         data = data.get("annotations")
     if not isinstance(data, list):
-        raise EvaluationInputError(f"{name}: results must be a list of detections")
+        raise EvaluationInputError(name, "results must be a list of detections")
     known = set(gt.getImgIds())
     stray = sorted({d.get("image_id") for d in data if d.get("image_id") not in known}, key=str)
     if stray:
-        raise EvaluationInputError(f"{name}: image ids {stray[:5]} are not in the ground truth")
+        raise EvaluationInputError(name, f"image ids {stray[:5]} are not in the ground truth")
     missing = [i for i, d in enumerate(data) if "score" not in d]
     if missing:
-        raise EvaluationInputError(f"{name}: detection #{missing[0]} has no score")
+        raise EvaluationInputError(name, f"detection #{missing[0]} has no score")
     if not data:
         empty = COCO()
         empty.dataset = {
@@ -84,11 +98,10 @@ def load_results(gt: COCO, pred: list[Any] | dict[str, Any] | str | Path) -> COC
 
 def _read(source: Any, what: str) -> tuple[Any, str]:
     if isinstance(source, str | Path):
-        path = Path(source)
         try:
-            return json.loads(path.read_text(encoding="utf-8")), str(path)
-        except json.JSONDecodeError as exc:
-            raise EvaluationInputError(f"{path}: bad JSON at line {exc.lineno}: {exc.msg}") from exc
+            return load_json(Path(source), error=CocoError), str(source)
+        except CocoError as exc:
+            raise EvaluationInputError(exc.path, exc.reason) from exc
     return source, f"<{what}>"
 
 

@@ -17,7 +17,8 @@ def _boundary(mask: NDArray[np.uint8]) -> NDArray[np.bool_]:
     eroded = cv2.erode(
         mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
     )
-    return (mask > 0) & (eroded == 0)
+    edge: NDArray[np.bool_] = (mask > 0) & (eroded == 0)
+    return edge
 
 
 def boundary_f1(a: NDArray[Any], b: NDArray[Any], *, tolerance: float = 2.0) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from orthogui.core.errors import PathError
 from orthogui.io.deid import deidentify_dicom, dicom_phi_terms
 
 JPEG_QUALITY = 95
@@ -45,7 +46,7 @@ class ImageHeader:
     burned_in: bool = False
 
 
-class UnsupportedImageFile(ValueError):
+class UnsupportedImageFile(PathError, ValueError):
     """A file that is not a PNG, JPEG, TIFF or DICOM by its content; ``str()`` names it."""
 
 
@@ -273,7 +274,7 @@ def write_image(
         return
     fmt = image_format(src)
     if not fmt:
-        raise UnsupportedImageFile(f"{src}: not a PNG, JPEG, TIFF or DICOM file; not copied")
+        raise UnsupportedImageFile(src, "not a PNG, JPEG, TIFF or DICOM file; not copied")
     if mode is ImageMode.ORIGINAL:
         if fmt == "dicom":
             deidentify_dicom(src, dst, salt=salt, terms=terms)

@@ -7,13 +7,13 @@ each file is hashed so the store can skip duplicates. Nothing here touches Qt.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orthogui.core.annotation import new_id
 from orthogui.core.project import ImageRecord
+from orthogui.io.fileops import file_sha256
 from orthogui.io.folder_scan import (
     CancelFn,
     FolderScan,
@@ -34,14 +34,6 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, plus every radiograph under the folders, found by content whatever its
     name (DICOMDIR order first, then sorted); other files are skipped and counted in the log."""
     return list(scan_paths(paths).files)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from orthogui.core.patient import DISPLAY_KEYS, display_facts
-from orthogui.core.project import ImageRecord
+from orthogui.core.project import SPACING_KEY, ImageRecord
 from orthogui.core.radiograph import SpacingSource
 
 log = logging.getLogger(__name__)
 
-SPACING_KEY = "pixel_spacing"  # ImageRecord.attributes: [row, column] in mm
 SPACING_SOURCE_KEY = "spacing_source"  # ImageRecord.attributes: "PixelSpacing" | ...
 STUDY_SALT = "orthogui-study-key"
 """Salt of the study key: the project never stores a Study Instance UID in clear, and every

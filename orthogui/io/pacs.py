@@ -18,6 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orthogui.io.fileops import fsync_dir, fsync_file
+
 if TYPE_CHECKING:
     from dicomweb_client.api import DICOMwebClient
     from pydicom.dataset import Dataset
@@ -389,6 +391,7 @@ def _download(
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             ds.save_as(out, enforce_file_format=True)
+            fsync_file(out)
         except OSError as exc:
             raise PacsError(server, f"cannot write {out}: {exc.strerror or exc}") from exc
         except Exception as exc:  # pydicom refuses to encode what arrived
@@ -404,7 +407,9 @@ def _download(
 def _move_into_place(
     server: PacsServer, staging: Path, dest: Path, relative: list[Path]
 ) -> list[Path]:
-    """Rename each staged file into ``dest`` (same file system: atomic per file)."""
+    """Rename each staged (already fsynced) file into ``dest`` (same file system: atomic per
+    file); all of them or none. A move of many files, so not ``orthogui.io.fileops``' one
+    atomic write; the folders are fsynced after it so the renames survive a power cut."""
     moved: list[Path] = []
     try:
         for rel in relative:
@@ -412,6 +417,8 @@ def _move_into_place(
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / rel, target)
             moved.append(target)
+        for folder in sorted({p.parent for p in moved}):
+            fsync_dir(folder)
     except OSError as exc:
         for path in moved:  # all or nothing: take back what was moved already
             path.unlink(missing_ok=True)

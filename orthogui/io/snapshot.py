@@ -39,13 +39,15 @@ from orthogui.io.deid import (
 )
 from orthogui.io.export_images import (
     ImageHeader,
-    ImageMode,
     UnsupportedImageFile,
     image_suffix,
     inspect_image,
     write_image,
 )
-from orthogui.io.files import file_sha256
+from orthogui.io.export_images import (
+    ImageMode as ImageMode,  # part of this module's API (SnapshotOptions.image_mode)
+)
+from orthogui.io.fileops import atomic_write_bytes, file_sha256, fsync_dir, fsync_file
 
 if TYPE_CHECKING:
     from orthogui.io.store import ProjectStore
@@ -289,21 +291,6 @@ def _scrub_findings(
             ann["reviewed_by"] = reviewer_pseudonym(ann["reviewed_by"], salt=salt)
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    with path.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def export_snapshot(
     model: ProjectModel,
     out_dir: str | Path,
@@ -431,7 +418,7 @@ def export_snapshot(
             rel = f"annotations/{split}.json"
             with gc_paused():  # freshly built plain data: no cycles to look for either
                 data = json.dumps(coco, separators=(",", ":"), check_circular=False).encode()
-            _write_bytes(tmp / rel, data)
+            atomic_write_bytes(tmp / rel, data)
             files[rel] = hashlib.sha256(data).hexdigest()
             by_id = Counter(a["category_id"] for a in coco["annotations"])
             by_cat = {model.categories.by_id(i).name: n for i, n in by_id.items()}
@@ -462,11 +449,11 @@ def export_snapshot(
                     )
                 except UnsupportedImageFile as exc:
                     raise SnapshotRefused(str(exc)) from exc
-                _fsync(tmp / rel)
+                fsync_file(tmp / rel)
                 files[rel] = file_sha256(tmp / rel)
                 if progress is not None:
                     progress(done + 1, len(records))
-            _fsync(tmp / "images")
+            fsync_dir(tmp / "images")
         content = hashlib.sha256(
             "".join(f"{k}\x00{files[k]}\n" for k in sorted(files)).encode()
         ).hexdigest()
@@ -493,12 +480,12 @@ def export_snapshot(
         }
         text = json.dumps(manifest, indent=2)
         manifest = json.loads(text)  # the caller sees exactly what the file holds
-        _write_bytes(tmp / MANIFEST, text.encode())
-        _fsync(tmp / "annotations")
-        _fsync(tmp)
+        atomic_write_bytes(tmp / MANIFEST, text.encode())
+        fsync_dir(tmp / "annotations")
+        fsync_dir(tmp)
         check(len(records), len(records))
-        os.rename(tmp, out)
-        _fsync(out.parent)
+        os.rename(tmp, out)  # the folder is the unit: complete or absent
+        fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

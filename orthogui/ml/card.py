@@ -13,19 +13,16 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from orthogui.core.categories import CategorySet, ShapeKind
+from orthogui.core.errors import PathError
+from orthogui.io.fileops import atomic_write_text
 
 CARD_FORMAT = "orthogui-model-card/1"
 WindowMode = Literal["default", "percentile"]
 WINDOW_MODES: tuple[str, ...] = ("default", "percentile")
 
 
-class ModelError(Exception):
+class ModelError(PathError):
     """A model card or weights file is unusable. ``str()`` names the file and the reason."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 class ModelCardError(ModelError):
@@ -405,10 +402,7 @@ def load_card(path: str | Path) -> ModelCard:
 
 def save_card(card: ModelCard, path: str | Path) -> ModelCard:
     """Write ``card`` as JSON (atomically) and return it with ``source`` set to ``path``."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
+    p = atomic_write_text(Path(path), json.dumps(card.to_json(), indent=2) + "\n")
     return replace(card, source=p.resolve())
 
 

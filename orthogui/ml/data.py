@@ -4,7 +4,6 @@ sampler. Images go through the card's preprocessing, exactly as at inference.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +18,8 @@ from pycocotools import mask as mask_utils
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from orthogui.core.errors import PathError
+from orthogui.io.importers import CocoError, load_coco
 from orthogui.io.readers import read_radiograph
 from orthogui.ml.augment import AugmentConfig, augment, boxes_from_masks
 from orthogui.ml.card import Preprocessing
@@ -27,13 +28,8 @@ from orthogui.ml.preprocess import to_unit_image
 Target = dict[str, Tensor]
 
 
-class DatasetError(ValueError):
+class DatasetError(PathError, ValueError):
     """A snapshot that cannot be trained on; ``str()`` names the file and the reason."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -48,16 +44,9 @@ class SplitData:
 
 def _read_coco(path: Path) -> dict[str, Any]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DatasetError(path, f"cannot read ({exc.strerror or exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    if not isinstance(obj, dict) or not all(
-        isinstance(obj.get(k), list) for k in ("images", "annotations", "categories")
-    ):
-        raise DatasetError(path, "not a COCO instances file (images, annotations, categories)")
-    return obj
+        return load_coco(path)
+    except CocoError as exc:
+        raise DatasetError(exc.path, exc.reason) from exc
 
 
 def _subset(coco: dict[str, Any], image_ids: set[int]) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """Diverse batches for active learning (core-set): greedy k-center on per-image feature vectors,
-weighted by uncertainty, and the review queue's order from stored scores. numpy only, so the
-queue (``ui``) and the bench order images with the same code as ``orthogui.ml.uncertainty``.
+weighted by uncertainty, and an image's score as a project stores it. numpy only; the strategies
+that order the review queue with it are in ``orthogui.ml.scoring``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,17 +14,6 @@ from numpy.typing import NDArray
 from orthogui.core.project import ImageRecord
 
 FloatArray = NDArray[np.float64]
-
-DEFAULT_STRATEGY = "uncertainty"
-"""The review queue's order when sorted by uncertainty (a name of
-``orthogui.ml.uncertainty.STRATEGIES`` the queue can compute from stored scores, see
-``QUEUE_STRATEGIES``). Switch it only on a measurement (``bench/active_learning.py``)."""
-
-DIVERSE = "uncertainty_diverse"
-"""The strategy name of uncertainty-weighted k-center among the most uncertain images."""
-
-QUEUE_STRATEGIES = ("uncertainty", DIVERSE)
-"""Strategies the review queue can run on what a project stores (value, reason, features)."""
 
 CANDIDATES = 100
 """How many of the most uncertain images the diverse order spreads out (the rest follow by
@@ -137,30 +126,6 @@ def k_center_order(
         free[best] = False
         nearest = np.minimum(nearest, known[best])
     return [cand[n] for n in picked] + order[len(cand) :]
-
-
-def order_stored(
-    scored: Mapping[str, ScoredImage],
-    *,
-    strategy: str = DEFAULT_STRATEGY,
-    candidates: int = CANDIDATES,
-) -> list[str]:
-    """Keys of ``scored``, most worth reviewing first, by a strategy of ``QUEUE_STRATEGIES``
-    computed from stored values (and features); ties in the mapping's order.
-
-    Raises
-    ------
-    KeyError
-        ``strategy`` cannot run on stored scores (the message lists those that can).
-    """
-    if strategy not in QUEUE_STRATEGIES:
-        raise KeyError(
-            f"strategy {strategy!r} needs more than stored scores; use {QUEUE_STRATEGIES}"
-        )
-    keys = list(scored)
-    values = [float(scored[k].value) for k in keys]
-    feats = [scored[k].features for k in keys] if strategy == DIVERSE else None
-    return [keys[i] for i in k_center_order(values, feats, candidates=candidates)]
 
 
 def stored_score(record: ImageRecord) -> ScoredImage | None:

@@ -58,7 +58,8 @@ def _expanded_boxes(boxes: NDArray[np.float32], scale: float) -> NDArray[np.int6
     x_c = (b[:, 2] + b[:, 0]) * np.float32(0.5)
     y_c = (b[:, 3] + b[:, 1]) * np.float32(0.5)
     out = np.stack([x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half], axis=1)
-    return np.trunc(out).astype(np.int64)
+    expanded: NDArray[np.int64] = np.trunc(out).astype(np.int64)
+    return expanded
 
 
 def paste_masks(

@@ -35,16 +35,16 @@ from orthogui.ml.preprocess import (
     NetworkInput,
     network_input,
 )
-from orthogui.ml.screw_type import CropSpec, aligned_crop, type_probabilities
-from orthogui.ml.uncertainty import (
+from orthogui.ml.scoring import (
     ImageScores,
     ScoringContext,
     combined,
     context_from_card,
-    predict_for_scoring,
     score_image,
     scored_image,
 )
+from orthogui.ml.screw_type import CropSpec, aligned_crop, type_probabilities
+from orthogui.ml.uncertainty import predict_for_scoring
 from orthogui.ml.weights import configure, load_model, load_type_stage, select_device
 
 log = logging.getLogger(__name__)

@@ -4,28 +4,18 @@ torchvision's COCO-pretrained Mask R-CNN checkpoints with heads resized to our c
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torchvision.models.detection import MaskRCNN
 
+from orthogui.io.fileops import atomic_copy, atomic_write_bytes, file_sha256
 from orthogui.ml.architectures import Architecture, BuildOptions, build_model, get_architecture
 from orthogui.ml.card import ModelCard, ModelLoadError, find_card, save_card
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_options(card: ModelCard) -> BuildOptions:
@@ -122,7 +112,7 @@ def read_verified(path: Path, sha256: str) -> dict[str, torch.Tensor]:
     """
     if not path.is_file():
         raise ModelLoadError(path, "weights file not found")
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     if digest != sha256:
         raise ModelLoadError(
             path, f"sha256 differs from the card: file {digest[:12]}…, card {sha256[:12]}…"
@@ -226,8 +216,8 @@ def save_weights(
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    save_file(state, str(weights), metadata={"name": card.name, "version": card.version})
-    final = carry_type_stage(card, out, stem).with_weights(weights.name, sha256_of(weights))
+    atomic_write_bytes(weights, save(state, metadata={"name": card.name, "version": card.version}))
+    final = carry_type_stage(card, out, stem).with_weights(weights.name, file_sha256(weights))
     return save_card(final, out / f"{stem}.json")
 
 
@@ -252,12 +242,9 @@ def carry_type_stage(card: ModelCard, folder: Path, stem: str) -> ModelCard:
         return card
     if not src.is_file():
         raise ModelLoadError(src, "the type stage's weights file is missing")
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    if sha256_of(tmp) != stage.weights_sha256:
-        tmp.unlink()
+    if file_sha256(src) != stage.weights_sha256:
         raise ModelLoadError(src, "the type stage's weights do not match the card's sha256")
-    tmp.replace(dst)
+    atomic_copy(src, dst)
     return replace(card, type_stage=replace(stage, weights_file=dst.name))
 
 

@@ -511,7 +511,7 @@ def burn_in_overlays(
             x = 1 + round(i * (length - 1) / n_ticks)
             size = tick if i % 5 == 0 else tick // 2
             cv2.line(ink, (x, tick - size), (x, tick), 255, 1)
-        spot = _place(ink.shape[:2], (h, w), rng, keep_out, taken)  # type: ignore[arg-type]
+        spot = _place(ink.shape[:2], (h, w), rng, keep_out, taken)
         if spot is not None:
             _stamp(out, taken, spot, ink, top)
     return out
@@ -550,9 +550,10 @@ def render_8bit(
         lo, width = 0.0, float((1 << bits) - 1)
     else:
         lo, width = window.center - window.width / 2, max(window.width, 1.0)
-    return np.clip(np.rint((v - np.float32(lo)) / np.float32(width) * 255.0), 0, 255).astype(
-        np.uint8
-    )
+    grey: NDArray[np.uint8] = np.clip(
+        np.rint((v - np.float32(lo)) / np.float32(width) * 255.0), 0, 255
+    ).astype(np.uint8)
+    return grey
 
 
 def encode_jpeg(image: NDArray[np.uint8], *, quality: int = JPEG_QUALITY) -> bytes:

@@ -82,7 +82,9 @@ def blur(img: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
 _blur = blur  # the name ``expose`` has always used
 
 
-def _collimator(shape: tuple[int, int], margins: tuple[float, float, float, float]) -> NDArray:
+def _collimator(
+    shape: tuple[int, int], margins: tuple[float, float, float, float]
+) -> NDArray[np.float32]:
     h, w = shape
     ramp_x = np.arange(w, dtype=np.float32) + 0.5
     ramp_y = np.arange(h, dtype=np.float32) + 0.5

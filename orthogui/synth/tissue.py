@@ -21,7 +21,10 @@ Slices = tuple[slice, slice]
 
 
 def _sqrt_pos(x: NDArray[Any]) -> NDArray[np.float32]:
-    return np.sqrt(np.maximum(x, np.float32(0.0))).astype(np.float32, copy=False)
+    root: NDArray[np.float32] = np.sqrt(np.maximum(x, np.float32(0.0))).astype(
+        np.float32, copy=False
+    )
+    return root
 
 
 def _ramp(x: NDArray[np.float32], length: float) -> NDArray[np.float32]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +26,9 @@ import cv2
 import numpy as np
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+from orthogui.core.errors import PathError
+from orthogui.io.fileops import atomic_write_text
+from orthogui.io.importers import CocoError, load_coco
 from orthogui.io.readers import read_radiograph
 from orthogui.synth.dataset import write_dataset
 from orthogui.training.job import HyperParameters, TrainingJob, save_job
@@ -41,8 +43,8 @@ FRACATLAS_CITATION = (
 )
 
 
-class RecipeError(ValueError):
-    """The recipe's inputs are missing or unreadable; ``str()`` names the file."""
+class RecipeError(PathError, ValueError):
+    """The recipe's inputs are missing or unreadable; ``str()`` names the file and the reason."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _read_split_table(csv_path: Path) -> dict[str, str]:
         with csv_path.open(newline="", encoding="utf-8") as fh:
             return {row["image_id"]: row["split"] for row in csv.DictReader(fh)}
     except (OSError, KeyError) as exc:
-        raise RecipeError(f"{csv_path}: cannot read the split table ({exc})") from exc
+        raise RecipeError(csv_path, f"cannot read the split table ({exc})") from exc
 
 
 def fracatlas_subset(
@@ -110,9 +112,9 @@ def fracatlas_subset(
     root = Path(fracatlas_dir)
     ann_path = root / "annotations.json"
     try:
-        coco = json.loads(ann_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RecipeError(f"{ann_path}: cannot read FracAtlas annotations ({exc})") from exc
+        coco = load_coco(ann_path)
+    except CocoError as exc:
+        raise RecipeError(exc.path, f"FracAtlas annotations: {exc.reason}") from exc
     split_of = _read_split_table(root / "dataset.csv")
     wanted = set(splits)
     by_image: dict[int, list[dict[str, Any]]] = {}
@@ -183,7 +185,7 @@ def downscale_part(root: Path, coco: dict[str, Any], size: int) -> dict[str, Any
         path = root / im["file_name"]
         pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if pixels is None:
-            raise RecipeError(f"{path}: cannot read the generated image")
+            raise RecipeError(path, "cannot read the generated image")
         h, w = pixels.shape[:2]
         scale = min(1.0, size / max(h, w))
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -206,7 +208,10 @@ def downscale_part(root: Path, coco: dict[str, Any], size: int) -> dict[str, Any
 def _synth_part(out: Path, name: str, *, n: int, seed: int, recipe: Recipe) -> dict[str, Any]:
     part = out / "synth" / name
     write_dataset(part, n=n, seed=seed, scene="mixed", size=recipe.synth_size, fmt="png16")
-    coco: dict[str, Any] = json.loads((part / "annotations.json").read_text(encoding="utf-8"))
+    try:
+        coco = load_coco(part / "annotations.json")
+    except CocoError as exc:
+        raise RecipeError(exc.path, exc.reason) from exc
     coco = downscale_part(part, coco, recipe.size)
     for im in coco["images"]:
         im["file_name"] = f"synth/{name}/{im['file_name']}"
@@ -214,11 +219,9 @@ def _synth_part(out: Path, name: str, *, n: int, seed: int, recipe: Recipe) -> d
 
 
 def _write_split(out: Path, split: str, coco: dict[str, Any]) -> None:
-    path = out / "annotations" / f"{split}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(coco, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(
+        out / "annotations" / f"{split}.json", json.dumps(coco, separators=(",", ":"))
+    )
 
 
 def build_snapshot(
@@ -288,7 +291,8 @@ def build_snapshot(
         "train_instances": counts(train),
         "val_instances": counts(val),
     }
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    # written last and atomically: its presence says the snapshot is complete (see above)
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -12,20 +12,28 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from orthogui.core.errors import PathError
+from orthogui.io.fileops import atomic_write_text
+
 DEVICES = ("auto", "cpu", "cuda")
 WINDOW_MODES = ("default", "percentile")
 JOB_FORMAT = "orthogui-training-job/1"
 
 
-class JobError(ValueError):
-    """A job file that cannot be run. ``str()`` names the file, the field and the reason."""
+class JobError(PathError, ValueError):
+    """A job file that cannot be run. ``str()`` names the file, the field and the reason.
+
+    ``field`` is the field at fault ("" for the file as a whole); ``reason`` is everything
+    after the path (``"field 'lr': out of range: -1"``), ``problem`` the bare why.
+    """
 
     def __init__(self, path: str | Path, field_name: str, reason: str) -> None:
-        self.path = str(path)
         self.field = field_name
-        self.reason = reason
-        where = f"{self.path}: field {field_name!r}" if field_name else self.path
-        super().__init__(f"{where}: {reason}")
+        self.problem = reason
+        super().__init__(path, f"field {field_name!r}: {reason}" if field_name else reason)
+
+    def __reduce__(self) -> tuple[type[JobError], tuple[str, str, str]]:
+        return (type(self), (self.path, self.field, self.problem))
 
 
 @dataclass(frozen=True)
@@ -264,9 +272,4 @@ def load_job(path: str | Path) -> TrainingJob:
 
 def save_job(job: TrainingJob, path: str | Path) -> Path:
     """Write ``job`` as JSON (absolute paths) atomically; returns the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(job.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return atomic_write_text(Path(path), json.dumps(job.to_json(), indent=2) + "\n")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from orthogui.io.fileops import atomic_write_text
 from orthogui.training.protocol import Event, Failed, FailureKind, ProtocolError, from_json
 
 OnEvent = Callable[[Event], None]
@@ -264,13 +265,8 @@ class RunRecord:
 
 
 def save_record(record: RunRecord, path: str | Path) -> Path:
-    """Write ``record`` atomically (tmp + replace); returns the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(record.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    """Write ``record`` atomically (``orthogui.io.fileops``); returns the path."""
+    return atomic_write_text(Path(path), json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def load_record(path: str | Path) -> RunRecord | None:

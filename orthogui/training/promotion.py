@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from orthogui.io.fileops import atomic_copy, fsync_dir
 from orthogui.ml.card import ModelCard, list_cards, save_card
 
 ROLLED_BACK_SUFFIX = ".rolled-back"
@@ -107,14 +107,6 @@ def next_version(models_dir: str | Path | None, name: str, *, after: str = "0") 
     return ".".join(parts)
 
 
-def _fsync_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
-
-
 def promote_candidate(
     candidate: ModelCard, models_dir: str | Path, *, version: str | None = None
 ) -> ModelCard:
@@ -128,12 +120,12 @@ def promote_candidate(
     new_version = version or next_version(out, candidate.name)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{candidate.name}-{new_version}")
     weights = out / f"{stem}.safetensors"
-    _fsync_copy(candidate.weights_path, weights)
+    atomic_copy(candidate.weights_path, weights)
     card = replace(candidate, version=new_version, weights_file=weights.name, source=None)
     if candidate.type_stage is not None and candidate.type_weights_path is not None:
         # The type classifier travels with its detector (weights first, card last).
         types = out / f"{stem}.types.safetensors"
-        _fsync_copy(candidate.type_weights_path, types)
+        atomic_copy(candidate.type_weights_path, types)
         card = replace(card, type_stage=replace(candidate.type_stage, weights_file=types.name))
     return save_card(card, out / f"{stem}.json")
 
@@ -153,4 +145,5 @@ def rollback(models_dir: str | Path, name: str) -> ModelCard:
     newest = cards[-1]
     assert newest.source is not None
     os.replace(newest.source, newest.source.with_name(newest.source.name + ROLLED_BACK_SUFFIX))
+    fsync_dir(newest.source.parent)  # the rename survives a power cut
     return cards[-2]

@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+from orthogui.io.fileops import atomic_write_bytes, file_sha256
 from orthogui.ml.card import ModelCard, TypeStage, save_card
 from orthogui.ml.screw_type import (
     DEFAULT_CROP,
@@ -30,7 +31,6 @@ from orthogui.ml.screw_type import (
     strips_to_tensor,
     type_probabilities,
 )
-from orthogui.ml.weights import sha256_of
 from orthogui.synth.dataset import plan_image
 from orthogui.synth.scenes import synthesize
 
@@ -188,11 +188,12 @@ def attach_type_stage(
     weights = folder / f"{card.source.stem}.types.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    save_file(state, str(weights), metadata={"name": card.name, "version": card.version})
+    meta = {"name": card.name, "version": card.version}
+    atomic_write_bytes(weights, safetensors_bytes(state, metadata=meta))
     stage = TypeStage(
         categories=SCREW_TYPES,
         weights_file=weights.name,
-        weights_sha256=sha256_of(weights),
+        weights_sha256=file_sha256(weights),
         crop_length=spec.length,
         crop_width=spec.width,
         crop_context=spec.context,

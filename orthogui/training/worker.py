@@ -7,7 +7,6 @@ promotes the candidate only through the gate. Runs unchanged under ``torchrun`` 
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -19,10 +18,12 @@ from typing import IO, Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from torchvision.models.detection import MaskRCNN
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, ShapeKind
+from orthogui.io.fileops import atomic_write
 from orthogui.ml.architectures import BuildOptions, build_model, get_architecture
 from orthogui.ml.augment import AugmentConfig
 from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, load_card
@@ -43,7 +44,7 @@ from orthogui.ml.engine import (
     train_one_epoch,
     warmup_cosine,
 )
-from orthogui.ml.uncertainty import TRAIN_INSTANCES
+from orthogui.ml.scoring import TRAIN_INSTANCES
 from orthogui.ml.weights import configure, load_model, save_weights
 from orthogui.training.ddp import DistContext, setup_distributed, teardown_distributed
 from orthogui.training.job import JobError, TrainingJob, load_job
@@ -114,22 +115,20 @@ class TrainOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def atomic_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` to a temporary file, fsync, then rename over ``path``: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path
+@dataclass
+class LoopState:
+    """Where the step loop stands, carried from one optimizer step to the next."""
+
+    step: int = 0  # optimizer steps done, over the whole run
+    epoch: int = 0
+    step_seconds: float = 0.0  # smoothed wall time of one optimizer step, for the ETA
+    saved_step: int = -1  # the step of the last checkpoint written; -1: none in this process
+    stopped: bool = False  # a stop was requested on some rank
+
+
+def atomic_save(obj: object, path: Path) -> Path:
+    """``torch.save`` all or nothing (``orthogui.io.fileops.atomic_write``)."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def _base_card(job: TrainingJob) -> tuple[ModelCard, ModelCard | None]:
@@ -185,7 +184,10 @@ def _device(job: TrainingJob, dist: DistContext) -> torch.device:
 
 
 def _loader(
-    dataset: CocoDetectionDataset, job: TrainingJob, sampler: Any, batch_size: int
+    dataset: CocoDetectionDataset,
+    job: TrainingJob,
+    sampler: ClassBalancedSampler | None,
+    batch_size: int,
 ) -> DataLoader[Any]:
     extra: dict[str, Any] = {}
     if job.num_workers > 0:  # never fork: CUDA or Qt may already be up in this process
@@ -200,29 +202,6 @@ def _loader(
     )
 
 
-def _checkpoint(
-    job: TrainingJob,
-    model: nn.Module,
-    optimizer: Any,
-    scheduler: Any,
-    scaler: Any,
-    step: int,
-    epoch: int,
-    card: ModelCard,
-) -> Path:
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "lr_scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
-        "epoch": epoch,
-        "step": step,
-        "args": job.to_json(),
-        "card": card.to_json(),
-    }
-    return atomic_save(state, job.checkpoint_path)
-
-
 def _category_ids(split: SplitData, card: ModelCard) -> dict[int, int]:
     ids = {str(c["name"]): int(c["id"]) for c in split.coco["categories"]}
     return {c.label: ids[c.project_category] for c in card.categories if c.project_category in ids}
@@ -230,7 +209,7 @@ def _category_ids(split: SplitData, card: ModelCard) -> dict[int, int]:
 
 def train_instances(dataset: CocoDetectionDataset, card: ModelCard) -> dict[str, int]:
     """Instances per project category of ``card`` in the training split (0 where it has none):
-    what ``orthogui.ml.uncertainty`` weighs rare categories by.
+    what ``orthogui.ml.scoring`` weighs rare categories by.
 
     Counts the instances the model is trained on: crowd regions and categories the card does
     not predict are left out, as the dataset leaves them out.
@@ -276,6 +255,376 @@ def _started_from(card: ModelCard, current: ModelCard | None) -> str:
     return f"ImageNet backbone ({pretrained})" if pretrained else "scratch"
 
 
+def _silent(event: Event) -> None:
+    """The emitter of ranks other than 0: only rank 0 speaks."""
+
+
+def _seed(job: TrainingJob) -> None:
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    torch.manual_seed(job.seed)
+    np.random.seed(job.seed % (2**32))
+
+
+def start_model(job: TrainingJob, card: ModelCard, current: ModelCard | None) -> MaskRCNN:
+    """The current model when fine-tuning, else a fresh ``card.architecture`` (on the CPU)."""
+    if current is not None:
+        return load_model(current, device="cpu")[0]
+    return build_model(
+        card.architecture,
+        BuildOptions(
+            num_classes=card.num_classes,
+            min_size=job.image_size,
+            max_size=job.image_size,
+            image_mean=card.preprocessing.mean,
+            image_std=card.preprocessing.std,
+            pretrained_backbone=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Datasets:
+    """The snapshot's splits as the model sees them, and the card that carries their counts."""
+
+    train: CocoDetectionDataset
+    val: CocoDetectionDataset
+    val_split: SplitData
+    card: ModelCard
+
+
+def load_datasets(job: TrainingJob, card: ModelCard, dist: DistContext) -> Datasets:
+    """Train and validation datasets of ``job.snapshot``; the returned card holds the train
+    split's instance counts (``TRAIN_INSTANCES``), never those of the model it started from."""
+    labels = {name: c.label for c in card.categories for name in c.project_categories}
+    train_split = load_split(job.snapshot, "train", seed=job.seed, val_fraction=job.val_fraction)
+    val_split = load_split(job.snapshot, "val", seed=job.seed, val_fraction=job.val_fraction)
+    train_ds = CocoDetectionDataset(
+        train_split,
+        labels=labels,
+        preprocessing=card.preprocessing,
+        augment_config=AugmentConfig() if job.hyper.augment else None,
+        seed=job.seed + dist.rank,
+    )
+    if len(train_ds) == 0:
+        raise JobError(job.source or "<job>", "snapshot", "the train split has no images")
+    card = replace(
+        card,
+        training_data={**card.training_data, TRAIN_INSTANCES: train_instances(train_ds, card)},
+    )
+    val_ds = CocoDetectionDataset(val_split, labels=labels, preprocessing=card.preprocessing)
+    return Datasets(train_ds, val_ds, val_split, card)
+
+
+def _sampler(
+    job: TrainingJob, train_ds: CocoDetectionDataset, dist: DistContext
+) -> ClassBalancedSampler:
+    hp = job.hyper
+    return ClassBalancedSampler(
+        repeat_factors([train_ds.image_labels(i) for i in range(len(train_ds))]),
+        num_samples=max(len(train_ds), hp.batch_size * hp.accumulation * dist.world_size),
+        seed=job.seed,
+        rank=dist.rank,
+        num_replicas=dist.world_size,
+        balanced=hp.class_balanced,
+    )
+
+
+def resume(
+    job: TrainingJob,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    scaler: torch.amp.GradScaler,
+) -> int:
+    """Load this job's own last checkpoint (when ``job.resume`` and it exists) into the model
+    and the optimizer, scheduler and scaler; returns the step it was written at (0: none)."""
+    if not (job.resume and job.checkpoint_path.is_file()):
+        return 0
+    try:
+        ckpt = torch.load(job.checkpoint_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["lr_scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        return int(ckpt["step"])
+    except Exception as exc:
+        raise JobError(
+            job.checkpoint_path, "", f"cannot resume from this checkpoint ({exc})"
+        ) from exc
+
+
+def _distributed(model: nn.Module, device: torch.device, dist: DistContext) -> nn.Module:
+    if dist.world_size == 1:
+        return model
+    return nn.parallel.DistributedDataParallel(
+        model,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=True,
+    )
+
+
+@dataclass
+class Trainer:
+    """One job's model, data and optimizer, set up by ``build_trainer``: ``fit`` runs the step
+    loop (progress, checkpoints, evaluations, stop requests), ``publish`` judges the result and
+    writes the candidate (and promotes it when the gate allows)."""
+
+    job: TrainingJob
+    dist: DistContext
+    device: torch.device
+    card: ModelCard
+    current_card: ModelCard | None
+    model: MaskRCNN
+    net: nn.Module  # ``model``, wrapped for DDP when there are several ranks
+    data: Datasets
+    sampler: ClassBalancedSampler
+    optimizer: torch.optim.Optimizer
+    scheduler: LambdaLR
+    scaler: torch.amp.GradScaler
+    say: Emit
+    stop: Callable[[], bool]
+    state: LoopState
+    val_loader: DataLoader[Any]
+    gt: dict[str, Any]
+    category_of_label: dict[int, int]
+
+    @property
+    def rank0(self) -> bool:
+        return self.dist.rank == 0
+
+    @property
+    def per_step(self) -> int:
+        """Images per optimizer step on one rank."""
+        return self.job.hyper.batch_size * self.job.hyper.accumulation
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(len(self.sampler) // self.per_step, 1)
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """COCO metrics of ``model`` on the validation split."""
+        return evaluate(
+            model,
+            self.val_loader,
+            self.device,
+            gt=self.gt,
+            category_of_label=self.category_of_label,
+            mask_threshold=self.card.postprocessing.mask_threshold,
+            amp=self.job.hyper.amp,
+        )
+
+    def save_checkpoint(self, step: int, epoch: int) -> None:
+        """Write everything a resume needs, atomically, and say so."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "args": self.job.to_json(),
+            "card": self.card.to_json(),
+        }
+        path = atomic_save(state, self.job.checkpoint_path)
+        self.state.saved_step = step
+        self.say(CheckpointSaved(step=step, path=str(path)))
+
+    def progress(self, info: StepInfo) -> Progress:
+        total = self.job.hyper.max_steps
+        return Progress(
+            step=info.step,
+            total_steps=total,
+            epoch=info.epoch,
+            loss=info.loss,
+            lr=info.lr,
+            eta_s=round(self.state.step_seconds * (total - info.step), 2),
+            images_per_s=round(info.images * self.dist.world_size / max(info.seconds, 1e-9), 3),
+            losses={k: round(v, 6) for k, v in info.losses.items()},
+        )
+
+    def on_step(self, info: StepInfo) -> bool:
+        """After each optimizer step: progress, checkpoint and evaluation when due; true when
+        a stop was requested on any rank."""
+        job, s = self.job, self.state
+        s.step_seconds = (
+            info.seconds if s.step_seconds == 0.0 else 0.8 * s.step_seconds + 0.2 * info.seconds
+        )
+        if info.step % job.log_every == 0 or info.step == job.hyper.max_steps:
+            self.say(self.progress(info))
+        if job.checkpoint_every and info.step % job.checkpoint_every == 0 and self.rank0:
+            self.save_checkpoint(info.step, info.epoch)
+        if job.eval_every and info.step % job.eval_every == 0 and info.step < job.hyper.max_steps:
+            if self.rank0:
+                self.say(Evaluated(step=info.step, metrics=self.evaluate(self.model)))
+            self.net.train()
+        s.stopped = self.dist.any(self.stop())
+        return s.stopped
+
+    def train_epoch(self) -> None:
+        """One pass over the sampler from ``state.step`` (the rest of it when resuming)."""
+        hp, s = self.job.hyper, self.state
+        s.epoch = s.step // self.steps_per_epoch
+        self.data.train.set_epoch(s.epoch)
+        self.sampler.set_epoch(s.epoch, skip=(s.step % self.steps_per_epoch) * self.per_step)
+        before = s.step
+        s.step = train_one_epoch(
+            self.net,
+            self.optimizer,
+            _loader(self.data.train, self.job, self.sampler, hp.batch_size),
+            self.device,
+            s.epoch,
+            lr_scheduler=self.scheduler,
+            scaler=self.scaler,
+            accumulation=hp.accumulation,
+            start_step=s.step,
+            max_steps=hp.max_steps,
+            grad_clip=hp.grad_clip,
+            reduce_loss=self.dist.mean if self.dist.world_size > 1 else None,
+            on_step=self.on_step,
+        )
+        if s.step == before:
+            raise RuntimeError(f"epoch {s.epoch} made no optimizer step (empty loader)")
+
+    def fit(self) -> None:
+        """Train to ``max_steps`` (or a stop request), then checkpoint the last step.
+
+        Raises ``StopRequested`` after that checkpoint when a stop was requested.
+        """
+        s = self.state
+        while s.step < self.job.hyper.max_steps and not s.stopped:
+            self.train_epoch()
+        self.dist.sync_buffers(self.model)
+        path = self.job.checkpoint_path if self.rank0 else None
+        if self.rank0 and s.saved_step != s.step:
+            self.save_checkpoint(s.step, s.epoch)
+        if s.stopped:
+            self.say(
+                Failed(
+                    reason="stopped on request",
+                    kind="stopped",
+                    step=s.step,
+                    checkpoint=str(path or ""),
+                )
+            )
+            raise StopRequested(f"stopped at step {s.step}")
+
+    def candidate_card(self, version: str, metrics: dict[str, float]) -> ModelCard:
+        """The card of the trained model: its metrics and where it came from."""
+        return replace(
+            self.card,
+            version=version,
+            metrics={k: v for k, v in metrics.items() if "/" not in k},
+            training_data={
+                **self.card.training_data,
+                "snapshot": str(self.job.snapshot),
+                "steps": self.state.step,
+                "seed": self.job.seed,
+                "started_from": _started_from(self.card, self.current_card),
+                "train_images": len(self.data.train),
+                "val_images": len(self.data.val),
+                "per_category": {k: v for k, v in metrics.items() if "/" in k},
+            },
+        )
+
+    def publish(self) -> TrainOutcome:
+        """Rank 0: evaluate the trained (and the current) model, write the candidate and
+        promote it when the gate allows; every rank waits for that and gets the outcome."""
+        job, step = self.job, self.state.step
+        outcome = TrainOutcome(model=self.model, step=step)
+        if not self.rank0:
+            self.dist.barrier()
+            return outcome
+        metrics = self.evaluate(self.model)
+        self.say(Evaluated(step=step, metrics=metrics))
+        current_metrics = None
+        if self.current_card is not None:
+            current = configure(
+                load_model(self.current_card, device=self.device)[0], self.current_card
+            )
+            current_metrics = self.evaluate(current)
+            self.say(Evaluated(step=step, metrics=current_metrics, model="current"))
+        decision = decide_promotion(
+            current_metrics, metrics, job.tolerance, primary=job.primary_metric
+        )
+        version = next_version(job.models_dir, self.card.name, after=self.card.version)
+        self.model.eval()
+        published = save_weights(
+            self.model, self.candidate_card(version, metrics), job.output / "candidate"
+        )
+        promote_to = job.models_dir if decision.promote else None
+        if promote_to is not None:
+            published = promote_candidate(published, promote_to, version=version)
+        self.say(
+            Finished(
+                step=step,
+                promoted=promote_to is not None,
+                version=version,
+                card=str(published.source),
+                reason=decision.reason,
+                metrics=metrics,
+            )
+        )
+        self.dist.barrier()
+        outcome.card, outcome.decision, outcome.metrics = published, decision, metrics
+        return outcome
+
+
+def build_trainer(
+    job: TrainingJob, *, emit: Emit, stop: Callable[[], bool], dist: DistContext
+) -> Trainer:
+    """Seed, build (or load) the model, read the snapshot, make the optimizer, resume from
+    this job's own checkpoint, and say ``Started``."""
+    hp = job.hyper
+    _seed(job)
+    device = _device(job, dist)
+    card, current_card = _base_card(job)
+    model = start_model(job, card, current_card)
+    model.to(device)
+    data = load_datasets(job, card, dist)
+    sampler = _sampler(job, data.train, dist)
+    optimizer = make_optimizer(model, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+    scheduler = warmup_cosine(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
+    scaler = make_scaler(device, hp.amp)
+    step = resume(job, model, optimizer, scheduler, scaler)
+    net = _distributed(model, device, dist)
+    say: Emit = emit if dist.rank == 0 else _silent
+    say(
+        Started(
+            total_steps=hp.max_steps,
+            start_step=step,
+            device=str(device),
+            world_size=dist.world_size,
+            train_images=len(data.train),
+            val_images=len(data.val),
+            output=str(job.output),
+        )
+    )
+    category_of_label = _category_ids(data.val_split, data.card)
+    trainer = Trainer(
+        job=job,
+        dist=dist,
+        device=device,
+        card=data.card,
+        current_card=current_card,
+        model=model,
+        net=net,
+        data=data,
+        sampler=sampler,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        say=say,
+        stop=stop,
+        state=LoopState(step=step),
+        val_loader=_loader(data.val, job, None, 1),
+        gt=_eval_gt(data.val_split, data.card, category_of_label),
+        category_of_label=category_of_label,
+    )
+    trainer.state.epoch = step // trainer.steps_per_epoch
+    return trainer
+
+
 def run_job(
     job: TrainingJob,
     *,
@@ -292,224 +641,9 @@ def run_job(
     StopRequested
         ``stop()`` turned true; the last checkpoint was written first.
     """
-    dist = dist or DistContext()
-    hp = job.hyper
-    if job.threads:
-        torch.set_num_threads(job.threads)
-    torch.manual_seed(job.seed)
-    np.random.seed(job.seed % (2**32))
-    device = _device(job, dist)
-    card, current_card = _base_card(job)
-    if current_card is not None:
-        model: MaskRCNN = load_model(current_card, device="cpu")[0]
-    else:
-        model = build_model(
-            card.architecture,
-            BuildOptions(
-                num_classes=card.num_classes,
-                min_size=job.image_size,
-                max_size=job.image_size,
-                image_mean=card.preprocessing.mean,
-                image_std=card.preprocessing.std,
-                pretrained_backbone=True,
-            ),
-        )
-    model.to(device)
-    labels = {name: c.label for c in card.categories for name in c.project_categories}
-    train_split = load_split(job.snapshot, "train", seed=job.seed, val_fraction=job.val_fraction)
-    val_split = load_split(job.snapshot, "val", seed=job.seed, val_fraction=job.val_fraction)
-    train_ds = CocoDetectionDataset(
-        train_split,
-        labels=labels,
-        preprocessing=card.preprocessing,
-        augment_config=AugmentConfig() if hp.augment else None,
-        seed=job.seed + dist.rank,
-    )
-    if len(train_ds) == 0:
-        raise JobError(job.source or "<job>", "snapshot", "the train split has no images")
-    # Every card this run writes (checkpoint, candidate, promoted) carries its own split's
-    # counts, never those of the model it started from.
-    card = replace(
-        card,
-        training_data={**card.training_data, TRAIN_INSTANCES: train_instances(train_ds, card)},
-    )
-    val_ds = CocoDetectionDataset(val_split, labels=labels, preprocessing=card.preprocessing)
-    per_step = hp.batch_size * hp.accumulation
-    sampler = ClassBalancedSampler(
-        repeat_factors([train_ds.image_labels(i) for i in range(len(train_ds))]),
-        num_samples=max(len(train_ds), per_step * dist.world_size),
-        seed=job.seed,
-        rank=dist.rank,
-        num_replicas=dist.world_size,
-        balanced=hp.class_balanced,
-    )
-    steps_per_epoch = max(len(sampler) // per_step, 1)
-    optimizer = make_optimizer(model, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-    scheduler = warmup_cosine(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
-    scaler = make_scaler(device, hp.amp)
-    step = 0
-    if job.resume and job.checkpoint_path.is_file():
-        try:
-            ckpt = torch.load(job.checkpoint_path, map_location="cpu", weights_only=False)
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["lr_scheduler"])
-            scaler.load_state_dict(ckpt["scaler"])
-            step = int(ckpt["step"])
-        except Exception as exc:
-            raise JobError(
-                job.checkpoint_path, "", f"cannot resume from this checkpoint ({exc})"
-            ) from exc
-    net: nn.Module = model
-    if dist.world_size > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True,
-        )
-    rank0 = dist.rank == 0
-    say: Emit = emit if rank0 else (lambda event: None)
-    say(
-        Started(
-            total_steps=hp.max_steps,
-            start_step=step,
-            device=str(device),
-            world_size=dist.world_size,
-            train_images=len(train_ds),
-            val_images=len(val_ds),
-            output=str(job.output),
-        )
-    )
-    category_of_label = _category_ids(val_split, card)
-    gt = _eval_gt(val_split, card, category_of_label)
-    val_loader = _loader(val_ds, job, None, 1)
-
-    def evaluate_model(m: nn.Module) -> dict[str, float]:
-        return evaluate(
-            m,
-            val_loader,
-            device,
-            gt=gt,
-            category_of_label=category_of_label,
-            mask_threshold=card.postprocessing.mask_threshold,
-            amp=hp.amp,
-        )
-
-    timing: dict[str, float] = {"ema": 0.0, "stopped": False, "saved": -1}
-    epoch = step // steps_per_epoch
-
-    def on_step(info: StepInfo) -> bool:
-        ema = timing["ema"]
-        timing["ema"] = info.seconds if ema == 0.0 else 0.8 * ema + 0.2 * info.seconds
-        if info.step % job.log_every == 0 or info.step == hp.max_steps:
-            say(
-                Progress(
-                    step=info.step,
-                    total_steps=hp.max_steps,
-                    epoch=info.epoch,
-                    loss=info.loss,
-                    lr=info.lr,
-                    eta_s=round(timing["ema"] * (hp.max_steps - info.step), 2),
-                    images_per_s=round(info.images * dist.world_size / max(info.seconds, 1e-9), 3),
-                    losses={k: round(v, 6) for k, v in info.losses.items()},
-                )
-            )
-        if job.checkpoint_every and info.step % job.checkpoint_every == 0 and rank0:
-            path = _checkpoint(
-                job, model, optimizer, scheduler, scaler, info.step, info.epoch, card
-            )
-            timing["saved"] = info.step
-            say(CheckpointSaved(step=info.step, path=str(path)))
-        if job.eval_every and info.step % job.eval_every == 0 and info.step < hp.max_steps:
-            if rank0:
-                say(Evaluated(step=info.step, metrics=evaluate_model(model)))
-            net.train()
-        timing["stopped"] = dist.any(stop())
-        return bool(timing["stopped"])
-
-    while step < hp.max_steps and not timing["stopped"]:
-        epoch = step // steps_per_epoch
-        train_ds.set_epoch(epoch)
-        sampler.set_epoch(epoch, skip=(step % steps_per_epoch) * per_step)
-        loader = _loader(train_ds, job, sampler, hp.batch_size)
-        before = step
-        step = train_one_epoch(
-            net,
-            optimizer,
-            loader,
-            device,
-            epoch,
-            lr_scheduler=scheduler,
-            scaler=scaler,
-            accumulation=hp.accumulation,
-            start_step=step,
-            max_steps=hp.max_steps,
-            grad_clip=hp.grad_clip,
-            reduce_loss=dist.mean if dist.world_size > 1 else None,
-            on_step=on_step,
-        )
-        if step == before:
-            raise RuntimeError(f"epoch {epoch} made no optimizer step (empty loader)")
-    dist.sync_buffers(model)
-    path = job.checkpoint_path if rank0 else None
-    if rank0 and timing["saved"] != step:
-        _checkpoint(job, model, optimizer, scheduler, scaler, step, epoch, card)
-        say(CheckpointSaved(step=step, path=str(path)))
-    if timing["stopped"]:
-        say(
-            Failed(
-                reason="stopped on request", kind="stopped", step=step, checkpoint=str(path or "")
-            )
-        )
-        raise StopRequested(f"stopped at step {step}")
-    outcome = TrainOutcome(model=model, step=step)
-    if not rank0:
-        dist.barrier()
-        return outcome
-    metrics = evaluate_model(model)
-    say(Evaluated(step=step, metrics=metrics))
-    current_metrics = None
-    if current_card is not None:
-        current_metrics = evaluate_model(
-            configure(load_model(current_card, device=device)[0], current_card)
-        )
-        say(Evaluated(step=step, metrics=current_metrics, model="current"))
-    decision = decide_promotion(current_metrics, metrics, job.tolerance, primary=job.primary_metric)
-    version = next_version(job.models_dir, card.name, after=card.version)
-    summary = {k: v for k, v in metrics.items() if "/" not in k}
-    candidate = replace(
-        card,
-        version=version,
-        metrics=summary,
-        training_data={
-            **card.training_data,
-            "snapshot": str(job.snapshot),
-            "steps": step,
-            "seed": job.seed,
-            "started_from": _started_from(card, current_card),
-            "train_images": len(train_ds),
-            "val_images": len(val_ds),
-            "per_category": {k: v for k, v in metrics.items() if "/" in k},
-        },
-    )
-    model.eval()
-    candidate = save_weights(model, candidate, job.output / "candidate")
-    published = candidate
-    if decision.promote and job.models_dir is not None:
-        published = promote_candidate(candidate, job.models_dir, version=version)
-    say(
-        Finished(
-            step=step,
-            promoted=decision.promote and job.models_dir is not None,
-            version=version,
-            card=str(published.source),
-            reason=decision.reason,
-            metrics=metrics,
-        )
-    )
-    dist.barrier()
-    outcome.card, outcome.decision, outcome.metrics = published, decision, metrics
-    return outcome
+    trainer = build_trainer(job, emit=emit, stop=stop, dist=dist or DistContext())
+    trainer.fit()
+    return trainer.publish()
 
 
 def main(argv: Sequence[str] | None = None, *, stream: IO[str] | None = None) -> int:

@@ -2,13 +2,15 @@
 
 Worker threads never touch widgets: a future's done-callback emits a private signal, and a
 queued connection hands the result to the GUI thread, where ``finished``/``failed`` fire.
+``BackgroundJobs`` is the one way the UI runs work off the GUI thread: a named thread pool
+whose futures report through its own bridge signals.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Hashable
-from concurrent.futures import CancelledError, Future
+from collections.abc import Callable, Hashable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -62,3 +64,32 @@ class FutureBridge(QObject):
             self.failed.emit(key, exc)
         else:
             self.finished.emit(key, result)
+
+
+class BackgroundJobs(FutureBridge):
+    """A thread pool owned by a controller; ``submit(key, fn, *args)`` runs ``fn`` on it and
+    reports through ``finished``/``failed``/``cancelled`` on the GUI thread under ``key``.
+
+    ``shutdown()`` cancels what has not started and lets a running job finish unobserved
+    (its result is dropped: the bridge ignores futures it no longer tracks).
+    """
+
+    def __init__(self, parent: QObject | None = None, *, name: str, workers: int = 1) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"orthogui-{name}")
+        self._closed = False
+
+    def submit(
+        self, key: Hashable, fn: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on the pool; its outcome arrives under ``key``."""
+        return self.watch(self._pool.submit(fn, *args, **kwargs), key)
+
+    def closed(self) -> bool:
+        return self._closed
+
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop: queued jobs are cancelled, nothing more is reported."""
+        self._closed = True
+        self._pending.clear()
+        self._pool.shutdown(wait=wait, cancel_futures=True)

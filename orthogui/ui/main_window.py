@@ -1,6 +1,6 @@
 """MainWindow: the review workbench — canvas in the centre, queue/findings/properties docks.
 
-Composition and wiring only: review rules live in ``controllers.review``, loading in
+Composition and wiring only: review rules live in ``core.reviewer``, loading in
 ``controllers.loader``, pre-annotation in ``controllers.preannotate``, keys in ``actions``.
 """
 
@@ -8,35 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from orthogui.core.annotation import Annotation
 from orthogui.core.history import HistoryEvent
+from orthogui.core.inventory import Spacing, record_spacing
 from orthogui.core.patient import with_display_facts
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus
 from orthogui.core.radiograph import Radiograph
 from orthogui.core.review import set_attributes, set_category
+from orthogui.core.reviewer import Reviewer
 from orthogui.ui.actions import add_category_actions, build_actions
 from orthogui.ui.canvas import CanvasView
 from orthogui.ui.controllers.approval import ApprovalController
 from orthogui.ui.controllers.dataset_io import DatasetIOController
-from orthogui.ui.controllers.inventory import Spacing, record_spacing
-from orthogui.ui.controllers.loader import ImageLoader, Reader, default_reader
+from orthogui.ui.controllers.loader import ImageLoader
 from orthogui.ui.controllers.logs import install_help_menu
 from orthogui.ui.controllers.models import install_model_menu
 from orthogui.ui.controllers.patient import PatientDisplay
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
-from orthogui.ui.controllers.review import ReviewController
 from orthogui.ui.controllers.scan import FolderScanController
 from orthogui.ui.controllers.session import ResumeSession
 from orthogui.ui.controllers.store_health import StoreHealth, open_project
-from orthogui.ui.controllers.training import install_training
+from orthogui.ui.controllers.training import TrainingController
 from orthogui.ui.controllers.uncertainty import UncertaintyController
 from orthogui.ui.controllers.undo import UndoRedoController
 from orthogui.ui.controllers.visibility import FindingVisibility
@@ -48,33 +48,26 @@ from orthogui.ui.panels.categories import CategoryPanel
 from orthogui.ui.panels.properties import PropertiesPanel
 from orthogui.ui.panels.queue import ReviewQueuePanel
 from orthogui.ui.panels.status import PredictionProgress, StatusReadout
+from orthogui.ui.services import Services
 
 PREFETCH = 2
 
 
 class MainWindow(FileCommands, QMainWindow):
-    """One project open for review. ``store`` is an ``orthogui.io.store.ProjectStore``."""
+    """One project open for review, with what ``services`` holds (store, reviewer, settings,
+    reader, model loader); ``predictor`` pre-annotates (None: no model yet)."""
 
     windows: ClassVar[set[MainWindow]] = set()  # keeps windows opened from a menu alive
 
-    def __init__(
-        self,
-        store: Any,
-        *,
-        user: str,
-        predictor: Predictor | None = None,
-        model_loader: Callable[..., Predictor] | None = None,
-        settings: QSettings | None = None,
-        reader: Reader | None = None,
-    ) -> None:
+    def __init__(self, services: Services, *, predictor: Predictor | None = None) -> None:
         super().__init__()
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
+        self.services = services
+        store = services.store
         self.store, self.model, self.history = store, store.model, store.history
-        self.user, self.settings, self._predictor = user, settings, predictor
-        self.model_loader = model_loader
-        self._reader = reader or default_reader
-        self.review = ReviewController(self.model, self.history, user=user)
+        self.user, self.settings = services.user, services.settings
+        self.review = Reviewer(self.model, self.history, user=self.user)
         self.approval = ApprovalController(self)
         self.image_id: str | None = None
         self.radiograph: Radiograph | None = None
@@ -83,7 +76,7 @@ class MainWindow(FileCommands, QMainWindow):
 
         self.canvas = CanvasView()
         self.canvas.setObjectName("CanvasView")
-        self.canvas.attach(self.model, self.history, user=user)
+        self.canvas.attach(self.model, self.history, user=self.user)
         self.setCentralWidget(self.canvas)
         cats = self.model.categories
         self.queue_panel = ReviewQueuePanel(self)
@@ -96,22 +89,24 @@ class MainWindow(FileCommands, QMainWindow):
         self.addDockWidget(right, self.properties_panel)
         self.addDockWidget(left, self.category_panel)
 
-        self.loader = ImageLoader(self, reader=self._reader)
+        self.loader = ImageLoader(self, reader=services.reader)
         self.predict = PreannotateController(
-            self.model, self.history, reader=self._reader, predictor=predictor, parent=self
+            self.model, self.history, reader=services.reader, predictor=predictor, parent=self
         )
         self.scan = FolderScanController.install(self)  # add files/folders: progress, Cancel
         self.readout = StatusReadout(self.statusBar())
         self.progress = PredictionProgress(self.statusBar(), self.predict)
         self.uncertainty = UncertaintyController.install(self)
 
-        self.actions = build_actions(self, self._handlers())
-        add_category_actions(self, self.model.categories, self.type_key, self.actions)
+        self.action_map = build_actions(self, self._handlers())
+        add_category_actions(self, self.model.categories, self.type_key, self.action_map)
         self.dataset_io = DatasetIOController.install(self)  # File: export COCO, import
-        self.presets = WindowPresets(self.findChild(QMenu, "menu_window_presets"), self.canvas)
-        self.models = install_model_menu(self, load=model_loader)
-        self.training = install_training(self)
-        install_help_menu(self)
+        presets_menu = self.findChild(QMenu, "menu_window_presets")
+        assert presets_menu is not None, "the View menu has no window presets"
+        self.presets = WindowPresets(presets_menu, self.canvas)
+        self.models = install_model_menu(self)
+        self.training = TrainingController(self)
+        install_help_menu(self, categories=self.model.categories)
         self.patient = PatientDisplay.install(self)
         self.store_health = StoreHealth.install(self)
         self._connect()
@@ -121,11 +116,11 @@ class MainWindow(FileCommands, QMainWindow):
         self._restore_settings()
         self.queue_panel.set_records(self.model.images(), self._counts())
         self._on_history_changed(None)
-        self._update_title()
+        self.update_title()
         MainWindow.windows.add(self)
 
     # -- wiring -----------------------------------------------------------------------------
-    def _handlers(self) -> dict[str, Any]:
+    def _handlers(self) -> dict[str, Callable[[], object]]:
         c = self.canvas
         return {
             "new_project": self.new_project,
@@ -141,10 +136,12 @@ class MainWindow(FileCommands, QMainWindow):
             "redo": lambda: self.undo_redo.redo(),
             "delete": self.delete_selected,
             "fit": self.fit,
-            "zoom_in": lambda: (c.zoom_at(1.25), self._show_zoom()),
-            "zoom_out": lambda: (c.zoom_at(0.8), self._show_zoom()),
+            "zoom_in": lambda: self.zoom(1.25),
+            "zoom_out": lambda: self.zoom(0.8),
             "next_window": lambda: self.presets.cycle(),
-            "show_rejected": lambda: c.set_show_rejected(self.actions["show_rejected"].isChecked()),
+            "show_rejected": lambda: c.set_show_rejected(
+                self.action_map["show_rejected"].isChecked()
+            ),
             "tool_select": lambda: c.set_tool("select"),
             "tool_polygon": lambda: c.set_tool("polygon"),
             "tool_box": lambda: c.set_tool("box"),
@@ -162,7 +159,7 @@ class MainWindow(FileCommands, QMainWindow):
             "predict_selected": lambda: self.preannotate(self.queue_panel.selected_ids()),
             "predict_queue": self.preannotate_queue,
             "predict_cancel": self.predict.cancel,
-            "evaluate_model": lambda: open_evaluate_dialog(self, self._reader),
+            "evaluate_model": lambda: open_evaluate_dialog(self),
         }
 
     def _connect(self) -> None:
@@ -223,7 +220,9 @@ class MainWindow(FileCommands, QMainWindow):
         self.canvas.show_annotations_of(image_id)
         self.canvas.fit()
         self.readout.set_radiograph(rg)
-        self.readout.show_window(self.canvas.window().center, self.canvas.window().width)
+        self.readout.show_window(
+            self.canvas.window_level().center, self.canvas.window_level().width
+        )
         self._show_zoom()
         self._spacings[image_id] = rg.pixel_spacing
         self.properties_panel.set_spacing(rg.pixel_spacing, rg.spacing_source)
@@ -239,7 +238,7 @@ class MainWindow(FileCommands, QMainWindow):
             nxt = ids[ids.index(image_id) + 1 : ids.index(image_id) + 1 + PREFETCH]
             self.loader.prefetch((i, self.store.image_path(self.model.image(i))) for i in nxt)
             self.predict.prefetch_next(ids[ids.index(image_id) + 1 :], self.store.image_path)
-        self._update_title()
+        self.update_title()
 
     def _bookkeep(self, image_id: str, rg: Radiograph) -> None:
         """Size, spacing, patient facts, "in review" on opening: bookkeeping, not undo steps."""
@@ -315,7 +314,7 @@ class MainWindow(FileCommands, QMainWindow):
         if self.image_id is None:
             return
         sel = self.canvas.selected_ids()
-        show = self.actions["show_rejected"].isChecked()
+        show = self.action_map["show_rejected"].isChecked()
         cur, hidden = sel[0] if sel else None, self.visibility.hidden()
         nxt = self.review.neighbour(self.image_id, cur, step, include_rejected=show, skip=hidden)
         if nxt is not None:
@@ -379,7 +378,7 @@ class MainWindow(FileCommands, QMainWindow):
 
     def _on_canvas_toolChanged(self, tool: str) -> None:
         for name in ("select", "polygon", "box", "ruler", "angle"):
-            self.actions[f"tool_{name}"].setChecked(name == tool)
+            self.action_map[f"tool_{name}"].setChecked(name == tool)
 
     def _on_canvas_measured(self, px: float, mm: float) -> None:
         text = f"{px:.1f} px" + (f" = {mm:.1f} mm" if mm == mm and mm > 0 else " (spacing unknown)")
@@ -403,11 +402,15 @@ class MainWindow(FileCommands, QMainWindow):
         self.canvas.fit()
         self._show_zoom()
 
+    def zoom(self, factor: float) -> None:
+        self.canvas.zoom_at(factor)
+        self._show_zoom()
+
     def _show_zoom(self) -> None:
         self.readout.show_zoom(self.canvas.transform().m11())
 
     # -- title, gestures, drag & drop ------------------------------------------------------------
-    def _update_title(self) -> None:
+    def update_title(self) -> None:
         name = Path(self.store.path).stem
         image = f" — {Path(self.model.image(self.image_id).path).name}" if self.image_id else ""
         note = self.store_health.title_note() + (" •" if self._gesture else "")
@@ -419,14 +422,14 @@ class MainWindow(FileCommands, QMainWindow):
         kind = event.type()
         if kind == QEvent.Type.MouseButtonPress and not self._gesture:
             self._gesture = True
-            self._update_title()
+            self.update_title()
         elif kind == QEvent.Type.MouseButtonRelease and self._gesture:
             QTimer.singleShot(0, self._end_gesture)
         return super().eventFilter(watched, event)
 
     def _end_gesture(self) -> None:
         self._gesture = False
-        self._update_title()
+        self.update_title()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -445,13 +448,8 @@ class MainWindow(FileCommands, QMainWindow):
         store = ProjectStore.create(path, user=self.user) if create else open_project(self, path)
         if store is None:  # in use elsewhere, and the user cancelled
             return self
-        win = MainWindow(
-            store,
-            user=self.user,
-            predictor=self.predict.predictor,
-            settings=self.settings,
-            reader=self._reader,
-        )
+        # the same reviewer, settings, reader and model loader; the model in use carries over
+        win = MainWindow(self.services.for_project(store), predictor=self.predict.predictor)
         win.show()
         win.session.resume()
         self.close()

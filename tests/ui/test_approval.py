@@ -83,7 +83,7 @@ def test_deciding_the_rest_and_approving_is_one_undo_step(
     assert {a.review.by for a in win.model.annotations(first)} == {"tester"}
     assert len(win.history) == steps + 1
     verb = button.capitalize()
-    assert win.actions["undo"].text() == f"&Undo {verb} 2 findings and approve (img0.png)"
+    assert win.action_map["undo"].text() == f"&Undo {verb} 2 findings and approve (img0.png)"
     qtbot.keyClick(win, K.Key_Z, CTRL)  # one key undoes both
     assert win.model.image(first).status == ImageStatus.IN_REVIEW
     assert [a.review.state.value for a in win.model.annotations(first)] == [

@@ -69,7 +69,7 @@ def test_window_drag_end_renders_the_full_image_on_the_worker(
     qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=5000)
     assert canvas.full_renders == full_renders + 1
     assert renders and all(name.startswith("orthogui-canvas-render") for name in renders)
-    window = canvas.window()
+    window = canvas.window_level()
     sharp = render(project.radiograph, window)
     assert np.array_equal(canvas.scene_.image_item.gray(), sharp)
     assert not np.array_equal(sharp, before)

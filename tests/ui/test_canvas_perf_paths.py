@@ -171,7 +171,7 @@ def test_window_drag_renders_one_decimated_preview_per_pass(canvas, project, qtb
     assert np.array_equal(canvas.scene_.image_item.gray(), before)  # the full image waits
     qtbot.mouseRelease(canvas.viewport(), RIGHT, Qt.KeyboardModifier.NoModifier, c)
     qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
-    full = render(project.radiograph, canvas.window())
+    full = render(project.radiograph, canvas.window_level())
     assert np.array_equal(canvas.scene_.image_item.gray(), full)
     assert not np.array_equal(full, before)
 
@@ -194,7 +194,7 @@ def test_window_drag_zoomed_in_renders_only_the_visible_part(canvas, project, qt
     assert w * h < 512 * 512 / 4
     # The preview shows the new window: its pixels equal the full render's.
     img = grab(canvas)
-    full = render(project.radiograph, canvas.window())
+    full = render(project.radiograph, canvas.window_level())
     pos = g.at(canvas, 130.5, 230.5)  # outside every shape
     assert abs(img.pixelColor(pos).red() - int(full[230, 130])) <= 2
     qtbot.mouseRelease(canvas.viewport(), RIGHT, Qt.KeyboardModifier.NoModifier, c)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from orthogui.ui.canvas.snap import snap_to_edge
+from orthogui.io.snap import snap_to_edge
 from tests.ui import _gestures as g
 
 CTRL = Qt.KeyboardModifier.ControlModifier

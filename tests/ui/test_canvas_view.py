@@ -20,7 +20,7 @@ def test_image_is_shown_and_fitted(canvas, project) -> None:
 
 
 def test_right_drag_changes_window_and_pixels(canvas, qtbot) -> None:
-    w0 = canvas.window()
+    w0 = canvas.window_level()
     before = canvas.scene_.image_item.gray().copy()
     c = canvas.viewport().rect().center()
     seen: list[tuple[float, float]] = []
@@ -30,7 +30,7 @@ def test_right_drag_changes_window_and_pixels(canvas, qtbot) -> None:
     assert len(seen) >= 2  # one per drag step
     center, width = seen[-1]
     assert width < w0.width and center > w0.center
-    w1 = canvas.window()
+    w1 = canvas.window_level()
     assert (w1.center, w1.width) == (center, width)
     qtbot.waitUntil(lambda: not canvas.scene_.image_item.has_preview(), timeout=3000)
     after = canvas.scene_.image_item.gray()

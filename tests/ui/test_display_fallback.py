@@ -18,7 +18,7 @@ def test_window_outside_the_pixels_falls_back_and_says_so(qtbot, tmp_path: Path)
     path = make_dicom(tmp_path / "white.dcm", pixels, WindowCenter="2725", WindowWidth="5310")
     win = make_window(qtbot, tmp_path / "p.orthogui", [path])
     assert win.radiograph is not None and win.radiograph.windows[0].center == 2725.0
-    window = win.canvas.window()
+    window = win.canvas.window_level()
     assert 30000 < window.center < 50000  # the percentile window, not the file's
     message = win.statusBar().currentMessage()
     assert "white.dcm" in message and "misses the pixel values" in message
@@ -26,5 +26,5 @@ def test_window_outside_the_pixels_falls_back_and_says_so(qtbot, tmp_path: Path)
     assert shown.min() < 10 and shown.max() > 245  # a picture, not a white page
     assert win.presets.presets[0] == window and win.presets.note  # W cycles back to it
     qtbot.keyClick(win, Qt.Key.Key_W)
-    assert win.canvas.window().center == 2725.0  # the file's window is still offered
+    assert win.canvas.window_level().center == 2725.0  # the file's window is still offered
     win.close()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import FakePredictor, show_window, write_png16
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -27,7 +28,7 @@ def images(tmp_path: Path) -> list[Path]:
 @pytest.fixture
 def win(qtbot, tmp_path: Path, images: list[Path]) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     w = MainWindow(
-        ProjectStore.create(tmp_path / "p.orthogui"), user="t", predictor=FakePredictor()
+        Services(ProjectStore.create(tmp_path / "p.orthogui"), user="t"), predictor=FakePredictor()
     )
     show_window(qtbot, w)
     with qtbot.waitSignal(w.loader.loaded, timeout=10000):

@@ -17,6 +17,7 @@ from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard, ModelLoadError
 from orthogui.ui.controllers.evaluation import ModelChoice
 from orthogui.ui.dialogs.evaluate import EvaluateDialog
+from orthogui.ui.services import no_model_loader
 from tests.unit.evaluation import _scenario as sc
 
 LEFT = Qt.MouseButton.LeftButton
@@ -54,7 +55,7 @@ def make_dialog(qtbot, model: ProjectModel, choices: list[ModelChoice], **kw) ->
         choices=choices,
         image_path_of=lambda r: Path(r.path),
         reader=read,
-        **kw,
+        **{"load_predictor": no_model_loader, **kw},
     )
     qtbot.addWidget(dialog)
     dialog.show()
@@ -167,7 +168,7 @@ def test_card_is_loaded_off_the_gui_thread_and_cancel_stops(qtbot, tmp_path: Pat
     assert dialog.status.text() == "Evaluation cancelled."
     assert dialog.run_button.isEnabled() and not dialog.cancel_button.isEnabled()
     qtbot.wait(200)
-    assert predictor.calls == 1 and dialog.result is None  # the rest never ran
+    assert predictor.calls == 1 and dialog.evaluation is None  # the rest never ran
     # It runs again afterwards, to the end.
     with qtbot.waitSignal(dialog.controller.finished, timeout=60000):
         qtbot.mouseClick(dialog.run_button, LEFT)
@@ -186,12 +187,13 @@ def test_unreadable_image_is_left_out_and_named(qtbot, fail_on: str) -> None:
         choices=[ModelChoice("fake", predictor=ScenarioPredictor())],
         image_path_of=lambda r: Path(r.path),
         reader=reader,
+        load_predictor=no_model_loader,
     )
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.controller.finished, timeout=60000):
         dialog.run()
     assert "B.png (B.png: truncated file)" in dialog.status.text()
-    assert dialog.result is not None and dialog.result.images == 2
+    assert dialog.evaluation is not None and dialog.evaluation.images == 2
 
 
 def test_model_menu_opens_the_dialog_with_loaded_and_installed_models(
@@ -199,6 +201,7 @@ def test_model_menu_opens_the_dialog_with_loaded_and_installed_models(
 ) -> None:
     from orthogui.io.store import ProjectStore
     from orthogui.ui.main_window import MainWindow
+    from orthogui.ui.services import Services
     from tests.ui._workbench import FakePredictor
 
     models = tmp_path / "models"
@@ -206,12 +209,12 @@ def test_model_menu_opens_the_dialog_with_loaded_and_installed_models(
     card = _card(models)
     monkeypatch.setenv("ORTHOGUI_MODELS_DIR", str(models))
     win = MainWindow(
-        ProjectStore.create(tmp_path / "p.orthogui"), user="t", predictor=FakePredictor()
+        Services(ProjectStore.create(tmp_path / "p.orthogui"), user="t"), predictor=FakePredictor()
     )
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
-    action = win.actions["evaluate_model"]
+    action = win.action_map["evaluate_model"]
     assert action.text() == "&Evaluate model…"
     action.trigger()
     dialog = win.findChild(EvaluateDialog)

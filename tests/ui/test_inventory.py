@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 from orthogui.core.annotation import Annotation, Prediction, ReviewState
+from orthogui.core.inventory import build_inventory, to_csv, to_html
 from orthogui.core.project import ImageRecord, ProjectModel
 from orthogui.core.review import set_state
-from orthogui.ui.controllers.inventory import build_inventory, to_csv, to_html
 from orthogui.ui.dialogs.inventory import InventoryDialog
 from tests.ui._workbench import screw
 

@@ -11,6 +11,7 @@ from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageStatus
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import FakePredictor, show_window, write_png16
 
 K = Qt.Key
@@ -27,7 +28,7 @@ def images(tmp_path: Path) -> list[Path]:
 
 def make_window(qtbot, project: Path, images: list[Path] | None = None) -> MainWindow:
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
-    win = MainWindow(store, user="tester", predictor=FakePredictor())
+    win = MainWindow(Services(store, user="tester"), predictor=FakePredictor())
     show_window(qtbot, win)
     if images:
         with qtbot.waitSignal(win.loader.loaded, timeout=10000):
@@ -103,7 +104,7 @@ def test_keyboard_review_pass_undo_redo_and_reopen(qtbot, tmp_path: Path, images
     assert {a.id: a for a in win2.model.annotations()} == final
     assert win2.history.index == n and len(win2.history) == n
     assert win2.model.image(first).status == ImageStatus.APPROVED
-    assert win2.actions["undo"].text().startswith("&Undo Mark approved")
+    assert win2.action_map["undo"].text().startswith("&Undo Mark approved")
     press(qtbot, win2, K.Key_Z, CTRL)  # history survived the restart
     assert win2.model.image(first).status != ImageStatus.APPROVED
     win2.close()

@@ -54,7 +54,7 @@ def test_rulers_and_angle_saved_undone_edited_deleted_and_reopened(qtbot, tmp_pa
     g.drag(qtbot, c, [g.at(c, 400, 500), g.at(c, 1400, 500)])
     g.drag(qtbot, c, [g.at(c, 300, 300), g.at(c, 300, 1800)])
     qtbot.keyClick(win, K.Key_G)  # the angle
-    assert c.tool() == "angle" and win.actions["tool_angle"].isChecked()  # type: ignore[index]
+    assert c.tool() == "angle" and win.action_map["tool_angle"].isChecked()  # type: ignore[index]
     arm, vertex, other = (1200, 800), (800, 1200), (1400, 1400)
     for p in (arm, vertex, other):
         g.click(qtbot, c, g.at(c, *p))

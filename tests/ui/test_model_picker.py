@@ -21,6 +21,7 @@ from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
 from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, save_card
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import screw, show_window, write_png16
 
 K = Qt.Key
@@ -122,7 +123,8 @@ def open_window(
     from orthogui.ml.predictor import MaskRCNNPredictor  # the app's loader (torch)
 
     win = MainWindow(
-        store, user="tester", predictor=predictor, model_loader=MaskRCNNPredictor.from_card
+        Services(store, user="tester", model_loader=MaskRCNNPredictor.from_card),
+        predictor=predictor,
     )
     show_window(qtbot, win)
     return win
@@ -231,7 +233,7 @@ def test_broken_cards_are_refused_and_the_old_model_stays(
     broken.parent.mkdir()
     broken.write_text("{ not json", encoding="utf-8")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(broken), ""))
-    win.actions["load_model_card"].trigger()
+    win.action_map["load_model_card"].trigger()
     assert "broken.json" in messages[-1] and "not valid JSON" in messages[-1]
     assert win.predict.predictor is old
     win.close()
@@ -254,7 +256,7 @@ def test_load_model_card_from_elsewhere_and_start_without_a_model(
     card = write_card(tmp_path / "elsewhere", "gamma", "7", architecture=R50)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(card.source), ""))
     with qtbot.waitSignal(win.predict.modelChanged, timeout=10000):
-        win.actions["load_model_card"].trigger()
+        win.action_map["load_model_card"].trigger()
     assert win.models.label.label.text() == "gamma 7"
     acts = model_actions(win)
     assert [(t, a.isChecked()) for t, a in acts.items()] == [(f"gamma 7 — {R50}", True)]

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QTreeWidgetItem
 
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import FakePredictor, show_window, write_png16
 from tests.unit.io.test_readers_dicom import make_dicom
 
@@ -53,7 +54,7 @@ def films(tmp_path: Path) -> list[Path]:
 
 def make_window(qtbot, project: Path, settings: QSettings) -> MainWindow:  # type: ignore[no-untyped-def]
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
-    win = MainWindow(store, user="tester", predictor=FakePredictor(), settings=settings)
+    win = MainWindow(Services(store, user="tester", settings=settings), predictor=FakePredictor())
     return show_window(qtbot, win)
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.patient_cd import write_patient_cd
 from tests.ui._workbench import FakePredictor, show_window
 from tests.ui.test_patient_banner import tree_text
@@ -46,7 +47,7 @@ def cd(tmp_path: Path) -> Path:
 def window(qtbot, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     store = ProjectStore.create(tmp_path / "p.orthogui")
-    win = MainWindow(store, user="tester", predictor=FakePredictor(), settings=settings)
+    win = MainWindow(Services(store, user="tester", settings=settings), predictor=FakePredictor())
     return show_window(qtbot, win)
 
 
@@ -59,7 +60,7 @@ def choose_from_file_menu(qtbot, win: MainWindow, name: str) -> None:  # type: i
         bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(menu.menuAction()).center()
     )
     qtbot.waitUntil(menu.isVisible, timeout=5000)
-    action = win.actions[name]
+    action = win.action_map[name]
     qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
 
 

@@ -5,7 +5,8 @@ and features of a ``ScoredImage`` result and drops them for a plain number."""
 from __future__ import annotations
 
 from orthogui.core.project import ImageRecord
-from orthogui.ml.diversity import DEFAULT_STRATEGY, DIVERSE, FEATURES, WHY, ScoredImage
+from orthogui.ml.diversity import FEATURES, WHY, ScoredImage
+from orthogui.ml.scoring import DEFAULT_STRATEGY, DIVERSE, order_records
 from orthogui.ui.controllers.uncertainty import with_reason
 from orthogui.ui.panels.queue import WHY_COLUMN, ReviewQueuePanel
 
@@ -59,6 +60,15 @@ def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no
     panel.resort()
     # a.png has b.png's features: the image that lies elsewhere comes before it.
     assert panel.ordered_ids()[:2] == ["1", "3"] and panel.ordered_ids()[-1] == "4"
+
+
+def test_queue_order_is_the_scoring_order(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = show_sorted(qtbot)
+    by_name = sorted(records(), key=lambda r: (r.path.rsplit("/", 1)[-1], r.id))
+    for strategy in (DEFAULT_STRATEGY, DIVERSE):
+        panel.strategy = strategy
+        panel.resort()
+        assert panel.ordered_ids() == order_records(by_name, strategy=strategy)
 
 
 def test_controller_stores_reason_and_features() -> None:

@@ -18,6 +18,7 @@ from orthogui.core.project import ImageStatus
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
 from orthogui.ui.panels.annotations import ID_ROLE
+from orthogui.ui.services import Services
 from tests.ui._workbench import FakePredictor, show_window, write_png16
 
 K = Qt.Key
@@ -28,7 +29,7 @@ LEFT = Qt.MouseButton.LeftButton
 
 def make_window(qtbot, project: Path, settings: QSettings) -> MainWindow:  # type: ignore[no-untyped-def]
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
-    win = MainWindow(store, user="tester", predictor=FakePredictor(), settings=settings)
+    win = MainWindow(Services(store, user="tester", settings=settings), predictor=FakePredictor())
     return show_window(qtbot, win)
 
 
@@ -76,7 +77,7 @@ ALL = {"cortical_screw", "locking_screw", "fracture"}
 
 def focus_slider(qtbot, win: MainWindow):  # type: ignore[no-untyped-def]
     """View › Score threshold… puts the keyboard on the slider above the findings list."""
-    win.actions["score_threshold"].trigger()
+    win.action_map["score_threshold"].trigger()
     slider = win.visibility.bar.slider
     qtbot.waitUntil(slider.hasFocus)
     return slider
@@ -242,12 +243,12 @@ def test_label_toggle_removes_the_labels(qtbot, win) -> None:
     f = ids(win)
     win.canvas.select([f["locking_screw"]])  # drawn by its own item; the others by the overlay
     selected = win.canvas.scene_.items_by_id[f["locking_screw"]]
-    assert win.actions["show_labels"].isChecked() and selected.label.isVisible()
+    assert win.action_map["show_labels"].isChecked() and selected.label.isVisible()
     idle = label_box(win, "cortical_screw")
     with_labels = win.canvas.viewport().grab().toImage()
 
     qtbot.keyClick(win, K.Key_L)
-    assert not win.actions["show_labels"].isChecked()
+    assert not win.action_map["show_labels"].isChecked()
     assert not selected.label.isVisible()
     assert not any(
         it.label.isVisible() for it in win.canvas.scene_.items_by_id.values()
@@ -256,7 +257,7 @@ def test_label_toggle_removes_the_labels(qtbot, win) -> None:
     assert not np.array_equal(pixels(with_labels, idle), pixels(without, idle))  # overlay's too
 
     qtbot.keyClick(win, K.Key_L)
-    assert win.actions["show_labels"].isChecked() and selected.label.isVisible()
+    assert win.action_map["show_labels"].isChecked() and selected.label.isVisible()
     again = win.canvas.viewport().grab().toImage()
     assert np.array_equal(pixels(with_labels, idle), pixels(again, idle))
     assert len(win.history) > 0 and win.history.can_undo()  # the toggle added no step
@@ -282,7 +283,7 @@ def test_settings_survive_a_restart_and_stay_out_of_the_project(
     assert win2.visibility.bar.slider.value() == 60
     assert on_canvas(win2) == in_list(win2) == {"cortical_screw", "locking_screw"}
     assert win2.visibility.bar.note.text() == "1 finding below 0.60 hidden"
-    assert not win2.actions["show_labels"].isChecked()
+    assert not win2.action_map["show_labels"].isChecked()
     win2.canvas.select([ids(win2)["locking_screw"]])
     assert not win2.canvas.scene_.items_by_id[ids(win2)["locking_screw"]].label.isVisible()
     win2.close()

@@ -19,6 +19,7 @@ from orthogui.core.commands import AddAnnotations
 from orthogui.core.project import ImageRecord
 from orthogui.io.store import ProjectStore
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import screw, show_window, write_png16
 from tests.unit.io.store_procs import hold_project, hold_sqlite_write_lock
 
@@ -51,7 +52,7 @@ def states_on_disk(path: Path) -> list[str]:
 
 
 def open_window(qtbot, store: ProjectStore) -> MainWindow:  # type: ignore[no-untyped-def]
-    win = MainWindow(store, user="tester")
+    win = MainWindow(Services(store, user="tester"))
     show_window(qtbot, win)
     with qtbot.waitSignal(win.loader.loaded, timeout=10000):
         win.step_image(+1)

@@ -29,6 +29,7 @@ from orthogui.training.launcher import RunRecord, load_record, process_alive, sa
 from orthogui.ui.controllers.training import run_record_path
 from orthogui.ui.locations import data_dir
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services, no_model_loader
 from orthogui.ui.training.panel import TrainingPanel
 from tests.ui._workbench import screw, write_png16
 
@@ -110,9 +111,9 @@ class CardPredictor:
         self.device = device
 
     @classmethod
-    def from_card(cls, path: Path, *, device: object = None) -> CardPredictor:
+    def from_card(cls, card: ModelCard | Path, *, device: object = None) -> CardPredictor:
         cls.loads.append(threading.current_thread().name)
-        return cls(load_card(path), device)
+        return cls(card if isinstance(card, ModelCard) else load_card(card), device)
 
     @property
     def model_name(self) -> str:
@@ -157,7 +158,10 @@ def make_window(
     if not store.model.images():
         store.add_images(records_for(paths))
     records = store.model.images()
-    win = MainWindow(store, user="tester", predictor=predictor)  # type: ignore[arg-type]
+    # the app passes MaskRCNNPredictor.from_card; these fakes load like it, without torch
+    loader = type(predictor).from_card if predictor is not None else CardPredictor.from_card
+    services = Services(store, user="tester", model_loader=loader)
+    win = MainWindow(services, predictor=predictor)  # type: ignore[arg-type]
     qtbot.addWidget(win)
     for r in records[:approved]:
         win.predict.apply(r.id, [Prediction("cortical_screw", 0.9, screw(64, 120, 100), "m", "1")])
@@ -172,7 +176,7 @@ def make_window(
 
 def test_dock_is_hidden_until_model_training_is_chosen(qtbot, tmp_path: Path) -> None:
     win = make_window(qtbot, tmp_path, None, images=1, approved=0)
-    dock, action = win.training.dock, win.actions["training"]
+    dock, action = win.training.dock, win.action_map["training"]
     assert dock.isHidden() and not action.isChecked()
     menu = win.findChild(QMenu, "menu_Model")
     assert menu is not None and action in menu.actions()
@@ -199,7 +203,7 @@ def test_fine_tune_that_cannot_start_says_why_and_starts_nothing(
     predictor = CardPredictor(write_card(tmp_path / "models")) if with_model else None
     win = make_window(qtbot, tmp_path, predictor, images=3, approved=approved)
     panel = win.training.panel
-    win.actions["training"].trigger()
+    win.action_map["training"].trigger()
     qtbot.mouseClick(panel.start_button, LEFT)
     assert says in panel.status_label.text()
     assert says in win.statusBar().currentMessage()
@@ -214,7 +218,7 @@ def test_fine_tune_refuses_approved_images_with_unreviewed_findings(qtbot, tmp_p
     win.predict.apply(rec.id, [Prediction("fracture", 0.5, screw(20, 20, 30), "m", "1")])
     win.store.update_images([win.model.image(rec.id).evolve(status=ImageStatus.APPROVED)])
     panel = win.training.panel
-    win.actions["training"].trigger()
+    win.action_map["training"].trigger()
     qtbot.mouseClick(panel.start_button, LEFT)
     says = f"approved image x1.png (id {rec.id}) still has 1 proposed finding"
     assert "reviewed findings only" in panel.status_label.text()
@@ -236,7 +240,7 @@ def test_fine_tune_snapshots_approved_images_runs_the_job_and_hot_swaps(
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start(10)
 
-    win.actions["training"].trigger()
+    win.action_map["training"].trigger()
     qtbot.mouseClick(panel.start_button, LEFT)
     assert "snapshot" in panel.status_label.text() and not panel.start_button.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.maximum() == 3, timeout=20000)
@@ -276,17 +280,17 @@ def test_fine_tune_snapshots_approved_images_runs_the_job_and_hot_swaps(
     assert "m 2" in win.statusBar().currentMessage()
 
 
-def test_without_set_predictor_the_new_model_is_named_for_a_restart(
-    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_window_without_a_model_loader_names_the_card_it_cannot_load(
+    qtbot, tmp_path: Path
 ) -> None:
-    from orthogui.ui.controllers.preannotate import PreannotateController
-
     models = tmp_path / "models"
     win = make_window(qtbot, tmp_path, CardPredictor(write_card(models)), images=1, approved=0)
-    monkeypatch.delattr(PreannotateController, "set_predictor")
-    win.training.load_model(write_card(models, "2").source)  # type: ignore[arg-type]
-    qtbot.waitUntil(lambda: "restart OrthoGUI" in win.statusBar().currentMessage())
-    assert "m 2 is loaded" in win.statusBar().currentMessage()
+    win.training.load_predictor = no_model_loader  # a window built without the app's loader
+    card = write_card(models, "2")
+    win.training.load_model(card.source)  # type: ignore[arg-type]
+    msg = lambda: win.statusBar().currentMessage()  # noqa: E731
+    qtbot.waitUntil(lambda: "Cannot load the new model" in msg())
+    assert str(card.source) in msg() and "no loader" in msg()
     assert win.predict.predictor.model_version == "1"
 
 
@@ -409,7 +413,7 @@ def test_end_to_end_a_real_worker_fine_tunes_and_the_app_switches_model(
     from orthogui.ml.card import Preprocessing
     from orthogui.ml.predictor import MaskRCNNPredictor
     from orthogui.ml.weights import save_weights
-    from orthogui.ui.training import prepare
+    from orthogui.training import prepare
 
     base = write_card(tmp_path / "models")
     card = save_weights(

@@ -20,6 +20,7 @@ from orthogui.ml.diversity import WHY
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
 from orthogui.ui.panels.queue import WHY_COLUMN
+from orthogui.ui.services import Services
 from tests.ui._workbench import (
     FakePredictor,
     queue_uncertainty,
@@ -85,7 +86,9 @@ def make_project(tmp_path: Path, n: int = 4) -> Path:
 
 
 def open_window(qtbot, project: Path, predictor: object, **kwargs: object) -> MainWindow:  # type: ignore[no-untyped-def]
-    win = MainWindow(ProjectStore.open(project), user="tester", predictor=predictor, **kwargs)  # type: ignore[arg-type]
+    win = MainWindow(
+        Services(ProjectStore.open(project), user="tester", **kwargs), predictor=predictor
+    )  # type: ignore[arg-type]
     show_window(qtbot, win)
     return win
 
@@ -205,7 +208,7 @@ def test_a_large_project_is_handed_to_the_model_a_chunk_per_turn(
     project = make_project(tmp_path, n=4)
     gate = threading.Event()
     pred = LoggingScorer(gate=gate)
-    win = MainWindow(ProjectStore.open(project), user="tester", predictor=pred)
+    win = MainWindow(Services(ProjectStore.open(project), user="tester"), predictor=pred)
     qtbot.addWidget(win)
     svc = win.uncertainty.service()
     assert svc is not None
@@ -229,7 +232,7 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     from orthogui.ml.architectures import BuildOptions, build_model
     from orthogui.ml.card import CardCategory, ModelCard, Preprocessing
     from orthogui.ml.predictor import MaskRCNNPredictor
-    from orthogui.ml.uncertainty import ImageScores
+    from orthogui.ml.scoring import ImageScores
     from orthogui.ml.weights import save_weights
 
     calls: list[str] = []  # "<version> <file name>" per score, on any instance

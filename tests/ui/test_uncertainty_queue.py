@@ -14,6 +14,7 @@ from orthogui.core.radiograph import Radiograph
 from orthogui.io.store import ProjectStore
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
+from orthogui.ui.services import Services
 from tests.ui._workbench import (
     FakePredictor,
     queue_uncertainty,
@@ -58,7 +59,7 @@ def images(tmp_path: Path) -> list[Path]:
 
 def open_window(qtbot, project: Path, predictor: FakePredictor, images=None) -> MainWindow:  # type: ignore[no-untyped-def]
     store = ProjectStore.open(project) if project.exists() else ProjectStore.create(project)
-    win = MainWindow(store, user="tester", predictor=predictor)
+    win = MainWindow(Services(store, user="tester"), predictor=predictor)
     show_window(qtbot, win)
     if images:
         with qtbot.waitSignal(win.loader.loaded, timeout=10000):

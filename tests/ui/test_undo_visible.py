@@ -29,7 +29,7 @@ def test_undo_and_redo_show_the_image_they_change(qtbot, tmp_path: Path) -> None
     assert states(win) == ["accepted"] * 3
     accepted = [x.id for x in win.model.annotations(a)]
     label = win.history.undo_label()
-    assert win.actions["undo"].text() == f"&Undo {label} (img0.png)"
+    assert win.action_map["undo"].text() == f"&Undo {label} (img0.png)"
 
     with qtbot.waitSignal(win.loader.loaded, timeout=10000):
         qtbot.keyClick(win, K.Key_PageDown)  # image B
@@ -42,7 +42,7 @@ def test_undo_and_redo_show_the_image_they_change(qtbot, tmp_path: Path) -> None
     assert states(win) == ["proposed"] * 3  # and the accept is undone
     qtbot.waitUntil(lambda: sorted(win.canvas.selected_ids()) == sorted(accepted))
     assert "img0.png" in win.statusBar().currentMessage()
-    assert win.actions["redo"].text() == f"&Redo {label} (img0.png)"
+    assert win.action_map["redo"].text() == f"&Redo {label} (img0.png)"
 
     for mods, key in ((CTRL | SHIFT, K.Key_Z), (CTRL, K.Key_Y)):
         with qtbot.waitSignal(win.loader.loaded, timeout=10000):

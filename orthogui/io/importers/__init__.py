@@ -1,7 +1,8 @@
 """Importers of foreign annotation files into plain data, registered by format name.
 
 ``IMPORTERS[name](path, label_map=..., images_root=...)`` returns an ``ImportResult``;
-``merge_into`` adds it to a project as one undo step.
+``merge_into`` adds it to a project as one undo step. ``load_coco`` is the one loader of a COCO
+instances file that the importer, the training data set and the evaluation share.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from orthogui.io.importers._base import (
     note_known_images,
 )
 from orthogui.io.importers.coco import read_coco, read_fracatlas
+from orthogui.io.importers.cocofile import CocoError, check_coco, load_coco, load_json
 from orthogui.io.importers.labelme import read_labelme
 from orthogui.io.importers.yolo import read_yolo
 
@@ -64,8 +66,6 @@ def detect_format(path: str | Path) -> str:
         if any(p.glob("*.txt")):
             return "yolo"
     elif p.suffix.lower() == ".json":
-        from orthogui.io.importers.coco import load_json
-
         data = load_json(p)
         if isinstance(data, dict) and "images" in data:
             return "coco"
@@ -78,11 +78,15 @@ def detect_format(path: str | Path) -> str:
 
 __all__ = [
     "IMPORTERS",
+    "CocoError",
     "ImportResult",
     "ImportValidationError",
     "LabelMap",
     "Problem",
+    "check_coco",
     "detect_format",
+    "load_coco",
+    "load_json",
     "merge_into",
     "note_known_images",
     "read_import",

@@ -10,13 +10,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from orthogui.core.annotation import Annotation, Provenance, Review, ReviewState, new_id
 from orthogui.core.categories import CategorySet
 from orthogui.core.commands import AddAnnotations, Command
+from orthogui.core.errors import PathError
 from orthogui.core.geometry import Shape
 from orthogui.core.history import History
 from orthogui.core.project import ImageRecord, ProjectModel
@@ -36,17 +37,30 @@ class Problem:
         return where + self.problem
 
 
-class ImportValidationError(ValueError):
-    """A file cannot be imported. ``problems`` lists every entry found wrong (file, entry, why)."""
+class ImportValidationError(PathError, ValueError):
+    """A file cannot be imported. ``problems`` lists every entry found wrong (file, entry, why).
+
+    ``path`` is the file of the first problem and ``reason`` the rest of ``str()``: its entry,
+    its problem and how many more there are.
+    """
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
-        head = str(self.problems[0]) if self.problems else "invalid import"
+        first = self.problems[0] if self.problems else Problem("", "", "invalid import")
         more = len(self.problems) - 1
-        super().__init__(head + (f" (and {more} more problem{'s' * (more != 1)})" if more else ""))
+        reason = f"{first.entry}: {first.problem}" if first.entry else first.problem
+        super().__init__(
+            first.file, reason + (f" (and {more} more problem{'s' * (more != 1)})" if more else "")
+        )
+        if not self.problems:
+            self.args = (reason,)
+
+    def __reduce__(self) -> tuple[type[ImportValidationError], tuple[Any, ...]]:
+        return (type(self), (self.problems,))
 
     @classmethod
-    def one(cls, file: str | Path, entry: str, problem: str) -> ImportValidationError:
+    def one(cls, file: str | Path, entry: str, problem: str) -> Self:
+        """The error of one problem (``entry`` "" for the file as a whole)."""
         return cls([Problem(str(file), entry, problem)])
 
 

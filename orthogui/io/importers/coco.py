@@ -7,7 +7,6 @@ EXIF-rotated sizes some of its entries describe).
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,31 +34,11 @@ from orthogui.io.importers._fields import (
     type_name,
 )
 from orthogui.io.importers._rings import EDGE_TOLERANCE, RingBatch, outside_message
+from orthogui.io.importers.cocofile import CocoIds, coco_lists, load_json
 from orthogui.io.masks import mask_to_polygons, rle_to_mask
 
 _EXIF_SWAPS = {5, 6, 7, 8}  # EXIF orientations that turn the view by 90 degrees
-
-
-def load_json(path: Path) -> Any:
-    """Parse a JSON file; an unreadable file or bad JSON is an ``ImportValidationError``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ImportValidationError.one(path, "", f"not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise ImportValidationError.one(
-            path, "", f"cannot read the file ({exc.strerror or exc})"
-        ) from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportValidationError.one(
-            path, f"line {exc.lineno} column {exc.colno}", f"bad JSON: {exc.msg}"
-        ) from exc
-    except RecursionError as exc:
-        raise ImportValidationError.one(path, "", "bad JSON: nested too deeply") from exc
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise ImportValidationError.one(path, "", f"bad JSON: {exc}") from exc
+_ANNOTATION_KEYS = ("annotations", REJECTED_KEY)  # findings, and the rejected ones as negatives
 
 
 def image_header(path: Path) -> tuple[int, int, int] | None:
@@ -234,35 +213,16 @@ def _provenance(ann: dict[str, Any], cache: dict[Any, Provenance]) -> Provenance
     return prov
 
 
-def _entries(data: Any, path: Path) -> tuple[list[Any], list[Any], list[tuple[str, list[Any]]]]:
-    if not isinstance(data, dict):
-        raise ImportValidationError.one(path, "", "a COCO file is a JSON object")
-    missing = [k for k in ("images", "categories") if not isinstance(data.get(k), list)]
-    if missing:
-        raise ImportValidationError.one(path, "", f"not COCO instances: no list {missing}")
-    groups: list[tuple[str, list[Any]]] = []
-    for key in ("annotations", REJECTED_KEY):
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list):
-            raise ImportValidationError.one(path, key, f"must be a list, got {type_name(value)}")
-        groups.append((key, value))
-    return data["images"], data["categories"], groups
-
-
-def _categories(ck: FieldChecker, categories: list[Any]) -> dict[int, str]:
+def _categories(ck: FieldChecker, ids: CocoIds, categories: list[Any]) -> dict[int, str]:
     names: dict[int, str] = {}
     for i, entry in enumerate(categories):
         where = f"categories[{i}]"
         c = ck.obj(entry, where)
         if c is None:
             continue
-        cid = ck.integer(c.get("id", MISSING), f"{where}.id")
+        cid = ids.category(c, where)
         name = ck.text(c.get("name", MISSING), f"{where}.name", empty=False)
-        if cid is not None and cid in names:
-            ck.fail(f"{where}.id", f"duplicate category id {cid}")
-        elif cid is not None and name is not None:
+        if cid is not None and name is not None:
             names[cid] = name
     return names
 
@@ -280,17 +240,16 @@ class _Image:
     attributes: dict[str, Any]
 
 
-def _images(ck: FieldChecker, images: list[Any]) -> tuple[dict[int, _Image], set[int]]:
-    """The valid image entries by id, and every id the file gives an image."""
+def _images(ck: FieldChecker, ids: CocoIds, images: list[Any]) -> dict[int, _Image]:
+    """The valid image entries by id (``ids.images`` gets every id the file gives an image)."""
     out: dict[int, _Image] = {}
-    ids: set[int] = set()
     names: dict[str, str] = {}
     for i, entry in enumerate(images):
         where = f"images[{i}]"
         im = ck.obj(entry, where)
         if im is None:
             continue
-        iid = ck.integer(im.get("id", MISSING), f"{where}.id")
+        iid = ids.image(im, where)
         name = ck.file_name(im.get("file_name", MISSING), f"{where}.file_name")
         width, height = (
             0 if optional(im, k) is MISSING else ck.integer(im[k], f"{where}.{k}", high=MAX_SIDE)
@@ -306,14 +265,8 @@ def _images(ck: FieldChecker, images: list[Any]) -> tuple[dict[int, _Image], set
             if key in names:
                 ck.fail(f"{where}.file_name", f"{name!r} is the file of {names[key]} too")
             names.setdefault(key, where)
-        fresh = iid is not None and iid not in ids
-        if iid is not None and not fresh:
-            ck.fail(f"{where}.id", f"duplicate image id {iid}")
-        elif iid is not None:
-            ids.add(iid)  # known even when refused: its annotations are not reported too
         if (
-            fresh
-            and iid is not None
+            iid is not None
             and name is not None
             and width is not None
             and height is not None
@@ -322,7 +275,7 @@ def _images(ck: FieldChecker, images: list[Any]) -> tuple[dict[int, _Image], set
             and attributes is not None
         ):
             out[iid] = _Image(where, name, width, height, status, study, dict(attributes))
-    return out, ids
+    return out
 
 
 def _image_record(
@@ -424,28 +377,16 @@ def _check_annotation(
     where: str,
     *,
     images: dict[int, _Image],
-    known: set[int],
+    ids: CocoIds,
     categories: dict[int, str],
     rings: RingBatch,
-    seen: dict[int, str],
 ) -> _Pending | None:
     """Check every field of one annotation; queue its polygon rings in ``rings``.
 
-    ``seen`` maps the annotation ids met so far to their JSON paths (results files have none).
+    Its ids go through ``ids`` (results files give annotations no id of their own).
     """
     first = len(ck.problems)
-    if ann.get("id") is not None:
-        ann_id = ck.integer(ann["id"], f"{where}.id")
-        if ann_id is not None and ann_id in seen:
-            ck.fail(f"{where}.id", f"duplicate annotation id {ann_id} (also {seen[ann_id]})")
-        elif ann_id is not None:
-            seen[ann_id] = where
-    image_id = ck.integer(ann.get("image_id", MISSING), f"{where}.image_id")
-    if image_id is not None and image_id not in known:
-        ck.fail(f"{where}.image_id", f"image id {image_id} is not in images")
-    cat_id = ck.integer(ann.get("category_id", MISSING), f"{where}.category_id")
-    if cat_id is not None and cat_id not in categories:
-        ck.fail(f"{where}.category_id", f"category id {cat_id} is missing")
+    image_id, cat_id = ids.annotation(ann, where, id_required=False)
     original = _check_extras(ck, ann, where)
     im = images.get(image_id) if image_id is not None else None
     width, height = (im.width, im.height) if im is not None else (0, 0)
@@ -554,19 +495,22 @@ def read_coco(
 
 
 def _read_coco(path: Path, *, label_map: LabelMap, images_root: Path | None) -> ImportResult:
-    images_raw, categories_raw, groups = _entries(load_json(path), path)
+    lists = coco_lists(
+        load_json(path), path, required=("images", "categories"), optional=_ANNOTATION_KEYS
+    )
+    categories_raw = lists["categories"]
     ck = FieldChecker(str(path))
-    cat_names = _categories(ck, categories_raw)
-    images, image_ids = _images(ck, images_raw)
+    ids = CocoIds(ck)
+    cat_names = _categories(ck, ids, categories_raw)
+    images = _images(ck, ids, lists["images"])
     head = ck.problems
     ck.problems = []
     rings = RingBatch()
     wanted: list[_Pending] = []
     bad: list[tuple[int, Problem]] = []  # (annotation order, problem): reported in file order
     order = 0
-    seen: dict[int, str] = {}
-    for key, entries in groups:
-        for i, ann in enumerate(entries):
+    for key in _ANNOTATION_KEYS:
+        for i, ann in enumerate(lists.get(key, ())):
             where = f"{key}[{i}]"
             before = len(ck.problems)
             entry = ck.obj(ann, where)
@@ -577,10 +521,9 @@ def _read_coco(path: Path, *, label_map: LabelMap, images_root: Path | None) -> 
                     entry,
                     where,
                     images=images,
-                    known=image_ids,
+                    ids=ids,
                     categories=cat_names,
                     rings=rings,
-                    seen=seen,
                 )
             if item is not None:
                 item.order = order

@@ -24,7 +24,8 @@ from orthogui.io.importers._fields import (
     optional,
     unsafe_path_reason,
 )
-from orthogui.io.importers.coco import check_inside, load_json
+from orthogui.io.importers.coco import check_inside
+from orthogui.io.importers.cocofile import load_json
 
 
 def _points(ck: FieldChecker, value: Any, where: str) -> list[tuple[float, float]] | None:

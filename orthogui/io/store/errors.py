@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orthogui.core.errors import PathError
 
-class ProjectStoreError(Exception):
+
+class ProjectStoreError(PathError):
     """A project file could not be opened, created or written. ``str()`` = ``"path: reason"``."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 class NotAProjectError(ProjectStoreError):
@@ -44,6 +41,9 @@ class ProjectLockedError(ProjectStoreError):
             path,
             f"the project is open for editing {who}: close it there first, or open it read-only",
         )
+
+    def __reduce__(self) -> tuple[type[ProjectLockedError], tuple[str, str]]:
+        return (type(self), (self.path, self.holder))
 
 
 class ProjectReadOnlyError(ProjectStoreError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
+from orthogui.io.fileops import fsync_dir
 from orthogui.io.store import codec, measurement_rows, opening, schema
 from orthogui.io.store.errors import ProjectStoreError
 from orthogui.io.store.lock import ProjectLock
@@ -66,7 +67,10 @@ def save_copy(
                 conn.close()  # the last connection folds the log into the file
             for suffix in ("-wal", "-shm"):  # an old project's log must not replay on the copy
                 dest.with_name(dest.name + suffix).unlink(missing_ok=True)
+            # SQLite wrote and synced the file by its path (synchronous = FULL), so the one
+            # atomic write of orthogui.io.fileops does not fit; the rename is made durable here
             os.replace(tmp, dest)
+            fsync_dir(dest.parent)
         except sqlite3.Error as exc:
             raise ProjectStoreError(dest, f"cannot write the copy: {exc}") from exc
         except OSError as exc:

@@ -131,7 +131,7 @@ class Pyramid:
         i = (plan.y + (np.arange(plan.height) + 0.5) / s) / self.rows
         out[:, (j < 0) | (j >= 1)] = 0
         out[(i < 0) | (i >= 1), :] = 0
-        return rgb32(out)
+        return rgb32(out.astype(np.uint8, copy=False))
 
 
 class ImageItem(QGraphicsItem):

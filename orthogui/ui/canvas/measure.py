@@ -18,6 +18,7 @@ from orthogui.core.commands import AddMeasurements, RemoveMeasurements, UpdateMe
 from orthogui.core.measurement import Measurement, MeasurementKind, Point, measure, value_of
 from orthogui.core.project import ProjectModel
 from orthogui.ui.canvas.ruler import _RulerLabel
+from orthogui.ui.canvas.scene import AnnotationScene
 from orthogui.ui.canvas.tools import Tool
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ class MeasurementItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         if not self.points:
             return QRectF()
-        pad = 8.0 * float(getattr(self.scene(), "pixel_size", 1.0))
+        scene = self.scene()
+        pad = 8.0 * (scene.pixel_size if isinstance(scene, AnnotationScene) else 1.0)
         xs = [p.x() for p in self.points]
         ys = [p.y() for p in self.points]
         rect = QRectF(QPointF(min(xs), min(ys)), QPointF(max(xs), max(ys)))

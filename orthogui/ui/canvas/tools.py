@@ -8,6 +8,7 @@ items and tools never mutate the model directly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,10 @@ def _cosmetic(color: str, width: float = 1.5, style: Qt.PenStyle = Qt.PenStyle.S
 
 
 def update_shapes(
-    view: CanvasView, changes: list[tuple[Annotation, Shape]], label: str, merge_key: str = ""
+    view: CanvasView,
+    changes: Sequence[tuple[Annotation, Shape]],
+    label: str,
+    merge_key: str = "",
 ) -> UpdateAnnotations:
     """One command changing several shapes (review state follows ``review.set_shape``)."""
     parts = [set_shape(a, s, user=view.user, label=label) for a, s in changes]
@@ -261,9 +265,9 @@ class SelectTool(Tool):
         d, self._drag = self._drag, None
         if d is None:
             v = self.view
-            item = v.selected_polygon_item()
-            if item is not None and item.selected_vertices:
-                v.set_vertex_selection(item, frozenset())
+            selected = v.selected_polygon_item()
+            if selected is not None and selected.selected_vertices:
+                v.set_vertex_selection(selected, frozenset())
                 return True
             return False
         for item in d.items:

@@ -35,6 +35,7 @@ from orthogui.core.history import History
 from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
 from orthogui.io.display import choose_window, render, render_region, value_range
+from orthogui.io.snap import snap_to_edge
 from orthogui.ui.canvas.cache import (
     Plan,
     Raster,
@@ -47,7 +48,6 @@ from orthogui.ui.canvas.image import Pyramid
 from orthogui.ui.canvas.items import HIT_PX, AnnotationItem, PolygonItem
 from orthogui.ui.canvas.measure import AngleTool, MeasurementLayer, RulerTool
 from orthogui.ui.canvas.scene import AnnotationScene
-from orthogui.ui.canvas.snap import snap_to_edge
 from orthogui.ui.canvas.tools import (
     BoxTool,
     PolygonTool,
@@ -229,7 +229,8 @@ class CanvasView(QGraphicsView):
                 self._rerender()
         self.windowChanged.emit(self._window.center, self._window.width)
 
-    def window(self) -> WindowPreset:
+    def window_level(self) -> WindowPreset:
+        """The window/level the film is shown in (``QWidget.window()`` stays Qt's)."""
         return self._window
 
     def _rerender(self) -> None:

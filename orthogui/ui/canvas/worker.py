@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.bridge import BackgroundJobs
 
+T = TypeVar("T")
 _SKIPPED = object()  # the result of a job superseded before it started
+
+
+@dataclass(frozen=True, eq=False)
+class _Request:
+    """One request of a channel: its generation and where its result goes."""
+
+    channel: str
+    gen: int
+    deliver: Callable[..., None]  # takes the job's result
 
 
 def yield_gil() -> None:
@@ -42,17 +52,16 @@ class RenderWorker(QObject):
 
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-canvas-render")
-        self._bridge = FutureBridge(self)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
+        self._jobs = BackgroundJobs(self, name="canvas-render")
+        self._jobs.finished.connect(self._on_jobs_finished)
+        self._jobs.failed.connect(self._on_jobs_failed)
         self._latest: dict[str, int] = {}  # channel -> generation of its newest request
         self._busy: set[str] = set()  # channels whose newest request has not landed yet
         self._delivered = 0
-        pool = self._pool
-        parent.destroyed.connect(lambda *_: pool.shutdown(wait=False, cancel_futures=True))
+        jobs = self._jobs
+        parent.destroyed.connect(lambda *_: jobs.shutdown())
 
-    def submit(self, channel: str, job: Callable[[], Any], deliver: Callable[[Any], None]) -> int:
+    def submit(self, channel: str, job: Callable[[], T], deliver: Callable[[T], None]) -> int:
         """Run ``job()`` on the worker; ``deliver(result)`` later on the GUI thread unless a
         newer request or a ``drop`` of ``channel`` came first. Returns the request's
         generation."""
@@ -61,12 +70,12 @@ class RenderWorker(QObject):
         self._busy.add(channel)
         latest = self._latest
 
-        def run() -> Any:
+        def run() -> object:
             if latest.get(channel) != gen:  # a plain dict read: atomic under the GIL
                 return _SKIPPED
             return job()
 
-        self._bridge.watch(self._pool.submit(run), (channel, gen, deliver))
+        self._jobs.submit(_Request(channel, gen, deliver), run)
         return gen
 
     def drop(self, channel: str) -> None:
@@ -87,7 +96,7 @@ class RenderWorker(QObject):
         """Stop taking jobs; the running one finishes, its result is dropped."""
         for channel in list(self._latest):
             self.drop(channel)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.shutdown()
 
     def _current(self, channel: str, gen: int) -> bool:
         if self._latest.get(channel) != gen:
@@ -95,14 +104,14 @@ class RenderWorker(QObject):
         self._busy.discard(channel)
         return True
 
-    def _on_bridge_finished(self, key: object, result: object) -> None:
-        channel, gen, deliver = key  # type: ignore[misc]
-        if result is _SKIPPED or not self._current(channel, gen):
+    def _on_jobs_finished(self, key: object, result: object) -> None:
+        assert isinstance(key, _Request)
+        if result is _SKIPPED or not self._current(key.channel, key.gen):
             return
         self._delivered += 1
-        deliver(result)
+        key.deliver(result)
 
-    def _on_bridge_failed(self, key: object, exc: object) -> None:
-        channel, gen, _ = key  # type: ignore[misc]
-        if self._current(channel, gen):
-            self.failed.emit(channel, f"{type(exc).__name__}: {exc}")
+    def _on_jobs_failed(self, key: object, exc: object) -> None:
+        assert isinstance(key, _Request)
+        if self._current(key.channel, key.gen):
+            self.failed.emit(key.channel, f"{type(exc).__name__}: {exc}")

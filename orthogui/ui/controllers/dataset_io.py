@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QStatusBar
@@ -31,6 +31,7 @@ from orthogui.io.importers import (
 )
 from orthogui.io.snapshot import (
     SnapshotCancelled,
+    SnapshotOptions,
     SnapshotRefused,
     SnapshotResult,
     counts_text,
@@ -38,7 +39,7 @@ from orthogui.io.snapshot import (
     held_out_lines,
     project_salt,
 )
-from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.bridge import BackgroundJobs
 from orthogui.ui.dialogs.export import ExportDatasetDialog, ImportAnnotationsDialog
 
 if TYPE_CHECKING:
@@ -119,24 +120,23 @@ class DatasetIOController(QObject):
     def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
         self.win = win
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-dataset")
-        self._bridge = FutureBridge(self)
+        self._jobs = BackgroundJobs(self, name="dataset")
         self._stop = threading.Event()
-        self._job: tuple[str, Future[Any]] | None = None
+        self._job: tuple[str, Future[object]] | None = None
         self._names: dict[str, str] = {}  # image id -> path, for the held-out lines
         self._text, self._import_source = "", Path()
         self.widget = DatasetProgressBar(win.statusBar())
         self.widget.cancel.clicked.connect(self.cancel)
         self.progress.connect(self._on_self_progress)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
-        self._bridge.cancelled.connect(self._on_bridge_cancelled)
-        win.actions["export_dataset"].triggered.connect(self.ask_export)
-        win.actions["import_annotations"].triggered.connect(self.ask_import)
+        self._jobs.finished.connect(self._on_jobs_finished)
+        self._jobs.failed.connect(self._on_jobs_failed)
+        self._jobs.cancelled.connect(self._on_jobs_cancelled)
+        win.action_map["export_dataset"].triggered.connect(self.ask_export)
+        win.action_map["import_annotations"].triggered.connect(self.ask_import)
 
     @classmethod
     def install(cls, win: MainWindow) -> DatasetIOController:
-        """Needs ``win.actions`` (the menu entries it answers)."""
+        """Needs ``win.action_map`` (the menu entries it answers)."""
         return cls(win)
 
     # -- dialogs ---------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class DatasetIOController(QObject):
             self.win.statusBar().showMessage("An export or import is running", MESSAGE_MS)
         return self._job is not None
 
-    def start_export(self, out: Path, options: Any) -> None:
+    def start_export(self, out: Path, options: SnapshotOptions) -> None:
         """Export a frozen copy of the project to ``out`` (a folder that must not exist)."""
         if self._busy():
             return
@@ -185,17 +185,21 @@ class DatasetIOController(QObject):
         frozen.load(records, [a for r in records for a in win.model.annotations(r.id)])
         self._names = {r.id: r.path for r in records}
         self._stop.clear()
-        future = self._pool.submit(
-            export_snapshot,
-            frozen,
-            out,
-            image_path_of=win.store.image_path,
-            options=options,
-            images_root=Path(win.store.path).parent,
-            progress=self._from_worker,
-            cancelled=self._stop.is_set,
+        self._start("export", f"Exporting to {out.name}")
+        self._job = (
+            "export",
+            self._jobs.submit(
+                "export",
+                export_snapshot,
+                frozen,
+                out,
+                image_path_of=win.store.image_path,
+                options=options,
+                images_root=Path(win.store.path).parent,
+                progress=self._from_worker,
+                cancelled=self._stop.is_set,
+            ),
         )
-        self._watch("export", future, f"Exporting to {out.name}")
 
     def start_import(self, path: Path, fmt: str | None = None) -> None:
         """Read ``path`` (format ``fmt``, or detected) on the worker, then merge it here."""
@@ -203,16 +207,14 @@ class DatasetIOController(QObject):
             return
         labels = LabelMap(self.win.model.categories)
         self._stop.clear()
-        future = self._pool.submit(_read, fmt, path, labels)
         self._import_source = path
-        self._watch("import", future, f"Reading {path.name}")
+        self._start("import", f"Reading {path.name}")
+        self._job = "import", self._jobs.submit("import", _read, fmt, path, labels)
 
-    def _watch(self, kind: str, future: Future[Any], text: str) -> None:
-        self._job = (kind, future)
+    def _start(self, kind: str, text: str) -> None:
         self.widget.show_progress(text, 0, 0)
         self._text = text
         self.win.statusBar().showMessage(f"{text}…")
-        self._bridge.watch(future, kind)
 
     def cancel(self) -> None:
         self._stop.set()
@@ -221,7 +223,7 @@ class DatasetIOController(QObject):
 
     def shutdown(self) -> None:
         self.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.shutdown()
 
     def _from_worker(self, done: int, total: int) -> None:
         with contextlib.suppress(RuntimeError):  # the window was closed while it ran
@@ -236,13 +238,14 @@ class DatasetIOController(QObject):
         self.widget.hide()
 
     # -- outcomes --------------------------------------------------------------------------------
-    def _on_bridge_finished(self, kind: object, result: object) -> None:
+    def _on_jobs_finished(self, kind: object, result: object) -> None:
         self._done()
         if kind == "export":
             assert isinstance(result, SnapshotResult)
             self._report_export(result)
             return
-        fmt, imported = result  # type: ignore[misc]
+        assert isinstance(result, tuple)
+        fmt, imported = result
         if self._stop.is_set():  # cancelled while reading: nothing is merged
             self._report_cancelled()
             return
@@ -290,7 +293,7 @@ class DatasetIOController(QObject):
         self._message("datasetExportMessage", "Dataset exported", text, details)
         self.exported.emit(result)
 
-    def _on_bridge_failed(self, kind: object, exc: object) -> None:
+    def _on_jobs_failed(self, kind: object, exc: object) -> None:
         self._done()
         if isinstance(exc, SnapshotCancelled):
             self._report_cancelled()
@@ -308,7 +311,7 @@ class DatasetIOController(QObject):
         text = f"Nothing was imported from {source}: {exc}"
         self._error("Import refused", text, details)
 
-    def _on_bridge_cancelled(self, _kind: object) -> None:
+    def _on_jobs_cancelled(self, _kind: object) -> None:
         self._done()
         self._report_cancelled()
 

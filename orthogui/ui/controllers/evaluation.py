@@ -8,22 +8,20 @@ thread through the ``FutureBridge``. Torch is imported only when a model card is
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from orthogui.core.annotation import Prediction
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageRecord, ProjectModel
-from orthogui.core.radiograph import Radiograph
 from orthogui.evaluation.project import ProjectEvaluation, evaluate_project, save_report
-from orthogui.ml.card import ModelCard, ModelError, list_cards
-from orthogui.ui.bridge import FutureBridge
+from orthogui.ml.card import ModelCard, list_cards
+from orthogui.ui.bridge import BackgroundJobs
+from orthogui.ui.services import ModelLoader, Reader
 
-Reader = Callable[[Path], Radiograph]
 PredictorLoader = Callable[[ModelCard], Predictor]
 
 EVAL_SCORE_THRESHOLD = 0.05
@@ -31,16 +29,9 @@ EVAL_SCORE_THRESHOLD = 0.05
 (torchvision's default box threshold); the dialog's threshold only drives P/R and confusion."""
 
 
-def load_card_predictor(card: ModelCard) -> Predictor:
-    """The loader of a dialog opened without one: says so. The window passes the app's loader
-    (``MaskRCNNPredictor.from_card``, see ``evaluation_loader``); the ``ui`` layer never
-    imports torch itself."""
-    raise ModelError(f"{card.source or card.name}: no model loader in this window")
-
-
-def evaluation_loader(model_loader: Callable[..., Predictor]) -> PredictorLoader:
-    """``model_loader`` (the app's ``MaskRCNNPredictor.from_card``) with the low score
-    threshold AP needs."""
+def evaluation_loader(model_loader: ModelLoader) -> PredictorLoader:
+    """``model_loader`` (the window's, from its ``Services``) with the low score threshold AP
+    needs; the ``ui`` layer never imports torch itself."""
     return lambda card: model_loader(card, score_threshold=EVAL_SCORE_THRESHOLD)
 
 
@@ -90,7 +81,7 @@ class EvaluationController(QObject):
         *,
         image_path_of: Callable[[ImageRecord], Path],
         reader: Reader,
-        load_predictor: PredictorLoader = load_card_predictor,
+        load_predictor: PredictorLoader,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -98,13 +89,11 @@ class EvaluationController(QObject):
         self._path_of = image_path_of
         self._reader = reader
         self._load = load_predictor
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-evaluate")
-        self._bridge = FutureBridge(self)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
-        self._bridge.cancelled.connect(self._on_bridge_cancelled)
+        self._jobs = BackgroundJobs(self, name="evaluate")
+        self._jobs.finished.connect(self._on_jobs_finished)
+        self._jobs.failed.connect(self._on_jobs_failed)
         self._run = 0  # results of an older run are ignored
-        self._futures: list[Future[Any]] = []
+        self._futures: list[Future[object]] = []
         self._choice: ModelChoice | None = None
         self._records: list[ImageRecord] = []
         self._threshold = 0.5
@@ -145,19 +134,19 @@ class EvaluationController(QObject):
 
     def save(self, result: ProjectEvaluation, folder: Path) -> None:
         """Write the report (JSON, inputs, PR curves) to ``folder`` on the worker thread."""
-        self._bridge.watch(self._pool.submit(save_report, result, folder), ("save", self._run))
+        self._jobs.submit(("save", self._run), save_report, result, folder)
 
     def shutdown(self) -> None:
         self.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.shutdown()
 
     # -- worker side ------------------------------------------------------------------------
-    def _submit(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> None:
-        fut = self._pool.submit(fn)
-        self._futures.append(fut)
-        self._bridge.watch(fut, key)
+    def _submit(self, key: tuple[object, ...], fn: Callable[[], object]) -> None:
+        self._futures.append(self._jobs.submit(key, fn))
 
-    def _predict_one(self, predictor: Predictor, path: Path) -> tuple[list[Prediction], Any]:
+    def _predict_one(
+        self, predictor: Predictor, path: Path
+    ) -> tuple[list[Prediction], tuple[int, int]]:
         rg = self._reader(path)
         return predictor.predict(rg), (rg.rows, rg.columns)
 
@@ -168,10 +157,9 @@ class EvaluationController(QObject):
             self._score()
             return
         for rec in self._records:
-            path = Path(self._path_of(rec))
-            self._submit(
-                ("image", self._run, rec.id),
-                lambda p=path: self._predict_one(predictor, p),
+            key = ("image", self._run, rec.id)
+            self._futures.append(
+                self._jobs.submit(key, self._predict_one, predictor, Path(self._path_of(rec)))
             )
 
     def _score(self) -> None:
@@ -197,7 +185,7 @@ class EvaluationController(QObject):
             ),
         )
 
-    def _on_bridge_finished(self, key: object, result: object) -> None:
+    def _on_jobs_finished(self, key: object, result: object) -> None:
         assert isinstance(key, tuple)
         kind, run = key[0], key[1]
         if kind == "save":
@@ -206,9 +194,11 @@ class EvaluationController(QObject):
         if run != self._run:
             return
         if kind == "load":
-            self._on_loaded(result)  # type: ignore[arg-type]
+            assert isinstance(result, Predictor)
+            self._on_loaded(result)
         elif kind == "image":
-            predictions, size = result  # type: ignore[misc]
+            assert isinstance(result, tuple)
+            predictions, size = result
             self._predictions[key[2]] = list(predictions)
             self._sizes[key[2]] = size
             self._image_done()
@@ -232,7 +222,7 @@ class EvaluationController(QObject):
                 return
             self._score()
 
-    def _on_bridge_failed(self, key: object, exc: object) -> None:
+    def _on_jobs_failed(self, key: object, exc: object) -> None:
         assert isinstance(key, tuple)
         kind, run = key[0], key[1]
         if kind == "save":
@@ -254,6 +244,3 @@ class EvaluationController(QObject):
             self.failed.emit(_failure(self._choice, exc))
         else:
             self.failed.emit(f"Evaluation failed: {exc}")
-
-    def _on_bridge_cancelled(self, _key: object) -> None:
-        pass  # cancel() has announced it already

@@ -7,23 +7,15 @@ Reading (file I/O + decoding) runs on a small thread pool; results come back thr
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from orthogui.core.radiograph import Radiograph
-from orthogui.ui.bridge import FutureBridge
-
-Reader = Callable[[Path], Radiograph]
-
-
-def default_reader(path: Path) -> Radiograph:
-    from orthogui.io.readers import read_radiograph  # lazy: decoders are heavy to import
-
-    return read_radiograph(path)
+from orthogui.ui.bridge import BackgroundJobs
+from orthogui.ui.services import Reader, read_radiograph
 
 
 class ImageLoader(QObject):
@@ -44,14 +36,13 @@ class ImageLoader(QObject):
         cache_size: int = 6,
     ) -> None:
         super().__init__(parent)
-        self._reader = reader or default_reader
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orthogui-read")
-        self._bridge = FutureBridge(self)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
+        self._reader = reader or read_radiograph
+        self._jobs = BackgroundJobs(self, name="read", workers=workers)
+        self._jobs.finished.connect(self._on_jobs_finished)
+        self._jobs.failed.connect(self._on_jobs_failed)
         self._cache: OrderedDict[str, Radiograph] = OrderedDict()
         self._cache_size = cache_size
-        self._inflight: dict[str, Future[Any]] = {}
+        self._inflight: dict[str, Future[object]] = {}
         self._errors: dict[str, str] = {}
         self._current: str | None = None
         self._closed = False
@@ -93,17 +84,15 @@ class ImageLoader(QObject):
         for fut in self._inflight.values():
             fut.cancel()
         self._inflight.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.shutdown()
 
     # -- internals --------------------------------------------------------------------------
     def _submit(self, image_id: str, path: Path) -> None:
         if self._closed or image_id in self._inflight:
             return
-        fut = self._pool.submit(self._reader, Path(path))
-        self._inflight[image_id] = fut
-        self._bridge.watch(fut, image_id)
+        self._inflight[image_id] = self._jobs.submit(image_id, self._reader, Path(path))
 
-    def _on_bridge_finished(self, image_id: object, radiograph: object) -> None:
+    def _on_jobs_finished(self, image_id: object, radiograph: object) -> None:
         key = str(image_id)
         self._inflight.pop(key, None)
         if self._closed:
@@ -120,7 +109,7 @@ class ImageLoader(QObject):
         if key == self._current:
             self.loaded.emit(key, radiograph)
 
-    def _on_bridge_failed(self, image_id: object, exc: object) -> None:
+    def _on_jobs_failed(self, image_id: object, exc: object) -> None:
         key = str(image_id)
         self._inflight.pop(key, None)
         self._errors[key] = str(exc)

@@ -3,12 +3,14 @@ log file it was written to (the hook itself is ``orthogui.io.applog``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox, QWidget
 
+from orthogui.core.categories import Category
 from orthogui.ui.dialogs.shortcuts import install_shortcuts_sheet
 from orthogui.ui.locations import log_dir
 
@@ -29,7 +31,9 @@ def open_log_folder(folder: Path | None = None) -> bool:
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))))
 
 
-def install_help_menu(window: QMainWindow, *, folder: Path | None = None) -> QAction:
+def install_help_menu(
+    window: QMainWindow, *, folder: Path | None = None, categories: Iterable[Category] = ()
+) -> QAction:
     """Add Help → "Open log folder" to ``window``; ``folder`` defaults to the app's log folder
     (looked up when triggered, so tests that isolate the config folder get theirs)."""
     act = QAction("Open &log folder", window)
@@ -37,7 +41,9 @@ def install_help_menu(window: QMainWindow, *, folder: Path | None = None) -> QAc
     act.setStatusTip("Show the folder of the app's log files (attach them to a bug report)")
     act.triggered.connect(lambda _checked=False: open_log_folder(folder))
     help_menu(window).addAction(act)
-    install_shortcuts_sheet(window)  # Help → Keyboard shortcuts (F1), from the actions table
+    install_shortcuts_sheet(
+        window, categories
+    )  # Help → Keyboard shortcuts (F1), from the actions table
     return act
 
 

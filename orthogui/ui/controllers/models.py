@@ -6,9 +6,8 @@ into the ``PreannotateController``; a broken card keeps the old model and says w
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QActionGroup
@@ -19,24 +18,20 @@ from orthogui.ml.card import (
     ModelCard,
     ModelCardError,
     ModelError,
-    default_models_dir,
     list_cards,
     load_card,
 )
-from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.bridge import BackgroundJobs
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.dialogs.files import open_file_name
 from orthogui.ui.locations import user_models_dir as user_models_folder
 from orthogui.ui.panels.status import ActiveModelLabel
 
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
+
 Loader = Callable[[ModelCard], Predictor]
 CARD_FILTER = "Model cards (*.json)"
-
-
-def no_loader(card: ModelCard) -> Predictor:
-    """The loader of a window started without one: says so (the app passes
-    ``MaskRCNNPredictor.from_card``; the ui layer does not import torch)."""
-    raise ModelError(f"{card.source or card.name}: this window cannot load models (no loader)")
 
 
 def card_label(card: ModelCard) -> str:
@@ -76,20 +71,19 @@ class ModelPicker(QObject):
         self._entries: list[QAction] = []
         self._token = 0
         self._loading: ModelCard | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-model-load")
-        self._bridge = FutureBridge(self)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
-        self._anchor = load_action
-        if load_action is None:
-            self._anchor = menu.addSeparator()
-        else:
+        self._jobs = BackgroundJobs(self, name="model-load")
+        self._jobs.finished.connect(self._on_jobs_finished)
+        self._jobs.failed.connect(self._on_jobs_failed)
+        anchor = load_action if load_action is not None else menu.addSeparator()
+        assert anchor is not None
+        self._anchor: QAction = anchor
+        if load_action is not None:
             load_action.triggered.connect(lambda _checked=False: self.choose_card_file())
         menu.insertSeparator(self._anchor)
         menu.aboutToShow.connect(self.refresh)
         controller.modelChanged.connect(self._on_controller_modelChanged)
-        pool = self._pool
-        window.destroyed.connect(lambda *_: pool.shutdown(wait=False, cancel_futures=True))
+        jobs = self._jobs
+        window.destroyed.connect(lambda *_: jobs.shutdown())
         self.label.show_model(controller.predictor)
         self.refresh()
 
@@ -191,13 +185,13 @@ class ModelPicker(QObject):
         self._loading = card
         self.label.show_loading(card.name, card.version)
         self.window.statusBar().showMessage(f"Loading model {card.name} {card.version}…")
-        self._bridge.watch(self._pool.submit(self.load, card), (self._token, card))
+        self._jobs.submit((self._token, card), self.load, card)
         self._check_active()
 
     def loading(self) -> bool:
         return self._loading is not None
 
-    def _on_bridge_finished(self, key: object, result: object) -> None:
+    def _on_jobs_finished(self, key: object, result: object) -> None:
         token, card = self._unpack(key)
         if token != self._token:
             return
@@ -209,7 +203,7 @@ class ModelPicker(QObject):
         self.controller.set_predictor(result)  # -> modelChanged -> menu and label
         self.window.statusBar().showMessage(f"Model: {card_label(card)}", 8000)
 
-    def _on_bridge_failed(self, key: object, exc: object) -> None:
+    def _on_jobs_failed(self, key: object, exc: object) -> None:
         token, card = self._unpack(key)
         if token != self._token:
             return
@@ -238,7 +232,7 @@ class ModelPicker(QObject):
         self.failed.emit(message)
 
     def _on_controller_modelChanged(self, predictor: object) -> None:
-        self.label.show_model(predictor)
+        self.label.show_model(predictor if isinstance(predictor, Predictor) else None)
         self._check_active()
 
     @staticmethod
@@ -248,22 +242,16 @@ class ModelPicker(QObject):
         return int(token), card
 
 
-def install_model_menu(
-    window: Any, *, models_dir: str | Path | None = None, load: Loader | None = None
-) -> ModelPicker:
-    """Add the model picker to ``window``'s Model menu and the active model to its status bar.
-
-    ``window`` needs ``predict`` (a ``PreannotateController``), ``actions`` (with
-    ``load_model_card``) and a menu named ``menu_Model``. ``models_dir`` defaults to the app's
-    (``$ORTHOGUI_MODELS_DIR`` or ``models/``); ``load`` is what the app passes (``MaskRCNNPredictor.from_card``).
-    """
+def install_model_menu(window: MainWindow) -> ModelPicker:
+    """Add the model picker to ``window``'s Model menu and the active model to its status bar:
+    the installed cards of ``window.services.models_dir``, loaded with its model loader."""
     menu = window.findChild(QMenu, "menu_Model")
     assert menu is not None, "the window has no Model menu"
     return ModelPicker(
         window,
         window.predict,
         menu,
-        window.actions.get("load_model_card"),
-        models_dir=Path(models_dir) if models_dir is not None else default_models_dir(),
-        load=load or no_loader,
+        window.action_map.get("load_model_card"),
+        models_dir=window.services.models_dir,
+        load=window.services.model_loader,
     )

@@ -28,7 +28,8 @@ class PatientDisplay:
     def __init__(self, win: MainWindow) -> None:
         self.win = win
         self.banner = PatientBanner()
-        canvas = win.takeCentralWidget()  # keep the canvas: setCentralWidget would delete it
+        win.takeCentralWidget()  # keep the canvas: setCentralWidget would delete it
+        canvas = win.canvas
         body = QWidget(win)
         body.setObjectName("CanvasArea")
         lay = QVBoxLayout(body)

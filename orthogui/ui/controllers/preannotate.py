@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -24,8 +23,8 @@ from orthogui.core.radiograph import Radiograph
 from orthogui.core.review import preannotation
 from orthogui.ml.service import InferenceService, Priority
 from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.services import Reader
 
-Reader = Callable[[Path], Radiograph]
 PathOf = Callable[[ImageRecord], Path]
 PREFETCH_PREDICTIONS = 2  # new images after the open one whose predictions are cached ahead
 
@@ -65,7 +64,7 @@ class PreannotateController(QObject):
         self._bridge.finished.connect(self._on_bridge_finished)
         self._bridge.failed.connect(self._on_bridge_failed)
         self._bridge.cancelled.connect(self._on_bridge_cancelled)
-        self._futures: dict[str, Future[Any]] = {}
+        self._futures: dict[str, Future[list[Prediction]]] = {}
         self._urgent: str | None = None  # the one image asked for at CURRENT priority
         self._total = 0
         self._done = 0

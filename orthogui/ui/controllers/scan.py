@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from orthogui.io.files import ScannedRecords, scan_records
 from orthogui.io.folder_scan import ScanCancelled, ScanProgress
-from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.bridge import BackgroundJobs
 from orthogui.ui.dialogs.files import report_addition
 
 if TYPE_CHECKING:
@@ -74,16 +74,15 @@ class FolderScanController(QObject):
     def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
         self.win = win
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-scan")
-        self._bridge = FutureBridge(self)
-        self._jobs: dict[int, tuple[threading.Event, Future[Any]]] = {}
+        self._worker = BackgroundJobs(self, name="scan")
+        self._jobs: dict[int, tuple[threading.Event, Future[object]]] = {}
         self._next = 0
         self.widget = ScanProgressBar(win.statusBar())
         self.widget.cancel.clicked.connect(self.cancel)
         self.progress.connect(self._on_self_progress)
-        self._bridge.finished.connect(self._on_bridge_finished)
-        self._bridge.failed.connect(self._on_bridge_failed)
-        self._bridge.cancelled.connect(self._on_bridge_cancelled)
+        self._worker.finished.connect(self._on_worker_finished)
+        self._worker.failed.connect(self._on_worker_failed)
+        self._worker.cancelled.connect(self._on_worker_cancelled)
 
     @classmethod
     def install(cls, win: MainWindow) -> FolderScanController:
@@ -95,11 +94,10 @@ class FolderScanController(QObject):
         key, self._next = self._next, self._next + 1
         self.win.statusBar().showMessage(f"Scanning {len(paths)} path(s)…")
         self.widget.show_progress(ScanProgress("walking", 0))
-        future = self._pool.submit(
-            scan_records, list(paths), progress=self._from_worker, cancelled=stop.is_set
+        future = self._worker.submit(
+            key, scan_records, list(paths), progress=self._from_worker, cancelled=stop.is_set
         )
         self._jobs[key] = (stop, future)
-        self._bridge.watch(future, key)
 
     def is_running(self) -> bool:
         return bool(self._jobs)
@@ -111,10 +109,11 @@ class FolderScanController(QObject):
 
     def shutdown(self) -> None:
         self.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._worker.shutdown()
 
     def _done(self, key: object) -> None:
-        self._jobs.pop(key, None)  # type: ignore[call-overload]
+        if isinstance(key, int):
+            self._jobs.pop(key, None)
         if not self._jobs:
             self.widget.hide()
 
@@ -126,7 +125,7 @@ class FolderScanController(QObject):
         if self._jobs and isinstance(p, ScanProgress):
             self.widget.show_progress(p)
 
-    def _on_bridge_finished(self, key: object, result: object) -> None:
+    def _on_worker_finished(self, key: object, result: object) -> None:
         self._done(key)
         assert isinstance(result, ScannedRecords)
         win = self.win
@@ -142,14 +141,14 @@ class FolderScanController(QObject):
             win.statusBar().showMessage(f"{report.summary()}; {skipped}", MESSAGE_MS)
         self.finished.emit(report)
 
-    def _on_bridge_failed(self, key: object, exc: object) -> None:
+    def _on_worker_failed(self, key: object, exc: object) -> None:
         self._done(key)
         if isinstance(exc, ScanCancelled):
             self._report_cancelled(exc.looked_at)
         else:
             self.win.statusBar().showMessage(f"Scan failed: {exc}", MESSAGE_MS)
 
-    def _on_bridge_cancelled(self, key: object) -> None:
+    def _on_worker_cancelled(self, key: object) -> None:
         self._done(key)
         self._report_cancelled(0)
 

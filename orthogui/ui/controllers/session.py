@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPointF
 
 from orthogui.core.radiograph import Radiograph
+
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
 
 
 def project_key(path: str | Path) -> str:
@@ -25,13 +28,13 @@ def project_key(path: str | Path) -> str:
 class ResumeSession(QObject):
     """Remembers the open image and its view; ``resume`` opens it again (else the first)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
         self._pending: tuple[str, float, float, float] | None = None  # id, zoom, centre
 
     @classmethod
-    def install(cls, window: Any) -> ResumeSession:
+    def install(cls, window: MainWindow) -> ResumeSession:
         """Connect after the window's own loader slot, so that the view is set after its fit."""
         session = cls(window)
         window.loader.loaded.connect(session._on_loader_loaded)
@@ -58,6 +61,8 @@ class ResumeSession(QObject):
             self._window.step_image(+1)
             return
         settings = self._window.settings
+        if settings is None:  # last_image() found one, so there are settings
+            return
         view = [_number(settings.value(self._key(k))) for k in ("zoom", "center_x", "center_y")]
         if all(math.isfinite(v) for v in view) and view[0] > 0:
             self._pending = (image_id, view[0], view[1], view[2])

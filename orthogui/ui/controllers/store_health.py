@@ -5,14 +5,13 @@ project read-only when another window or program has it open for editing."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -21,6 +20,9 @@ from PySide6.QtWidgets import (
 
 from orthogui.io.store import ProjectLockedError, ProjectStore, ProjectStoreError, StoreWriteError
 from orthogui.ui.dialogs.files import save_file_name
+
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
 
 PROJECT_FILTER = "OrthoGUI project (*.orthogui)"
 
@@ -62,7 +64,7 @@ class StoreBanner(QFrame):
 class StoreHealth(QObject):
     """Listens to the store of a main window; the window keeps it as ``store_health``."""
 
-    def __init__(self, window: QMainWindow, store: ProjectStore) -> None:
+    def __init__(self, window: MainWindow, store: ProjectStore) -> None:
         super().__init__(window)
         self._window, self.store = window, store
         self._dialog_shown = False
@@ -85,7 +87,7 @@ class StoreHealth(QObject):
             self._show_read_only(refresh=False)  # the window sets its title when built
 
     @classmethod
-    def install(cls, window: Any) -> StoreHealth:
+    def install(cls, window: MainWindow) -> StoreHealth:
         return cls(window, window.store)
 
     def title_note(self) -> str:
@@ -204,9 +206,7 @@ class StoreHealth(QObject):
         box.exec()
 
     def _refresh_title(self) -> None:
-        update = getattr(self._window, "_update_title", None)
-        if callable(update):
-            update()
+        self._window.update_title()
 
 
 def open_project(parent: QWidget | None, path: Path) -> ProjectStore | None:

@@ -2,7 +2,9 @@
 from the open project off the GUI thread, the hot-swap of a promoted model, and re-attaching
 to a worker that outlived an earlier session (``<project folder>/training/<stem>.running.json``).
 
-``install_training(window)`` is the one call the main window makes.
+``TrainingController(window)`` is the one call the main window makes; models are loaded with
+the window's ``Services.model_loader``, so after File → Open project the new window's loader
+is used.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QDockWidget
@@ -22,11 +23,7 @@ from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageStatus
 from orthogui.ml.card import ModelCard, ModelError, load_card
 from orthogui.training.launcher import RunRecord, TrainingRun, load_record, save_record
-from orthogui.training.protocol import Event
-from orthogui.ui.bridge import FutureBridge
-from orthogui.ui.locations import user_models_dir
-from orthogui.ui.training.panel import TrainingPanel
-from orthogui.ui.training.prepare import (
+from orthogui.training.prepare import (
     FineTuneRequest,
     NotReady,
     PreparedJob,
@@ -37,9 +34,17 @@ from orthogui.ui.training.prepare import (
     freeze_approved,
     prepare_fine_tune,
 )
+from orthogui.training.protocol import Event
+from orthogui.ui.bridge import BackgroundJobs
+from orthogui.ui.locations import user_models_dir
+from orthogui.ui.services import predictor_card
+from orthogui.ui.training.panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
 
 CommandFor = Callable[[Path], list[str]]  # job file -> worker command line (tests, torchrun)
-PredictorLoader = Callable[[Path], Predictor]  # card file -> loaded predictor (worker thread)
+PredictorLoader = Callable[[ModelCard], Predictor]  # card -> loaded predictor (worker thread)
 MESSAGE_MS = 15000
 
 
@@ -58,13 +63,13 @@ class TrainingController(QObject):
     command_for
         Worker command line for a job file; default: ``python -m orthogui.training.worker``.
     load_predictor
-        Loads a card into a predictor (called on a worker thread); default: the class of the
-        window's current predictor (``from_card`` on its device), so the GUI imports no torch.
+        Loads a card into a predictor (called on a worker thread); default: the window's
+        ``services.model_loader`` (the GUI imports no torch).
     """
 
     def __init__(
         self,
-        window: Any,
+        window: MainWindow,
         *,
         command_for: CommandFor | None = None,
         load_predictor: PredictorLoader | None = None,
@@ -75,7 +80,7 @@ class TrainingController(QObject):
         self.project_dir = project_file.parent
         self.record_path = run_record_path(project_file)
         self.command_for = command_for
-        self.load_predictor = load_predictor
+        self.load_predictor: PredictorLoader = load_predictor or window.services.model_loader
         self._closed = False
         card = self.current_card()
         self.panel = TrainingPanel(
@@ -88,25 +93,23 @@ class TrainingController(QObject):
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
-        self.action = window.actions.get("training")
+        self.action = window.action_map.get("training")
         if self.action is not None:
             self.action.toggled.connect(self._on_action_toggled)
             self.dock.visibilityChanged.connect(self._on_dock_visibilityChanged)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orthogui-training")
-        self._futures = FutureBridge(self)
+        self._futures = BackgroundJobs(self, name="training")
         self._futures.finished.connect(self._on_futures_finished)
         self._futures.failed.connect(self._on_futures_failed)
         self.panel.startRequested.connect(self.fine_tune)
         self.panel.currentModelChanged.connect(self.load_model)
-        self.panel.bridge.event.connect(self._on_run_event)
+        self.panel.bridge.runEvent.connect(self._on_run_event)
         window.installEventFilter(self)
         self.reattach()
 
     # -- the model ------------------------------------------------------------------------
     def current_card(self) -> ModelCard | None:
         """The card of the model the window pre-annotates with (None: none, or not a card)."""
-        card = getattr(self.window.predict.predictor, "card", None)
-        return card if isinstance(card, ModelCard) else None
+        return predictor_card(self.window.predict.predictor)
 
     def _say(self, text: str, *, panel: bool = True) -> None:
         self.window.statusBar().showMessage(text, MESSAGE_MS)
@@ -134,7 +137,7 @@ class TrainingController(QObject):
         self.panel.set_model(models_dir, card.name)
         request = FineTuneRequest(copy, paths, self.project_dir, card, models_dir)
         self.panel.set_preparing(f"writing a snapshot of {approved} approved images…")
-        self._futures.watch(self._pool.submit(prepare_fine_tune, request), "prepare")
+        self._futures.submit("prepare", prepare_fine_tune, request)
 
     def _launch(self, prepared: PreparedJob) -> None:
         events = prepared.events
@@ -192,16 +195,6 @@ class TrainingController(QObject):
                 self.record_path.unlink(missing_ok=True)
 
     # -- hot-swap -------------------------------------------------------------------------
-    def _loader(self) -> PredictorLoader | None:
-        if self.load_predictor is not None:
-            return self.load_predictor
-        current = self.window.predict.predictor
-        from_card = getattr(type(current), "from_card", None) if current is not None else None
-        if from_card is None:
-            return None
-        device = getattr(current, "device", None)
-        return lambda card: from_card(card, device=device)  # type: ignore[no-any-return]
-
     def load_model(self, card_path: Path) -> None:
         """Load the card at ``card_path`` on a worker thread and pre-annotate with it."""
         try:
@@ -212,28 +205,12 @@ class TrainingController(QObject):
         current = self.current_card()
         if current is not None and (current.name, current.version) == (card.name, card.version):
             return
-        loader = self._loader()
-        if loader is None:
-            self._say(
-                f"{card.name} {card.version} is ready in {Path(card_path).parent}: "
-                "restart OrthoGUI to pre-annotate with it",
-                panel=False,
-            )
-            return
         self._say(f"Loading {card.name} {card.version}…", panel=False)
-        self._futures.watch(self._pool.submit(loader, Path(card_path)), ("model", card.version))
+        self._futures.submit(("model", card.version), self.load_predictor, card)
 
     def _swap(self, predictor: Predictor) -> None:
         name = f"{predictor.model_name} {predictor.model_version}"
-        swap = getattr(self.window.predict, "set_predictor", None)
-        if swap is None:
-            self._say(
-                f"{name} is loaded, but this window cannot change models while open: "
-                "restart OrthoGUI to pre-annotate with it",
-                panel=False,
-            )
-            return
-        swap(predictor)
+        self.window.predict.set_predictor(predictor)
         self._say(f"Pre-annotating with {name} from now on", panel=False)
 
     # -- slots ----------------------------------------------------------------------------
@@ -244,7 +221,8 @@ class TrainingController(QObject):
             assert isinstance(result, PreparedJob)
             self._launch(result)
         else:
-            self._swap(result)  # type: ignore[arg-type]
+            assert isinstance(result, Predictor)
+            self._swap(result)
 
     def _on_futures_failed(self, key: object, exc: object) -> None:
         if key == "prepare":
@@ -271,9 +249,4 @@ class TrainingController(QObject):
         """The window closes: the worker goes on (and stays recorded); stop following it."""
         self._closed = True
         self.panel.bridge.detach()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def install_training(window: Any, **options: Any) -> TrainingController:
-    """Dock the training panel in ``window`` and wire it (``options``: see the controller)."""
-    return TrainingController(window, **options)
+        self._futures.shutdown()

@@ -15,19 +15,23 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import Radiograph
-from orthogui.io.store import StoreWriteError
+from orthogui.io.store import ProjectStore, StoreWriteError
 from orthogui.ml.diversity import FEATURES, WHY, ScoredImage
 from orthogui.ml.service import SCORED_BY, InferenceService, Priority, model_key, with_uncertainty
 from orthogui.ui.bridge import FutureBridge
+from orthogui.ui.controllers.preannotate import PreannotateController
+from orthogui.ui.panels.queue import ReviewQueuePanel
+from orthogui.ui.services import Reader
 
-Reader = Callable[[Path], Radiograph]
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
+
 Cached = Callable[[str], Radiograph | None]
 _log = logging.getLogger(__name__)
 
@@ -59,12 +63,12 @@ class UncertaintyController(QObject):
 
     def __init__(
         self,
-        store: Any,
-        predict: Any,
+        store: ProjectStore,
+        predict: PreannotateController,
         *,
         reader: Reader,
         cached: Cached | None = None,
-        queue_panel: Any = None,
+        queue_panel: ReviewQueuePanel | None = None,
         parent: QObject | None = None,
         resort_ms: int = 250,
     ) -> None:
@@ -103,12 +107,12 @@ class UncertaintyController(QObject):
         self._backlog_timer.timeout.connect(self._on_backlog_timer_timeout)
 
     @classmethod
-    def install(cls, win: Any) -> UncertaintyController:
+    def install(cls, win: MainWindow) -> UncertaintyController:
         """Wire one to a ``MainWindow`` (its store, pre-annotation, reader, cache and queue)."""
         return cls(
             win.store,
             win.predict,
-            reader=win._reader,
+            reader=win.services.reader,
             cached=win.loader.cached,
             queue_panel=win.queue_panel,
             parent=win,
@@ -118,8 +122,7 @@ class UncertaintyController(QObject):
     def service(self) -> InferenceService | None:
         """The pre-annotation controller's service, looked up each time (the first model
         set creates it)."""
-        svc = getattr(self._predict, "service", None)
-        return svc if isinstance(svc, InferenceService) else None
+        return self._predict.service
 
     def can_score(self) -> bool:
         svc = self.service()
@@ -197,7 +200,7 @@ class UncertaintyController(QObject):
         self._on_backlog_timer_timeout()
         return len(ids)
 
-    def _loader(self, image_id: str, rec: Any) -> Callable[[], Radiograph]:
+    def _loader(self, image_id: str, rec: ImageRecord) -> Callable[[], Radiograph]:
         cached = self._cached(image_id)  # GUI thread: a cheap dictionary look-up
         if cached is not None:
             return lambda: cached
@@ -207,7 +210,8 @@ class UncertaintyController(QObject):
     # -- results (GUI thread) ---------------------------------------------------------------------
     def _take(self, key: object) -> str | None:
         """The image id of a current (not stale) result, forgetting its request."""
-        image_id, token = key  # type: ignore[misc]
+        assert isinstance(key, tuple)
+        image_id, token = key
         if self._tokens.get(image_id) != token:
             return None
         del self._tokens[image_id]

@@ -8,12 +8,15 @@ The image a step changes comes from the Qt-free ``Command.touched_images``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from orthogui.core.commands import Command
 from orthogui.ui.actions import spec
+
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
 
 MESSAGE_MS = 8000
 
@@ -21,7 +24,7 @@ MESSAGE_MS = 8000
 class UndoRedoController(QObject):
     """Runs Undo/Redo for ``window`` (a ``MainWindow``) and keeps the Edit menu's texts."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self._pending: tuple[str, list[str], str] | None = None  # image, ids, message
@@ -92,7 +95,7 @@ class UndoRedoController(QObject):
 
     def refresh(self) -> None:
         """Enable Undo/Redo and name their steps (after every history change)."""
-        h, actions = self.window.history, self.window.actions
+        h, actions = self.window.history, self.window.action_map
         actions["undo"].setEnabled(h.can_undo())
         actions["redo"].setEnabled(h.can_redo())
         for name, cmd in (("undo", h.undo_command()), ("redo", h.redo_command())):

@@ -37,7 +37,7 @@ class FindingVisibility(QObject):
         self.threshold = 0.0
         self.bar = ScoreThresholdBar()
         win.findings_panel.set_header(self.bar)
-        self.labels_action = win.actions["show_labels"]
+        self.labels_action = win.action_map["show_labels"]
         settings = win.settings
         if settings is not None:
             self.threshold = clamp_threshold(settings.value(THRESHOLD_KEY, 0.0))
@@ -49,7 +49,7 @@ class FindingVisibility(QObject):
         win.canvas.set_show_labels(self.labels_action.isChecked())
         self.bar.thresholdChanged.connect(self.set_threshold)
         self.labels_action.toggled.connect(self._on_labels_action_toggled)
-        win.actions["score_threshold"].triggered.connect(self.focus_slider)
+        win.action_map["score_threshold"].triggered.connect(self.focus_slider)
         win.loader.loaded.connect(self._on_loader_loaded)  # after the window fills the list
         model = win.model
         slots = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
@@ -31,17 +31,19 @@ from PySide6.QtWidgets import (
 
 from orthogui.core.project import ImageRecord, ProjectModel
 from orthogui.evaluation.project import ProjectEvaluation, is_reference, reference_images
-from orthogui.ml.card import default_models_dir
 from orthogui.ui.controllers.evaluation import (
     EvaluationController,
     ModelChoice,
     PredictorLoader,
     Reader,
     evaluation_loader,
-    load_card_predictor,
     model_choices,
 )
 from orthogui.ui.dialogs.files import existing_directory
+from orthogui.ui.dialogs.tables import cell_text
+
+if TYPE_CHECKING:
+    from orthogui.ui.main_window import MainWindow
 
 COLUMNS = (
     "Category",
@@ -73,7 +75,7 @@ class EvaluateDialog(QDialog):
         choices: list[ModelChoice],
         image_path_of: Callable[[ImageRecord], Path],
         reader: Reader,
-        load_predictor: PredictorLoader = load_card_predictor,
+        load_predictor: PredictorLoader,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -81,7 +83,7 @@ class EvaluateDialog(QDialog):
         self.setWindowTitle("Evaluate model")
         self.resize(860, 520)
         self.model = model
-        self.result: ProjectEvaluation | None = None
+        self.evaluation: ProjectEvaluation | None = None
         self.controller = EvaluationController(
             model,
             image_path_of=image_path_of,
@@ -185,7 +187,7 @@ class EvaluateDialog(QDialog):
         self.model_combo.setEnabled(not running)
         self.threshold.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.save_button.setEnabled(self.result is not None and not running)
+        self.save_button.setEnabled(self.evaluation is not None and not running)
 
     def run(self) -> None:
         """Evaluate the chosen model (button "Evaluate")."""
@@ -195,7 +197,7 @@ class EvaluateDialog(QDialog):
         if not self.records or not isinstance(choice, ModelChoice):
             self._set_running(False)
             return
-        self.result = None
+        self.evaluation = None
         self.table.setRowCount(0)
         self.confusion.setRowCount(0)
         self.progress.setRange(0, len(self.records))
@@ -207,9 +209,9 @@ class EvaluateDialog(QDialog):
 
     def save_report(self, folder: Path) -> None:
         """Write the report to ``folder`` in the background; the status line says where."""
-        if self.result is not None:
+        if self.evaluation is not None:
             self.status.setText(f"Saving the report to {folder}…")
-            self.controller.save(self.result, Path(folder))
+            self.controller.save(self.evaluation, Path(folder))
 
     # -- results ------------------------------------------------------------------------------
     def _show(self, result: ProjectEvaluation) -> None:
@@ -240,6 +242,7 @@ class EvaluateDialog(QDialog):
         self.table.resizeColumnsToContents()
         self._show_confusion(result.confusion)
 
+    # Any: the confusion matrix as the JSON evaluation report holds it (labels, matrix)
     def _show_confusion(self, confusion: dict[str, Any] | None) -> None:
         if not confusion:
             self.confusion.setRowCount(0)
@@ -262,8 +265,9 @@ class EvaluateDialog(QDialog):
         """Category name -> column title -> the text shown (for tests and copy/paste)."""
         out: dict[str, dict[str, str]] = {}
         for i in range(self.table.rowCount()):
-            name = self.table.item(i, 0).data(Qt.ItemDataRole.UserRole)
-            out[str(name)] = {c: self.table.item(i, j).text() for j, c in enumerate(COLUMNS)}
+            first = self.table.item(i, 0)
+            name = first.data(Qt.ItemDataRole.UserRole) if first is not None else ""
+            out[str(name)] = {c: cell_text(self.table, i, j) for j, c in enumerate(COLUMNS)}
         return out
 
     # -- slots ---------------------------------------------------------------------------------
@@ -277,7 +281,7 @@ class EvaluateDialog(QDialog):
 
     def _on_controller_finished(self, result: object) -> None:
         assert isinstance(result, ProjectEvaluation)
-        self.result = result
+        self.evaluation = result
         self._show(result)
         head = f"{result.model_name} {result.model_version} on {result.images} approved image(s)."
         notes = " ".join(f"Note: {w}." for w in result.warnings)
@@ -307,24 +311,17 @@ class EvaluateDialog(QDialog):
         super().closeEvent(event)
 
 
-def open_evaluate_dialog(window: Any, reader: Reader) -> EvaluateDialog:
-    """Show the dialog for ``window``'s project, offering its loaded model and installed cards.
-
-    ``window`` needs ``model``, ``store`` (``image_path``) and ``predict`` (the loaded
-    predictor); the models folder is the model picker's (``window.models``) when there is one,
-    else the app's default.
-    """
-    picker = getattr(window, "models", None)
-    models_dir = getattr(picker, "models_dir", None) or default_models_dir()
-    loader = getattr(window, "model_loader", None)
-    extra = {"load_predictor": evaluation_loader(loader)} if loader is not None else {}
+def open_evaluate_dialog(window: MainWindow) -> EvaluateDialog:
+    """Show the dialog for ``window``'s project, offering its loaded model and the installed
+    cards of its models folder, loaded with its services' model loader."""
+    services = window.services
     dialog = EvaluateDialog(
         window.model,
-        choices=model_choices(Path(models_dir), window.predict.predictor),
+        choices=model_choices(services.models_dir, window.predict.predictor),
         image_path_of=window.store.image_path,
-        reader=reader,
+        reader=services.reader,
+        load_predictor=evaluation_loader(services.model_loader),
         parent=window,
-        **extra,
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()

@@ -10,13 +10,14 @@ the folder last used per ``DialogKind`` is kept in the app settings (not in the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from orthogui.core.project import ImageAddition
-from orthogui.ui.controllers.inventory import Spacing
+from orthogui.core.inventory import Spacing
+from orthogui.core.project import ImageAddition, ProjectModel
+from orthogui.io.store import ProjectStore
 
 if TYPE_CHECKING:  # the dialog's own exports use the helpers below
     from orthogui.ui.dialogs.inventory import InventoryDialog
@@ -31,11 +32,12 @@ _KEY = "dialogs/last_dir/{}"
 
 def settings_for(widget: QWidget | None) -> QSettings:
     """The settings of ``widget``'s main window (its ``settings``), else the app's own file."""
+    from orthogui.ui.main_window import MainWindow  # here: the window module imports this one
+
     w = widget
     while w is not None:
-        found = getattr(w, "settings", None)
-        if isinstance(found, QSettings):
-            return found
+        if isinstance(w, MainWindow) and w.settings is not None:
+            return w.settings
         w = w.parentWidget()
     from orthogui.ui.locations import config_dir
 
@@ -142,15 +144,15 @@ def report_addition(window: QMainWindow, report: ImageAddition) -> QMessageBox |
 class FileCommands:
     """Needs ``add_paths``, ``switch_project``, ``model``, ``store``, ``image_id``, ``_spacings``."""
 
-    model: Any
-    store: Any
+    model: ProjectModel
+    store: ProjectStore
     image_id: str | None
     _spacings: dict[str, Spacing | None]
 
     def add_paths(self, paths: list[Path]) -> None:
         raise NotImplementedError
 
-    def switch_project(self, path: Path, *, create: bool) -> Any:
+    def switch_project(self, path: Path, *, create: bool) -> QMainWindow:
         raise NotImplementedError
 
     def _parent(self) -> QWidget:

@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from orthogui.core.project import ProjectModel
-from orthogui.ui.controllers.inventory import (
+from orthogui.core.inventory import (
     Inventory,
     InventoryRow,
     Spacing,
@@ -35,7 +34,9 @@ from orthogui.ui.controllers.inventory import (
     to_csv,
     to_html,
 )
+from orthogui.core.project import ProjectModel
 from orthogui.ui.dialogs.files import save_file_name
+from orthogui.ui.dialogs.tables import cell_text
 
 
 def write_pdf(html_text: str, path: Path) -> None:
@@ -225,7 +226,8 @@ class InventoryDialog(QDialog):
     def visible_text(self) -> list[list[str]]:
         """The table as a reader sees it: the cells of the columns shown, row by row."""
         shown = [c for c in range(self.table.columnCount()) if not self.table.isColumnHidden(c)]
-        return [[self.table.item(r, c).text() for c in shown] for r in range(self.table.rowCount())]
+        rows = range(self.table.rowCount())
+        return [[cell_text(self.table, r, c) for c in shown] for r in rows]
 
     def html(self) -> str:
         return to_html(self.inventory, title=self.title)

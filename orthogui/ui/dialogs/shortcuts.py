@@ -187,20 +187,22 @@ class ShortcutsDialog(QDialog):
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
 
-def show_shortcuts(window: QMainWindow) -> ShortcutsDialog:
-    """The window's sheet (made once, kept as its child), shown."""
+def show_shortcuts(window: QMainWindow, categories: Iterable[Category] = ()) -> ShortcutsDialog:
+    """The window's sheet (made once, kept as its child), shown; ``categories`` (the project's)
+    add their keys."""
     sheet = window.findChild(ShortcutsDialog)
     if sheet is None:
-        model = getattr(window, "model", None)  # a MainWindow: its project's categories
-        categories = getattr(model, "categories", ()) if model is not None else ()
         sheet = ShortcutsDialog(sheet_rows(SHORTCUTS, categories), window)
     sheet.show_sheet()
     return sheet
 
 
-def install_shortcuts_sheet(window: QMainWindow) -> QAction | None:
+def install_shortcuts_sheet(
+    window: QMainWindow, categories: Iterable[Category] = ()
+) -> QAction | None:
     """Make the table's Help → Keyboard shortcuts action (``F1``) open the sheet."""
     act = window.findChild(QAction, ACTION_NAME)
+    cats = tuple(categories)
     if act is not None:
-        act.triggered.connect(lambda _checked=False: show_shortcuts(window))
+        act.triggered.connect(lambda _checked=False: show_shortcuts(window, cats))
     return act

@@ -104,7 +104,9 @@ class AnnotationListPanel(QDockWidget):
 
     def _renumber(self) -> None:
         for i in range(self.tree.topLevelItemCount()):
-            self.tree.topLevelItem(i).setText(0, str(i + 1))
+            item = self.tree.topLevelItem(i)
+            if item is not None:
+                item.setText(0, str(i + 1))
 
     def added(self, ann: Annotation) -> None:
         self._add(ann)

@@ -7,7 +7,6 @@ stay, since they identify nobody and a reader needs them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
@@ -53,7 +52,7 @@ class PatientBanner(QFrame):
         self._deidentified = False
         self._apply_mode()
 
-    def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+    def set_metadata(self, metadata: Mapping[str, object]) -> None:
         """Show the facts of ``metadata`` (``Radiograph.metadata``); empty clears the banner."""
         for fact in banner_facts(metadata):
             self._values[fact.label].setText(fact.value)

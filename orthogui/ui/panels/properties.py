@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFormLayout, QLabel, QSlid
 from orthogui.core.annotation import Annotation, ranked_types
 from orthogui.core.categories import CategorySet
 from orthogui.core.geometry import length_mm
-from orthogui.ui.controllers.inventory import Spacing
+from orthogui.core.inventory import Spacing
 
 
 class PropertiesPanel(QDockWidget):

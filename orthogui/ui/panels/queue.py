@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from orthogui.core.patient import queue_group
 from orthogui.core.project import ImageRecord, ImageStatus
-from orthogui.ml.diversity import DEFAULT_STRATEGY, order_stored, stored_score
+from orthogui.ml.diversity import stored_score
+from orthogui.ml.scoring import DEFAULT_STRATEGY, order_records
 
 STATUS_TEXT = {
     ImageStatus.NEW: "new",
@@ -44,6 +45,14 @@ _STATUS_ORDER = list(ImageStatus)
 SORTS = ("name", "status", "uncertainty")
 ID_ROLE = Qt.ItemDataRole.UserRole
 WHY_COLUMN = 4
+
+
+def _name(rec: ImageRecord) -> str:
+    return Path(rec.path).name.lower()
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [c for i in range(item.childCount()) if (c := item.child(i)) is not None]
 
 
 class ReviewQueuePanel(QDockWidget):
@@ -98,7 +107,6 @@ class ReviewQueuePanel(QDockWidget):
         self._current: str | None = None
         self._deidentified = False
         self.strategy = DEFAULT_STRATEGY  # the order of "Sort: uncertainty"
-        self._rank: dict[str, int] = {}
         self.tree.itemActivated.connect(self._on_tree_itemActivated)
         self.tree.itemClicked.connect(self._on_tree_itemActivated)
         self.filter_combo.currentIndexChanged.connect(self._on_filter_combo_currentIndexChanged)
@@ -185,25 +193,17 @@ class ReviewQueuePanel(QDockWidget):
         return item.data(2, ID_ROLE)
 
     # -- order and filter -----------------------------------------------------------------------
-    def _key(self, rec: ImageRecord) -> tuple[object, ...]:
-        name = Path(rec.path).name.lower()
+    def _sorted_records(self) -> list[ImageRecord]:
+        """The records in the chosen sort. By uncertainty: ``orthogui.ml.scoring``'s order for
+        ``self.strategy`` (scored first, unscored last), ties by file name, then id."""
+        recs = self._records.values()
         mode = self.sort_combo.currentData()
+        if mode == "uncertainty":
+            by_name = sorted(recs, key=lambda r: (_name(r), r.id))
+            return [self._records[i] for i in order_records(by_name, strategy=self.strategy)]
         if mode == "status":
-            return (_STATUS_ORDER.index(rec.status), name)
-        if mode == "uncertainty":  # by the queue's strategy; unscored last, by name
-            rank = self._rank.get(rec.id)
-            return (rank is None, rank or 0, name)
-        return (name,)
-
-    def _rank_scored(self) -> None:
-        """The position of every scored image in the order of ``self.strategy``; ties and
-        unscored images by file name."""
-        if self.sort_combo.currentData() != "uncertainty":
-            self._rank = {}
-            return
-        recs = sorted(self._records.values(), key=lambda r: (Path(r.path).name.lower(), r.id))
-        scored = {r.id: s for r in recs if (s := stored_score(r)) is not None}
-        self._rank = {i: n for n, i in enumerate(order_stored(scored, strategy=self.strategy))}
+            return sorted(recs, key=lambda r: (_STATUS_ORDER.index(r.status), _name(r)))
+        return sorted(recs, key=_name)
 
     def resort(self) -> None:
         """Apply the sort again after the values it sorts on changed (e.g. new scores)."""
@@ -220,11 +220,10 @@ class ReviewQueuePanel(QDockWidget):
 
     def _resort(self) -> None:
         current_sel = self.selected_ids()
-        while self.tree.topLevelItemCount():  # detach image rows before dropping group rows
-            for study in self.tree.takeTopLevelItem(0).takeChildren():
+        while (top := self.tree.takeTopLevelItem(0)) is not None:
+            for study in top.takeChildren():  # detach image rows before dropping group rows
                 study.takeChildren()
-        self._rank_scored()
-        recs = sorted(self._records.values(), key=self._key)
+        recs = self._sorted_records()
         self.tree.setRootIsDecorated(self.is_grouped())
         if self.is_grouped():
             self._add_grouped(recs)
@@ -266,7 +265,7 @@ class ReviewQueuePanel(QDockWidget):
                 node = self._group_item(slabel, len(images))
                 top.addChild(node)
                 node.addChildren([self._items[r.id] for r in images])
-            for node in (top, *(top.child(i) for i in range(top.childCount()))):
+            for node in (top, *_children(top)):
                 node.setFirstColumnSpanned(True)
                 node.setExpanded(True)
 
@@ -281,12 +280,10 @@ class ReviewQueuePanel(QDockWidget):
 
     def _update_groups(self) -> None:
         """A group row shows while any of its images does."""
-        for i in range(self.tree.topLevelItemCount() if self.is_grouped() else 0):
-            top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                study = top.child(j)
-                study.setHidden(all(study.child(k).isHidden() for k in range(study.childCount())))
-            top.setHidden(all(top.child(j).isHidden() for j in range(top.childCount())))
+        for top in self._top_items() if self.is_grouped() else []:
+            for study in _children(top):
+                study.setHidden(all(image.isHidden() for image in _children(study)))
+            top.setHidden(all(study.isHidden() for study in _children(top)))
 
     def _apply_filter(self, item: QTreeWidgetItem, rec: ImageRecord) -> None:
         wanted = self.filter_combo.currentData()
@@ -298,13 +295,16 @@ class ReviewQueuePanel(QDockWidget):
         self.summary.setText(f"{done} of {n} images approved")
 
     # -- queue order ----------------------------------------------------------------------------
+    def _top_items(self) -> list[QTreeWidgetItem]:
+        count = self.tree.topLevelItemCount()
+        return [t for i in range(count) if (t := self.tree.topLevelItem(i)) is not None]
+
     def _image_items(self) -> list[QTreeWidgetItem]:
         """Image rows top to bottom, through the groups when grouped."""
-        tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        tops = self._top_items()
         if not self.is_grouped():
             return tops
-        studies = [t.child(j) for t in tops for j in range(t.childCount())]
-        return [s.child(k) for s in studies for k in range(s.childCount())]
+        return [image for top in tops for study in _children(top) for image in _children(study)]
 
     def ordered_ids(self) -> list[str]:
         """The queue as shown (filter, grouping and sort applied)."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from orthogui.core.predictor import Predictor
 from orthogui.core.radiograph import Radiograph
+from orthogui.ui.services import predictor_card
 
 
 def _fmt(v: float) -> str:
@@ -126,15 +128,14 @@ class ActiveModelLabel:
         bar.addPermanentWidget(self.label)
         self.show_model(None)
 
-    def show_model(self, predictor: object | None) -> None:
+    def show_model(self, predictor: Predictor | None) -> None:
         if predictor is None:
             self.label.setText("no model")
             self.label.setToolTip("No model loaded: choose one in the Model menu")
             return
-        name = getattr(predictor, "model_name", "?")
-        version = getattr(predictor, "model_version", "?")
-        card = getattr(predictor, "card", None)
-        arch = getattr(card, "architecture", "")
+        name, version = predictor.model_name, predictor.model_version
+        card = predictor_card(predictor)
+        arch = card.architecture if card is not None else ""
         self.label.setText(f"{name} {version}")
         self.label.setToolTip(f"Model {name} {version}" + (f" ({arch})" if arch else ""))
 

@@ -22,7 +22,7 @@ class TrainingBridge(QObject):
     group is killed (on a background thread).
     """
 
-    event = Signal(object)
+    runEvent = Signal(object)  # one protocol event of the run (Started, Progress, ...)
     _incoming = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -81,4 +81,4 @@ class TrainingBridge(QObject):
 
     @Slot(object)
     def _on_self_incoming(self, event: Event) -> None:
-        self.event.emit(event)
+        self.runEvent.emit(event)

@@ -117,7 +117,7 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self.promote_button.clicked.connect(self._on_promote_button_clicked)
         self.rollback_button.clicked.connect(self._on_rollback_button_clicked)
-        self.bridge.event.connect(self._on_bridge_event)
+        self.bridge.runEvent.connect(self._on_bridge_runEvent)
         self._update_buttons()
         self.refresh_versions()
 
@@ -257,7 +257,7 @@ class TrainingPanel(QWidget):
             self.currentModelChanged.emit(card.source)
 
     @Slot(object)
-    def _on_bridge_event(self, event: Event) -> None:
+    def _on_bridge_runEvent(self, event: Event) -> None:
         if event.terminal:
             self._running = self._stopping = False
         if isinstance(event, Started):

@@ -15,6 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from orthogui.evaluation import EvaluationInputError, evaluate
+from orthogui.io.importers import CocoError
 
 
 def _square(x: float, y: float, s: float) -> list[float]:
@@ -191,8 +192,22 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(EvaluationInputError, match=r"image ids \[99\] are not in the ground truth"):
         evaluate(gt, [dict(preds[0], image_id=99)])
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(EvaluationInputError, match=r"bad\.json: bad JSON"):
+    with pytest.raises(EvaluationInputError, match=r"bad\.json: line 1 column 2: bad JSON"):
         evaluate(tmp_path / "bad.json", preds)
+
+
+def test_ground_truth_goes_through_the_one_coco_loader(tmp_path: Path) -> None:
+    gt, preds = synthetic()
+    gt["annotations"][0]["image_id"] = 99
+    with pytest.raises(EvaluationInputError) as err:
+        evaluate(gt, preds)
+    assert isinstance(err.value.__cause__, CocoError)
+    assert err.value.path == "<ground truth>"
+    assert err.value.reason.startswith("annotations[0].image_id: image id 99 is not in images")
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(gt))
+    with pytest.raises(EvaluationInputError, match=r"gt\.json: annotations\[0\]\.image_id"):
+        evaluate(path, preds)
 
 
 def _perturbed(gt: dict[str, Any], seed: int) -> list[dict[str, Any]]:

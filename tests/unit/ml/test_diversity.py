@@ -13,16 +13,19 @@ import pytest
 from orthogui.core.project import ImageRecord
 from orthogui.ml.diversity import (
     COMPACT_DIMS,
-    DEFAULT_STRATEGY,
-    DIVERSE,
     FEATURES,
-    QUEUE_STRATEGIES,
     WHY,
     ScoredImage,
     compact,
     k_center_order,
-    order_stored,
     stored_score,
+)
+from orthogui.ml.scoring import (
+    DEFAULT_STRATEGY,
+    DIVERSE,
+    QUEUE_STRATEGIES,
+    order_records,
+    order_stored,
 )
 
 # Three "plates": a, b, c; the a-views are the most uncertain and nearly identical.
@@ -94,6 +97,21 @@ def test_order_stored_and_records() -> None:
     assert stored_score(broken) == ScoredImage(0.4, "", None)
 
 
+def test_order_records_puts_the_unscored_last() -> None:
+    recs = [
+        ImageRecord("u2", "u2.png"),
+        ImageRecord("lo", "lo.png", uncertainty=0.2),
+        ImageRecord("u1", "u1.png"),
+        ImageRecord("hi", "hi.png", uncertainty=0.7),
+        ImageRecord("tie", "tie.png", uncertainty=0.2),
+    ]
+    # Scored by value (ties in the given order), then the unscored in the given order.
+    assert order_records(recs) == ["hi", "lo", "tie", "u2", "u1"]
+    assert order_records(recs, strategy=DIVERSE) == ["hi", "lo", "tie", "u2", "u1"]
+    with pytest.raises(KeyError, match="needs more than stored scores"):
+        order_records(recs, strategy="random")
+
+
 def test_compact_is_fixed_and_keeps_neighbours() -> None:
     rng = np.random.default_rng(1)
     base = rng.normal(size=256)
@@ -104,6 +122,9 @@ def test_compact_is_fixed_and_keeps_neighbours() -> None:
     assert compact([1.23456, 2.0]) == (1.2346, 2.0)
 
 
-def test_diversity_imports_no_torch() -> None:
-    code = "import sys, orthogui.ml.diversity; assert 'torch' not in sys.modules"
+def test_diversity_and_scoring_import_no_torch() -> None:
+    code = (
+        "import sys, orthogui.ml.diversity, orthogui.ml.scoring; "
+        "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -133,7 +133,7 @@ def test_stage_must_cover_the_grouped_types(tmp_path: Path) -> None:
 
 
 def test_type_doubt_is_an_uncertainty_score() -> None:
-    from orthogui.ml.uncertainty import SCORERS, ImagePredictions, ScoringContext
+    from orthogui.ml.scoring import SCORERS, ImagePredictions, ScoringContext
 
     def preds(type_probs):
         empty = np.zeros((0, 4))

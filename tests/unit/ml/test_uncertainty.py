@@ -6,17 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orthogui.ml.uncertainty import (
+from orthogui.ml.scoring import (
     SCORERS,
     STRATEGIES,
     ImagePredictions,
     ScoringContext,
     order_queue,
-    predict_for_scoring,
     rarity,
     register_scorer,
     score_image,
 )
+from orthogui.ml.uncertainty import predict_for_scoring
 
 C = 8  # background + 7 categories; labels 1-5 are screw types
 CTX = ScoringContext(screw_labels=frozenset(range(1, 6)))

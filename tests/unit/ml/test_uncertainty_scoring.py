@@ -19,13 +19,13 @@ from orthogui.ml.architectures import build_model
 from orthogui.ml.card import ModelCard
 from orthogui.ml.diversity import ScoredImage
 from orthogui.ml.predictor import MaskRCNNPredictor
-from orthogui.ml.service import SCORED_BY, InferenceService, Priority
-from orthogui.ml.uncertainty import (
+from orthogui.ml.scoring import (
     SCORERS,
     ScoringContext,
     combined,
     context_from_card,
 )
+from orthogui.ml.service import SCORED_BY, InferenceService, Priority
 from orthogui.ml.weights import build_options, save_weights
 from tests.unit.ml.conftest import card_for, synthetic_radiograph, wake_up
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from orthogui.ml.diversity import DEFAULT_STRATEGY, DIVERSE, ScoredImage
-from orthogui.ml.uncertainty import (
+from orthogui.ml.diversity import ScoredImage
+from orthogui.ml.scoring import (
+    DEFAULT_STRATEGY,
+    DIVERSE,
     STRATEGIES,
     ImagePredictions,
     ImageScores,

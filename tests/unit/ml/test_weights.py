@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from orthogui.io.fileops import file_sha256
 from orthogui.ml.architectures import ARCHITECTURES, build_model, register_architecture
 from orthogui.ml.card import ModelCard, ModelLoadError, load_card, save_card
 from orthogui.ml.weights import (
@@ -18,7 +19,6 @@ from orthogui.ml.weights import (
     import_torchvision_checkpoint,
     load_model,
     save_weights,
-    sha256_of,
 )
 from tests.unit.ml.conftest import card_for
 
@@ -33,7 +33,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> ModelCard:
 
 def test_save_then_load_gives_the_same_network(saved: ModelCard) -> None:
     model, card = load_model(saved.source, device="cpu")  # type: ignore[arg-type]
-    assert card == saved and card.weights_sha256 == sha256_of(card.weights_path)
+    assert card == saved and card.weights_sha256 == file_sha256(card.weights_path)
     torch.manual_seed(0)
     ref = build_model(card.architecture, build_options(card))
     for k, v in ref.state_dict().items():
@@ -90,7 +90,7 @@ def test_unknown_architecture_and_norm_are_refused(saved: ModelCard, tmp_path: P
 def test_corrupt_weights_file_is_refused(saved: ModelCard, tmp_path: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file at all")
-    card = save_card(saved.with_weights(bad.name, sha256_of(bad)), tmp_path / "bad.json")
+    card = save_card(saved.with_weights(bad.name, file_sha256(bad)), tmp_path / "bad.json")
     with pytest.raises(ModelLoadError, match=r"bad\.safetensors: not a readable safetensors"):
         load_model(card)
     missing = save_card(saved.with_weights("gone.safetensors", "b" * 64), tmp_path / "gone.json")

@@ -1,4 +1,4 @@
-"""Making a fine-tuning job from a project (orthogui.ui.training.prepare, Qt-free): the
+"""Making a fine-tuning job from a project (orthogui.training.prepare, Qt-free): the
 approved-only copy, the 16-bit snapshot with a non-empty held-out split even for two images,
 the job's start card, models folder and small-CPU hyper-parameters, and the refusals."""
 
@@ -19,9 +19,9 @@ from orthogui.core.geometry import Polygon
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.core.review import set_state
 from orthogui.ml.card import CardCategory, ModelCard, save_card
+from orthogui.training import prepare
 from orthogui.training.job import load_job
-from orthogui.ui.training import prepare
-from orthogui.ui.training.prepare import (
+from orthogui.training.prepare import (
     FineTuneRequest,
     NotReady,
     check_ready,

@@ -35,7 +35,7 @@ def test_cards_of_a_run_and_of_a_fine_tune_carry_their_split_counts(
     write_job: Callable[..., Path], tmp_path: Path
 ) -> None:
     torch = pytest.importorskip("torch")
-    from orthogui.ml.uncertainty import TRAIN_INSTANCES, context_from_card, rarity
+    from orthogui.ml.scoring import TRAIN_INSTANCES, context_from_card, rarity
 
     events: list[Event] = []
     job_path = write_job(hyper={"max_steps": 1})

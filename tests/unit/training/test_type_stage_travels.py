@@ -15,9 +15,10 @@ def _typed_card(folder: Path):
     from safetensors.torch import save_file
 
     from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+    from orthogui.io.fileops import file_sha256
     from orthogui.ml.architectures import BuildOptions, build_model
     from orthogui.ml.card import CardCategory, TypeStage
-    from orthogui.ml.weights import save_weights, sha256_of
+    from orthogui.ml.weights import save_weights
     from tests.unit.ml.conftest import card_for
 
     screws = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
@@ -27,7 +28,7 @@ def _typed_card(folder: Path):
     card = replace(
         card_for(num_classes=2),
         categories=(CardCategory(1, "screw", screws[0], covers=screws),),
-        type_stage=TypeStage(screws, types.name, sha256_of(types)),
+        type_stage=TypeStage(screws, types.name, file_sha256(types)),
     )
     model = build_model(card.architecture, BuildOptions(num_classes=2, min_size=64, max_size=64))
     start = save_weights(model, replace(card, source=folder / "start.json"), folder)
@@ -35,8 +36,9 @@ def _typed_card(folder: Path):
 
 
 def test_candidate_and_promoted_versions_carry_the_type_stage(tmp_path: Path) -> None:
+    from orthogui.io.fileops import file_sha256
     from orthogui.ml.card import load_card
-    from orthogui.ml.weights import save_weights, sha256_of
+    from orthogui.ml.weights import save_weights
     from orthogui.training.promotion import promote_candidate
 
     model, start = _typed_card(tmp_path / "installed")
@@ -44,11 +46,11 @@ def test_candidate_and_promoted_versions_carry_the_type_stage(tmp_path: Path) ->
     reread = load_card(candidate.source)
     assert reread.type_weights_path is not None and reread.type_weights_path.is_file()
     assert reread.type_weights_path.parent == candidate.source.parent
-    assert sha256_of(reread.type_weights_path) == start.type_stage.weights_sha256
+    assert file_sha256(reread.type_weights_path) == start.type_stage.weights_sha256
     published = promote_candidate(reread, tmp_path / "user-models", version="9")
     final = load_card(published.source)
     assert final.type_weights_path.parent == tmp_path / "user-models"
-    assert sha256_of(final.type_weights_path) == start.type_stage.weights_sha256
+    assert file_sha256(final.type_weights_path) == start.type_stage.weights_sha256
 
 
 def test_a_damaged_type_stage_is_refused_naming_the_file(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
+from orthogui.io.export_images import ImageMode
 from orthogui.io.snapshot import (
-    ImageMode,
     SnapshotOptions,
     SnapshotRefused,
     check_reviewed,

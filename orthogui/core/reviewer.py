@@ -17,7 +17,7 @@ from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
 from orthogui.core.review import approve, set_category, set_state, unreviewed
 
 
-class ReviewController:
+class Reviewer:
     """Review edits for one project; ``user`` is stamped on every review state."""
 
     def __init__(self, model: ProjectModel, history: History, *, user: str) -> None:

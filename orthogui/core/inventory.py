@@ -21,8 +21,7 @@ from orthogui.core.annotation import ReviewState
 from orthogui.core.categories import SCREW_GROUP
 from orthogui.core.geometry import length_mm
 from orthogui.core.patient import MISSING, dicom_date, person_name, queue_group
-from orthogui.core.project import ImageRecord, ProjectModel
-from orthogui.io.header import SPACING_KEY
+from orthogui.core.project import SPACING_KEY, ImageRecord, ProjectModel
 
 Spacing = tuple[float, float]  # (row, column) in mm
 STUDY = "All images"  # the image column of the totals over every image
