@@ -150,6 +150,20 @@ def build_window(args: argparse.Namespace, *, predictor: Any = None) -> Any:
     return window
 
 
+def set_app_icon(app: Any) -> bool:
+    """The window and task-bar icon, and the desktop entry's name (Wayland finds the icon
+    through it; ``orthogui-cli desktop`` installs that entry). False when the icon is missing."""
+    from PySide6.QtGui import QIcon
+
+    app.setDesktopFileName("orthogui")
+    icon = QIcon(str(resource("icons", "orthogui.svg")))
+    if icon.isNull():  # a broken install: the app works with the platform's default icon
+        logging.getLogger("orthogui").warning("app icon missing: %s", resource("icons"))
+        return False
+    app.setWindowIcon(icon)
+    return True
+
+
 def create_application(argv: Sequence[str]) -> Any:
     from PySide6.QtWidgets import QApplication
 
@@ -157,6 +171,7 @@ def create_application(argv: Sequence[str]) -> Any:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    set_app_icon(app)
     qss = resource("style.qss")
     if qss.is_file():
         app.setStyleSheet(qss.read_text(encoding="utf-8"))  # type: ignore[attr-defined]

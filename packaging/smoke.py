@@ -1,5 +1,6 @@
-"""Smoke test of the frozen app: both binaries start, say their version, and the headless one
-reads a DICOM file with its pixels (codecs and data packages inside the bundle).
+"""Smoke test of the frozen app: both binaries start, say their version, the headless one
+reads a DICOM file with its pixels (codecs and data packages inside the bundle), and the
+desktop entry it installs starts the bundle's own ``orthogui`` with the shipped icon.
 
 Run: ``python packaging/smoke.py build/bundle/dist/orthogui`` (``make bundle`` does).
 """
@@ -10,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +46,13 @@ def main() -> int:
     info = json.loads(run([str(cli), "info", str(SAMPLE), "--json"]))
     if not info.get("pixel_sha256"):
         raise SystemExit(f"info gave no pixel hash: {info}")
+    with tempfile.TemporaryDirectory() as home:
+        run([str(cli), "desktop", "--data-home", home])
+        entry = (Path(home) / "applications" / "orthogui.desktop").read_text(encoding="utf-8")
+        if f"Exec={gui} %F" not in entry.splitlines():
+            raise SystemExit(f"the desktop entry does not start {gui}:\n{entry}")
+        if not (Path(home) / "icons/hicolor/scalable/apps/orthogui.svg").is_file():
+            raise SystemExit("the desktop entry's icon is missing")
     print(json.dumps({"bundle": str(folder), "version": version, "info_rows": info.get("rows")}))
     return 0
 
