@@ -1,6 +1,7 @@
 """Run in a fresh process (``QT_SCALE_FACTOR`` applies only before the application starts):
 show a 1-px checkerboard at one image pixel per device pixel and print the contrast the
-screen gets, as JSON."""
+screen gets, then a finding's outline over a flat film and how it reaches the screen, as
+JSON."""
 
 from __future__ import annotations
 
@@ -52,8 +53,68 @@ def main() -> None:
     rgba = np.frombuffer(ptr, np.uint8).reshape(h, shot.bytesPerLine())[:, : w * 4]
     grey = rgba.reshape(h, w, 4)[..., 1].astype(np.float64)
     centre = grey[h // 2 - 40 : h // 2 + 40, w // 2 - 40 : w // 2 + 40]
-    print(json.dumps({"ratio": ratio, "shot": [w, h], "std": float(centre.std())}))
+    result = {"ratio": ratio, "shot": [w, h], "std": float(centre.std())}
+    result.update(outline(app, view, ratio))
+    print(json.dumps(result))
     view.close()
+
+
+def grab(view: object) -> np.ndarray:
+    shot = view.viewport().grab().toImage()  # type: ignore[attr-defined]
+    w, h = shot.width(), shot.height()
+    rgba = np.frombuffer(shot.constBits(), np.uint8).reshape(h, shot.bytesPerLine())[:, : w * 4]
+    return rgba.reshape(h, w, 4)[..., :3].astype(np.float64)
+
+
+def settle(app: QApplication, seconds: float = 1.5) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def outline(app: QApplication, view: object, ratio: float) -> dict[str, object]:
+    """A box finding on a black film at 4 logical px per image px: the overlay image's
+    plan, and the outline's profile across its top edge in device pixels."""
+    from orthogui.core.annotation import Annotation
+    from orthogui.core.geometry import Box
+    from orthogui.core.history import History
+    from orthogui.core.project import ImageRecord, ProjectModel
+
+    rg = Radiograph(
+        path="flat.png",
+        format="png",
+        stored=np.zeros((64, 64), np.uint16),
+        bits_stored=12,
+        windows=(WindowPreset(2047.5, 4096.0, "full"),),
+    )
+    model = ProjectModel()
+    model.put_image(ImageRecord("flat", rg.path, width=64, height=64))
+    box = Annotation.human(image_id="flat", category="fracture", shape=Box(10.3, 20.3, 50.3, 40.3))
+    model.load([], [box])
+    view.attach(model, History(model), user="probe")  # type: ignore[attr-defined]
+    view.set_image(rg)  # type: ignore[attr-defined]
+    view.show_annotations_of("flat")  # type: ignore[attr-defined]
+    view.setTransform(QTransform.fromScale(4.0, 4.0))  # type: ignore[attr-defined]
+    view.centerOn(30.0, 30.0)  # type: ignore[attr-defined]
+    settle(app)
+    view.viewport().repaint()  # type: ignore[attr-defined]
+    app.processEvents()
+    rgb = grab(view)
+    lum = rgb.max(axis=2)  # the outline's colour on black
+    overlay = view.scene_.overlay.cache  # type: ignore[attr-defined]
+    plan = overlay.plan()
+    # A column through the middle of the top edge: the device pixels the outline lights
+    # above the box's translucent fill (the fill's own level is the mode below the edge).
+    h, w = lum.shape
+    col = lum[: h // 2, w // 2]
+    peak = int(np.argmax(col))
+    fill = float(np.median(col[peak + 4 : peak + 20]))
+    run = col[max(peak - 4, 0) : peak + 4]
+    return {
+        "overlay_ratio": None if plan is None else plan.ratio,
+        "outline_lit": [int(v) for v in run if v > fill + 12],
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """On a 200 % screen the film keeps every pixel: a 1-px checkerboard shown at one image pixel per
-device pixel keeps its full contrast at device pixel ratio 2, as at ratio 1 (a separate process
-per ratio: Qt reads ``QT_SCALE_FACTOR`` only when the application starts)."""
+device pixel keeps its full contrast at device pixel ratio 2, as at ratio 1; and the findings'
+outlines are drawn at device pixels too, not logical pixels blown up (a separate process per
+ratio: Qt reads ``QT_SCALE_FACTOR`` only when the application starts)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def test_one_pixel_detail_keeps_full_contrast(factor: str) -> None:
     assert result["shot"] == [300 * int(factor)] * 2  # the grab is in device pixels
     # Black and white pixels alternate: standard deviation 127.5 (0.0 when they blur to grey).
     assert result["std"] > 120.0
+    # The overlay is rendered at the screen's pixels; its outline keeps its on-screen width
+    # (about one logical pixel: as many device pixels as the ratio, plus antialiasing) and is
+    # not a logical rendering scaled up, which lights device pixels in equal pairs.
+    assert result["overlay_ratio"] == float(factor)
+    lit = result["outline_lit"]
+    assert int(factor) <= len(lit) <= int(factor) + 2, lit
+    assert len(set(lit)) == len(lit), lit

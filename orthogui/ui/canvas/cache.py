@@ -66,6 +66,7 @@ class Plan:
     y: float
     width: int  # image pixels
     height: int
+    ratio: float = 1.0  # device pixels per logical pixel it was planned for (pens scale by it)
 
     @property
     def rect(self) -> QRectF:
@@ -89,7 +90,7 @@ class Raster:
 Rasterize = Callable[[Plan], Raster]  # thread-safe: bound to an immutable snapshot
 # Draws the current content touching a scene area at a scale on a painter that maps scene
 # coordinates (GUI thread only: it may read the live content).
-Redraw = Callable[[QPainter, QRectF, float], None]
+Redraw = Callable[[QPainter, QRectF, float, float], None]  # painter, area, scale, ratio
 
 
 def plain_scale(t: QTransform) -> float:
@@ -129,6 +130,7 @@ def plan_for(
     *,
     grow: float = 1.0,
     margin: float = MARGIN,
+    ratio: float = 1.0,
 ) -> Plan:
     """Plan a rendering at ``scale`` for a view of transform ``t`` (a plain scale ``s`` and a
     translation): at ``scale == s`` its pixels align with the device's.
@@ -158,6 +160,7 @@ def plan_for(
         y=(dev.y() - st.dy()) / scale,
         width=max(dev.width(), 1),
         height=max(dev.height(), 1),
+        ratio=ratio,
     )
 
 
@@ -208,8 +211,9 @@ class DeviceCache:
         Draws the current content over a scene area (GUI thread); with it, ``mark_dirty``
         repaints changed areas in place. Without it every change must ``invalidate``.
     pad_px
-        How far (device pixels) the drawing of a shape may reach beyond the scene area
-        reported for it (pen width, antialiasing): changed areas grow by this much.
+        How far (logical pixels) the drawing of a shape may reach beyond the scene area
+        reported for it (pen width, antialiasing): changed areas grow by this much (times
+        the device pixel ratio of a ``device_pixels`` cache).
     device_pixels
         Render at the paint device's pixel ratio (HiDPI screens) instead of logical pixels.
     """
@@ -263,14 +267,14 @@ class DeviceCache:
             self.invalidate()
             return
         if self._raster is not None and self._plan is not None:
-            if self._inside(rects, self._bounds, self._plan.scale):
+            if self._inside(rects, self._bounds, self._plan):
                 self._dirty.extend(rects)
             else:
                 self.invalidate()
                 return
         if self.pending():
             flight = self._flight
-            if flight is not None and self._inside(rects, flight[1], flight[0].scale):
+            if flight is not None and self._inside(rects, flight[1], flight[0]):
                 self._flight_dirty.extend(rects)
             else:
                 self._drop_flight()
@@ -332,11 +336,11 @@ class DeviceCache:
         )
         covers = plan is not None and self._rect.contains(inner)
         if plan is not None and covers:
-            ratio = s / plan.scale
-            if abs(ratio - 1.0) < 1e-9:
+            k = s / plan.scale
+            if abs(k - 1.0) < 1e-9:
                 self._blit(painter, area)
                 return True
-            if zooming and 1.0 / STALE_RATIO <= ratio <= STALE_RATIO:
+            if zooming and 1.0 / STALE_RATIO <= k <= STALE_RATIO:
                 self._draw_scaled(painter, area)
                 return True
         if fallback and zooming:
@@ -346,7 +350,8 @@ class DeviceCache:
             # The content is unchanged (or the owner can draw it): render in the background
             # and show the last image (or the owner's drawing) until it lands.
             out = zooming and plan is not None and s < plan.view_scale
-            self._request(plan_for(t, s, area, bounds, viewport, grow=2.0 if out else 1.0), bounds)
+            grow = 2.0 if out else 1.0
+            self._request(plan_for(t, s, area, bounds, viewport, grow=grow, ratio=ratio), bounds)
             if fallback:
                 return False
             self._draw_scaled(painter, area)
@@ -356,11 +361,11 @@ class DeviceCache:
             # scale halves) reuse it.
             out = plan is not None and s < plan.view_scale
             grow = 2.0 if out else 1.0
-            p = plan_for(t, s / 2.0, area, bounds, viewport, grow=grow, margin=0.0)
+            p = plan_for(t, s / 2.0, area, bounds, viewport, grow=grow, margin=0.0, ratio=ratio)
             self._install(self._snapshot()(p), p, bounds)
             self._draw_scaled(painter, area)
         else:
-            p = plan_for(t, s, area, bounds, viewport)
+            p = plan_for(t, s, area, bounds, viewport, ratio=ratio)
             self._install(self._snapshot()(p), p, bounds)
             self._blit(painter, area)
         return True
@@ -378,8 +383,8 @@ class DeviceCache:
             self.invalidate()
 
     # -- internals -------------------------------------------------------------------------------
-    def _inside(self, rects: Sequence[QRectF], bounds: QRectF, scale: float) -> bool:
-        pad = self._pad_px / scale
+    def _inside(self, rects: Sequence[QRectF], bounds: QRectF, plan: Plan) -> bool:
+        pad = self._pad_px * plan.ratio / plan.scale
         return all(bounds.contains(r.adjusted(-pad, -pad, pad, pad)) for r in rects)
 
     def _repaint(self, raster: Raster, plan: Plan, rects: Sequence[QRectF]) -> bool:
@@ -397,7 +402,7 @@ class DeviceCache:
         assert redraw is not None
         image = raster.image
         t = plan.transform()
-        pad = math.ceil(self._pad_px)
+        pad = math.ceil(self._pad_px * plan.ratio)
         bounds = image.rect()
         dev = []
         for r in rects:
@@ -419,7 +424,7 @@ class DeviceCache:
             p.fillRect(a, Qt.GlobalColor.transparent)
             p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
             p.setTransform(t)
-            redraw(p, inv.mapRect(QRectF(a)), plan.scale)
+            redraw(p, inv.mapRect(QRectF(a)), plan.scale, plan.ratio)
         p.end()
         self.patches += len(areas)
         self.patched_px += px

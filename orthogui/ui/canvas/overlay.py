@@ -103,17 +103,26 @@ def _united(boxes: Iterable[tuple[float, float, float, float]]) -> QRectF:
     return QRectF(x0, y0, max(t[2] for t in b) - x0, max(t[3] for t in b) - y0)
 
 
-def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, scale: float) -> None:
+def draw_shapes(
+    painter: QPainter,
+    snaps: Sequence[ShapeSnap],
+    area: QRectF,
+    scale: float,
+    ratio: float = 1.0,
+) -> None:
     """The shapes whose drawing may touch ``area`` (scene): fills one by one in the order of
     ``snaps``, then outlines by style, styles in a fixed order (sorted by their key) and the
     shapes of one style in the order of ``snaps``. For every pixel the shapes covering it are
     drawn in the same order whatever the area, so a pass over part of an image (the overlay's
     incremental repaints) gives the pixels a pass over all of it gives.
 
-    On a worker thread it lets the GUI thread take the GIL every ``YIELD_EVERY`` polygons.
+    ``ratio`` is the device pixel ratio of an image rendered at device pixels: the outlines'
+    cosmetic pens widen by it, so that they keep their on-screen width on a HiDPI screen and
+    are drawn with its full sharpness. On a worker thread it lets the GUI thread take the GIL
+    every ``YIELD_EVERY`` polygons.
     """
     level = lod_level(scale)
-    reach = PEN_REACH_PX / scale if scale > 0 else 0.0
+    reach = PEN_REACH_PX * ratio / scale if scale > 0 else 0.0
     x0, y0 = area.left() - reach, area.top() - reach
     x1, y1 = area.right() + reach, area.bottom() + reach
     chosen = [
@@ -142,7 +151,11 @@ def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, sca
     painter.setBrush(Qt.BrushStyle.NoBrush)
     i = 0
     for _, group in sorted(groups.items()):
-        painter.setPen(group[0].pen)
+        pen = group[0].pen
+        if ratio != 1.0:
+            pen = QPen(pen)
+            pen.setWidthF(pen.widthF() * ratio)
+        painter.setPen(pen)
         for sn in group:
             painter.drawPolygon(sn.outline(level))
             i += 1
@@ -153,7 +166,7 @@ def draw_shapes(painter: QPainter, snaps: Sequence[ShapeSnap], area: QRectF, sca
 def rasterize_shapes(snaps: tuple[ShapeSnap, ...], plan: Plan) -> Raster:
     """The shapes under ``plan`` on a transparent image (safe on any thread)."""
     area = plan.rect
-    return painted(plan, lambda p: draw_shapes(p, snaps, area, plan.scale))
+    return painted(plan, lambda p: draw_shapes(p, snaps, area, plan.scale, plan.ratio))
 
 
 class ShapesOverlay(QGraphicsItem):
@@ -166,7 +179,11 @@ class ShapesOverlay(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self.cache = DeviceCache(
-            self._snapshot, channel="overlay", redraw=self._redraw, pad_px=PEN_REACH_PX
+            self._snapshot,
+            channel="overlay",
+            redraw=self._redraw,
+            pad_px=PEN_REACH_PX,
+            device_pixels=True,  # sharp outlines on a HiDPI screen, same on-screen width
         )
         self.cache.on_ready = self.update
         self.zooming = False  # set by the scene during an interactive zoom
@@ -295,9 +312,9 @@ class ShapesOverlay(QGraphicsItem):
     def _snapshot(self) -> Rasterize:
         return partial(rasterize_shapes, self.snaps())
 
-    def _redraw(self, painter: QPainter, area: QRectF, scale: float) -> None:
+    def _redraw(self, painter: QPainter, area: QRectF, scale: float, ratio: float) -> None:
         """The current shapes touching ``area`` (the cache's in-place repaints)."""
-        draw_shapes(painter, self.snaps(), area, scale)
+        draw_shapes(painter, self.snaps(), area, scale, ratio)
 
     def _paint_labels(self, painter: QPainter, area: QRectF) -> None:
         """The labels over ``area``, drawn every frame (not cached) so that they keep their
