@@ -141,7 +141,9 @@ def _base_card(job: TrainingJob) -> tuple[ModelCard, ModelCard | None]:
             raise JobError(
                 job.source or "<job>", "categories", "differ from the start card's categories"
             )
-        return replace(current, metrics={}, source=None), current
+        # The source stays until the candidate is saved: its type stage's weights are found
+        # beside the start card and copied beside the candidate (ml.weights.carry_type_stage).
+        return replace(current, metrics={}), current
     shapes = {c.name: c.shape for c in DEFAULT_CATEGORIES}
     group_of = {m: g for g, members in job.category_groups.items() for m in members}
     cats: list[CardCategory] = []

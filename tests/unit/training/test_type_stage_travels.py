@@ -64,3 +64,65 @@ def test_a_damaged_type_stage_is_refused_naming_the_file(tmp_path: Path) -> None
     start.type_weights_path.unlink()
     with pytest.raises(ModelLoadError, match="missing"):
         save_weights(model, replace(start, version="9"), tmp_path / "candidate")
+
+
+def test_a_fine_tune_from_a_typed_card_elsewhere_publishes_with_its_type_stage(
+    write_job, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's own path: the start card lies in another folder than the working one (as
+    the installed model does), and the candidate still finds and carries its type stage."""
+    from safetensors.torch import save_file
+
+    from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+    from orthogui.io.fileops import file_sha256
+    from orthogui.ml.card import TypeStage, load_card, save_card
+    from orthogui.training.job import load_job
+    from orthogui.training.worker import run_job
+
+    screws = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
+    others = [n for n in DEFAULT_CATEGORIES.names() if n not in screws]
+    groups = {"screw": list(screws)}
+    first = run_job(
+        load_job(
+            write_job(
+                hyper={"max_steps": 1},
+                output=str(tmp_path / "run0"),
+                category_groups=groups,
+                categories=[*screws, *others],
+            )
+        ),
+        emit=lambda _event: None,
+    )
+    assert first.card is not None and first.card.source is not None
+    installed = tmp_path / "installed"
+    installed.mkdir()
+    for f in first.card.source.parent.glob(first.card.source.stem + ".*"):
+        (installed / f.name).write_bytes(f.read_bytes())
+    types = installed / "start.types.safetensors"
+    save_file({"w": torch.arange(6, dtype=torch.float32)}, str(types))
+    base = load_card(installed / first.card.source.name)
+    assert any(c.covers for c in base.categories)
+    start = save_card(
+        replace(base, type_stage=TypeStage(screws, types.name, file_sha256(types))),
+        installed / "start.json",
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the app's working folder is not the models folder
+    tuned = run_job(
+        load_job(
+            write_job(
+                hyper={"max_steps": 1},
+                output=str(tmp_path / "run1"),
+                start_card=str(start.source),
+                category_groups=groups,
+                categories=[c.project_category for c in start.categories],
+            )
+        ),
+        emit=lambda _event: None,
+    )
+    assert tuned.card is not None and tuned.card.source is not None
+    again = load_card(tuned.card.source)
+    assert again.type_weights_path is not None
+    assert again.type_weights_path.parent == tuned.card.source.parent
+    assert file_sha256(again.type_weights_path) == file_sha256(types)
