@@ -35,7 +35,7 @@ def run(args: list[str]) -> str:
 def main() -> int:
     folder = Path(
         sys.argv[1] if len(sys.argv) > 1 else ROOT / "build" / "bundle" / "dist" / "orthogui"
-    )
+    ).resolve()
     cli, gui = folder / "orthogui-cli", folder / "orthogui"
     for exe in (cli, gui):
         if not exe.is_file():
