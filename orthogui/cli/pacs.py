@@ -1,5 +1,6 @@
 """``orthogui pacs query|retrieve|send``: find studies on a PACS, fetch one into a folder (and a
-project), send the reviewed findings of approved images back as DICOM SR - over DICOMweb.
+project), send the reviewed findings of approved images back as DICOM SR and SEG - over
+DICOMweb.
 
 The server is ``--url`` (or ``$ORTHOGUI_PACS_URL``); credentials come from the environment
 only (``$ORTHOGUI_PACS_USER`` / ``$ORTHOGUI_PACS_PASSWORD``, or ``$ORTHOGUI_PACS_TOKEN``), so
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from orthogui.io.store import ProjectStore
 
 COMMAND = "pacs"
-HELP = "PACS over DICOMweb: query studies, retrieve a study, send reviewed findings as DICOM SR."
+HELP = "PACS over DICOMweb: query, retrieve a study, send reviewed findings (DICOM SR + SEG)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--project", type=Path, default=None, help="add the images to this project")
 
     s = actions.add_parser(
-        "send", parents=[server], help="send approved images' findings as DICOM SR (STOW-RS)"
+        "send",
+        parents=[server],
+        help="send approved images' findings as DICOM SR and SEG (STOW-RS)",
     )
     s.add_argument("--project", type=Path, required=True)
     s.add_argument(
@@ -67,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="image id or file name (repeatable); default: every approved DICOM image",
     )
     s.add_argument("--reviewer", default=None, help="person observer (default: the reviewer)")
-    s.add_argument("--save", type=Path, default=None, help="also write each SR into this folder")
+    s.add_argument(
+        "--save", type=Path, default=None, help="also write each SR and SEG into this folder"
+    )
     s.add_argument("--dry-run", action="store_true", help="build (and --save) but do not send")
 
 
@@ -159,32 +165,35 @@ def _chosen_images(store: ProjectStore, wanted: list[str]) -> list[str]:
 
 
 def _send(args: argparse.Namespace, server: PacsServer | None) -> int:
-    from orthogui.io.dicom_sr import SrRefused, sr_for_image
+    from orthogui.io.dicom_sr import SrRefused
     from orthogui.io.pacs import store as stow
+    from orthogui.io.pacs_results import results_for_image
     from orthogui.io.store import ProjectStore
 
-    reports = []
+    results = []
     with ProjectStore.open(args.project, read_only=True) as project:
         for image_id in _chosen_images(project, args.image):
             try:
-                reports.append(sr_for_image(project, image_id, reviewer=args.reviewer))
-            except SrRefused as exc:
+                results.extend(results_for_image(project, image_id, reviewer=args.reviewer))
+            except SrRefused as exc:  # a SEG refusal is one too
                 if args.image:  # asked for by name: a refusal is an error
                     raise
                 print(f"skipped: {exc}", file=sys.stderr)
-    if not reports:
+    if not results:
         raise ValueError(f"{args.project}: no approved DICOM image with reviewed findings")
     if args.save is not None:
         args.save.mkdir(parents=True, exist_ok=True)
-        for sr in reports:
-            sr.save_as(args.save / f"{sr.SOPInstanceUID}.dcm", enforce_file_format=True)
+        for ds in results:
+            ds.save_as(args.save / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+    count = Counter(str(ds.Modality) for ds in results)
+    what = " and ".join(f"{n} {modality}" for modality, n in count.items())
     if server is None:
-        print(f"built {len(reports)} SR(s); not sent (--dry-run)")
+        print(f"built {what}; not sent (--dry-run)")
         return 0
-    result = stow(server, reports)
-    print(f"sent {len(result.stored)} SR(s) to {server.label}")
-    for sr in reports:
-        print(f"  study {sr.StudyInstanceUID}  SR {sr.SOPInstanceUID}")
+    result = stow(server, results)
+    print(f"sent {what} ({len(result.stored)} object(s)) to {server.label}")
+    for ds in results:
+        print(f"  study {ds.StudyInstanceUID}  {ds.Modality} {ds.SOPInstanceUID}")
     return 0
 
 

@@ -47,6 +47,9 @@ ORTHOGUI_CODES: dict[str, tuple[str, str]] = {
     "cannulated_screw": ("SCRW-CANNULATED", "Cannulated screw"),
     "compression_screw": ("SCRW-COMPRESSION", "Compression screw"),
     "vertebral_compression_fracture": ("VCF", "Vertebral compression fracture"),
+    # The segmented property category (DICOM SEG) of a project's own category that is neither
+    # a screw (SCT "Physical object") nor a fracture (SCT "Morphologically abnormal structure").
+    "finding": ("FINDING", "Finding"),
 }
 #: Standard codes: (scheme, value, meaning) by category name or concept.
 STANDARD_CODES: dict[str, tuple[str, str, str]] = {
@@ -121,8 +124,12 @@ def finding_codes(category: str, *, group: str = "") -> tuple[CodedConcept, Code
     return _private(category, category.replace("_", " ")), None
 
 
-def _category_of(finding_type: tuple[str, str, str], screw_type: tuple[str, str] | None) -> str:
-    """Back from codes to a category name ("" when not ours)."""
+def category_of(finding_type: tuple[str, str, str], screw_type: tuple[str, str] | None) -> str:
+    """Back from codes to a category name ("" when not ours).
+
+    ``finding_type`` is (scheme, value, meaning); ``screw_type`` the (value, meaning) of the
+    private screw-type code, or None.
+    """
     scheme, value, _ = finding_type
     if screw_type is not None:
         value, scheme = screw_type[0], PRIVATE_SCHEME
@@ -176,7 +183,7 @@ def reviewed(annotations: Sequence[Annotation]) -> list[Annotation]:
     return [a for a in annotations if a.review.state in _REVIEWED]
 
 
-def _person_name(name: str) -> str:
+def person_name(name: str) -> str:
     """A DICOM PN: a login such as ``jdoe`` becomes the family name ``jdoe^`` (one component)."""
     return name if "^" in name or "=" in name else f"{name}^"
 
@@ -189,7 +196,7 @@ def _observers(findings: Sequence[Annotation], reviewer: str) -> Any:
     person = sr.ObserverContext(
         observer_type=codes.DCM.Person,
         observer_identifying_attributes=sr.PersonObserverIdentifyingAttributes(
-            name=_person_name(reviewer)
+            name=person_name(reviewer)
         ),
     )
     models = Counter(
@@ -352,6 +359,27 @@ def sr_for_image(
         The image is not approved, its file is not DICOM, or nothing on it is reviewed (the
         message names the file).
     """
+    path, source = approved_source(store, image_id, what="SR")
+    annotations = store.model.annotations(image_id)
+    if reviewer is None:
+        reviewer = default_reviewer(store, annotations)
+    try:
+        return build_measurement_report(
+            source, annotations, reviewer=reviewer, categories=store.model.categories
+        )
+    except SrRefused as exc:
+        raise SrRefused(f"{path}: {exc}") from exc
+
+
+def approved_source(store: ProjectStore, image_id: str, *, what: str) -> tuple[Path, Dataset]:
+    """The file and DICOM header (no pixels) of an approved DICOM image of a project.
+
+    Raises
+    ------
+    SrRefused
+        The image is not approved or its file is not DICOM (the message names the file and
+        ``what`` could not be made, e.g. ``"SR"``).
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -362,17 +390,14 @@ def sr_for_image(
     try:
         source = pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, OSError) as exc:
-        raise SrRefused(f"{path}: not a DICOM image, no SR can refer to it ({exc})") from exc
-    annotations = store.model.annotations(image_id)
-    if reviewer is None:
-        names = Counter(a.review.by for a in reviewed(annotations) if a.review.by)
-        reviewer = names.most_common(1)[0][0] if names else store.user
-    try:
-        return build_measurement_report(
-            source, annotations, reviewer=reviewer, categories=store.model.categories
-        )
-    except SrRefused as exc:
-        raise SrRefused(f"{path}: {exc}") from exc
+        raise SrRefused(f"{path}: not a DICOM image, no {what} can refer to it ({exc})") from exc
+    return path, source
+
+
+def default_reviewer(store: ProjectStore, annotations: Sequence[Annotation]) -> str:
+    """Who reviewed most of the reviewed findings, else the project's user."""
+    names = Counter(a.review.by for a in reviewed(annotations) if a.review.by)
+    return names.most_common(1)[0][0] if names else store.user
 
 
 # -- reading back -----------------------------------------------------------------------------
@@ -424,7 +449,7 @@ def read_findings(sr_dataset: Dataset | str | Path) -> list[SrFinding]:
             SrFinding(
                 tracking_id=str(g.tracking_identifier or ""),
                 tracking_uid=str(g.tracking_uid or ""),
-                category=_category_of(finding_type, screw),
+                category=category_of(finding_type, screw),
                 finding_type=finding_type,
                 graphic_type=str(roi.graphic_type.value) if roi is not None else "",
                 points=points,

@@ -8,6 +8,7 @@ destination folder. No Qt here: the dialog (when there is one) runs these on a w
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -44,6 +45,8 @@ _HTTP_REASONS = {
     413: "413 Payload Too Large: the server refused the upload's size",
     415: "415 Unsupported Media Type",
 }
+# What requests/urllib3 say when the server went away in the middle of a request.
+_DROPPED = ("RemoteDisconnected", "Connection aborted", "ConnectionResetError", "reset by peer")
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,17 @@ def _reason(exc: BaseException) -> str:
 
     if isinstance(exc, requests.Timeout):
         return "timeout: no answer in time"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection lost during the transfer: the server closed it before the end"
     if isinstance(exc, requests.ConnectionError):
         text = str(exc)
         if "refused" in text.lower():
             return "connection refused (is the server running, is the port right?)"
+        if any(k in text for k in _DROPPED):
+            return (
+                "connection lost: the server closed it without an answer "
+                "(did it stop, is the port its HTTP port?)"
+            )
         if "Name or service not known" in text or "getaddrinfo" in text:
             return "cannot connect: unknown host name"
         return f"cannot connect: {_short(text)}"
@@ -165,11 +175,14 @@ def _short(text: str) -> str:
 def _request(server: PacsServer, what: str) -> Iterator[None]:
     """Turn every failure of the body into ``PacsError(server, "<what>: <reason>")``."""
     import requests
+    from pydicom.errors import InvalidDicomError
 
     try:
         yield
     except PacsError:
         raise
+    except InvalidDicomError as exc:  # an instance that is not a DICOM file (PS3.10)
+        raise PacsError(server, f"{what}: not a DICOM file: {_short(str(exc))}") from exc
     except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PacsError(server, f"{what}: {_reason(exc)}") from exc
 
@@ -356,16 +369,42 @@ def retrieve_study(
     dest = Path(dest_folder)
     client = _client(server)
     wanted = _instances(server, client, study_uid)
+    created = _missing_folders(dest)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".orthogui-retrieve-", dir=dest))
     except OSError as exc:
+        _remove_empty(created)
         raise PacsError(server, f"cannot write {dest}: {exc.strerror or exc}") from exc
+    done = False
     try:
-        relative = _download(server, client, study_uid, wanted, staging, progress, cancelled)
-        return _move_into_place(server, staging, dest, relative)
+        staged = _download(server, client, study_uid, wanted, staging, progress, cancelled)
+        written = _move_into_place(server, dest, staged)
+        done = True
+        return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:  # the folders this retrieve made go too, when nothing else is in them
+            _remove_empty(created)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove each folder (deepest first) if it is empty; leave it otherwise."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): its parents are not empty either
 
 
 def _download(
@@ -376,20 +415,22 @@ def _download(
     staging: Path,
     progress: ProgressFn | None,
     cancelled: CancelFn | None,
-) -> list[Path]:
+) -> list[tuple[Path, Path]]:
+    """Fetch each instance into a flat ``staging`` folder, fsynced; (staged file, path of
+    the file relative to the destination) in the server's order."""
     total = len(wanted)
-    relative: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
     for n, (series_uid, sop_uid) in enumerate(wanted):
         if cancelled is not None and cancelled():
             raise PacsCancelled(server, f"retrieve of study {study_uid} cancelled")
         if progress is not None:
             progress(n, total)
-        with _request(server, f"retrieve of instance {sop_uid} failed"):
+        where = f"retrieve of study {study_uid} failed at instance {n + 1} of {total} ({sop_uid})"
+        with _request(server, where):
             ds = client.retrieve_instance(study_uid, series_uid, sop_uid, media_types=_AS_STORED)
         rel = Path(_safe_uid(study_uid), _safe_uid(series_uid), f"{_safe_uid(sop_uid)}.dcm")
-        out = staging / rel
+        out = staging / f"{n:06d}.dcm"
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
             ds.save_as(out, enforce_file_format=True)
             fsync_file(out)
         except OSError as exc:
@@ -398,35 +439,62 @@ def _download(
             raise PacsError(
                 server, f"instance {sop_uid} cannot be saved: {_short(str(exc))}"
             ) from exc
-        relative.append(rel)
+        staged.append((out, rel))
     if progress is not None:
         progress(total, total)
-    return relative
+    return staged
 
 
-def _move_into_place(
-    server: PacsServer, staging: Path, dest: Path, relative: list[Path]
-) -> list[Path]:
+def _move_into_place(server: PacsServer, dest: Path, staged: list[tuple[Path, Path]]) -> list[Path]:
     """Rename each staged (already fsynced) file into ``dest`` (same file system: atomic per
     file); all of them or none. A move of many files, so not ``orthogui.io.fileops``' one
     atomic write; the folders are fsynced after it so the renames survive a power cut."""
     moved: list[Path] = []
+    made: list[Path] = []
     try:
-        for rel in relative:
+        for source, rel in staged:
             target = dest / rel
+            made[:0] = _missing_folders(target.parent)  # deepest first overall
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / rel, target)
+            os.replace(source, target)
             moved.append(target)
         for folder in sorted({p.parent for p in moved}):
             fsync_dir(folder)
     except OSError as exc:
         for path in moved:  # all or nothing: take back what was moved already
             path.unlink(missing_ok=True)
+        for folder in sorted(set(made), key=lambda f: len(f.parts), reverse=True):
+            _remove_empty([folder])
         raise PacsError(server, f"cannot write into {dest}: {exc.strerror or exc}") from exc
     return moved
 
 
 # -- STOW-RS ----------------------------------------------------------------------------------
+def _as_part10(server: PacsServer, ds: Dataset) -> Dataset:
+    """A shallow copy of ``ds`` that ``dcmwrite`` writes as a DICOM file (PS3.10: preamble,
+    "DICM", complete file meta), as STOW-RS wants: a PACS such as Orthanc stores the bytes it
+    gets, and a dataset made in memory (no preamble) would come back unreadable.
+    ``ds`` itself is left as it is."""
+    from pydicom.dataset import FileMetaDataset, validate_file_meta
+
+    sop_class, sop_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+    if not sop_class or not sop_instance:
+        raise PacsError(server, "store failed: a dataset without SOP Class or Instance UID")
+    meta = copy.deepcopy(getattr(ds, "file_meta", None) or FileMetaDataset())  # small
+    if "TransferSyntaxUID" not in meta:
+        raise PacsError(server, f"store failed: instance {sop_instance} has no transfer syntax")
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    try:
+        validate_file_meta(meta, enforce_standard=True)  # adds the version and implementation
+    except (AttributeError, ValueError) as exc:
+        raise PacsError(server, f"store failed: instance {sop_instance}: {exc}") from exc
+    out = copy.copy(ds)  # shares the elements: only the preamble and file meta are its own
+    out.file_meta = meta
+    out.preamble = getattr(ds, "preamble", None) or b"\0" * 128
+    return out
+
+
 def store(server: PacsServer, datasets: Sequence[Dataset]) -> StoreResult:
     """Send DICOM objects to the PACS (STOW-RS), all in one request.
 
@@ -450,8 +518,9 @@ def store(server: PacsServer, datasets: Sequence[Dataset]) -> StoreResult:
     """
     if not datasets:
         return StoreResult(())
+    files = [_as_part10(server, ds) for ds in datasets]
     with _request(server, "store failed"):
-        answer = _client(server).store_instances(list(datasets))
+        answer = _client(server).store_instances(files)
         failed = list(getattr(answer, "FailedSOPSequence", []) or [])
         stored = tuple(
             str(item.ReferencedSOPInstanceUID)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from orthogui.io.dicom_seg import seg_for_image
 from orthogui.io.dicom_sr import sr_for_image
 from orthogui.io.store import ProjectStore
 
@@ -14,9 +15,13 @@ def results_for_image(
     store: ProjectStore, image_id: str, *, reviewer: str | None = None
 ) -> list[Dataset]:
     """The result objects of one approved DICOM image of ``store``: its measurement report
-    (TID 1500 SR).
+    (TID 1500 SR), then the segmentation of its findings (binary SEG, one segment per
+    category), both in new series of the image's study.
 
-    Raises ``SrRefused`` naming the file when the image is not approved, not DICOM, or has no
-    reviewed finding.
+    Raises ``SrRefused`` (``SegRefused`` is one) naming the file when the image is not
+    approved, not DICOM, or has no reviewed finding (inside the image).
     """
-    return [sr_for_image(store, image_id, reviewer=reviewer)]
+    return [
+        sr_for_image(store, image_id, reviewer=reviewer),
+        seg_for_image(store, image_id, reviewer=reviewer),
+    ]

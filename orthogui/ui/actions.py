@@ -36,6 +36,20 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
     S("open_project", "File", "&Open project…", ("Ctrl+O",), "Open a project file", toolbar=True),
     S("open_files", "File", "Open &files…", ("Ctrl+Shift+O",), "Add radiographs to the project"),
     S("open_folder", "File", "Open fol&der…", ("Ctrl+Alt+O",), "Add every radiograph of a folder"),
+    S(
+        "open_pacs",
+        "File",
+        "Open from &PACS…",
+        (),
+        "Search a PACS (DICOMweb) for studies and retrieve their images into the project",
+    ),
+    S(
+        "pacs_servers",
+        "File",
+        "PACS ser&vers…",
+        (),
+        "Add, edit or remove the PACS servers (name, DICOMweb URL, sign-in)",
+    ),
     S("inventory", "File", "Screw &inventory…", ("Ctrl+I",), "Count screws by type and length"),
     S("export_inventory", "File", "&Export inventory CSV…", ("Ctrl+E",), "Write the inventory"),
     S(
@@ -198,6 +212,14 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         ("P", "Shift+Tab"),
         "Select and centre the previous finding",
     ),
+    S(
+        "send_to_pacs",
+        "Review",
+        "&Send results to PACS…",
+        (),
+        "Send the reviewed findings of the approved image (or of the approved images selected "
+        "in the queue) to a PACS as DICOM objects",
+    ),
     S("next_image", "Review", "Next &image", ("PgDown",), "Open the next image of the queue"),
     S("prev_image", "Review", "Previous i&mage", ("PgUp",), "Open the previous image of the queue"),
     S(
@@ -300,7 +322,7 @@ def build_actions(
             act.setIconText(s.text.replace("&", "").rstrip("…"))
             toolbar.addAction(act)
         actions[s.name] = act
-        if s.name in ("open_folder", "export_inventory", "import_annotations"):
+        if s.name in ("open_folder", "pacs_servers", "export_inventory", "import_annotations"):
             menus[s.menu].addSeparator()
     menus["View"].addSeparator()
     presets = menus["View"].addMenu("Window &presets")

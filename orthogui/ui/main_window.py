@@ -30,6 +30,7 @@ from orthogui.ui.controllers.dataset_io import DatasetIOController
 from orthogui.ui.controllers.loader import ImageLoader
 from orthogui.ui.controllers.logs import install_help_menu
 from orthogui.ui.controllers.models import install_model_menu
+from orthogui.ui.controllers.pacs import PacsController
 from orthogui.ui.controllers.patient import PatientDisplay
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
@@ -101,6 +102,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.action_map = build_actions(self, self._handlers())
         add_category_actions(self, self.model.categories, self.type_key, self.action_map)
         self.dataset_io = DatasetIOController.install(self)  # File: export COCO, import
+        self.pacs = PacsController.install(self)  # File: open from PACS, servers; send results
         presets_menu = self.findChild(QMenu, "menu_window_presets")
         assert presets_menu is not None, "the View menu has no window presets"
         self.presets = WindowPresets(presets_menu, self.canvas)
@@ -479,6 +481,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.predict.shutdown()
         self.scan.shutdown()
         self.dataset_io.shutdown()
+        self.pacs.shutdown()
         self._disconnect_model()
         self.store.close()
         MainWindow.windows.discard(self)

@@ -78,7 +78,19 @@ class Services:
     model_loader: ModelLoader = no_model_loader
     models_dir: Path = field(default_factory=default_models_dir)
     """Installed model cards (``$ORTHOGUI_MODELS_DIR`` or the shipped ``models/``)."""
+    session_secrets: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Secrets kept for this session only (PACS passwords when no OS keyring is usable):
+    never written to disk, shared by the windows of the session."""
+
+    def app_settings(self) -> QSettings:
+        """``settings``, else the app's own settings file (a window built without settings)."""
+        if self.settings is not None:
+            return self.settings
+        from orthogui.ui.locations import config_dir
+
+        return QSettings(str(config_dir() / "orthogui.ini"), QSettings.Format.IniFormat)
 
     def for_project(self, store: ProjectStore) -> Services:
-        """The same reviewer, settings, reader and model loader on another project."""
+        """The same reviewer, settings, reader, model loader and session secrets on another
+        project."""
         return replace(self, store=store)

@@ -1,17 +1,24 @@
 """The PACS round trip against a real Orthanc (DICOMweb): store the DICOM fixtures, find them by
-patient ID, retrieve them into a project with the same pixels, send a reviewed finding back as
-SR and find its series; wrong password, unknown study, cancel and a stopped server fail as one
-``PacsError`` naming the server. Skipped without Orthanc (``scripts/orthanc.sh install``).
+patient ID, retrieve them into a project with the same pixels, send reviewed findings back as
+SR and SEG and find both series; wrong password, unknown study, cancel and a stopped server
+fail as one ``PacsError`` naming the server. Skipped without Orthanc
+(``scripts/orthanc.sh install``).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import highdicom as hd
+import numpy as np
 import pydicom
 import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import generate_uid
 
 from orthogui.cli import main
 from orthogui.core.annotation import Annotation, Prediction, Review, ReviewState
@@ -19,8 +26,10 @@ from orthogui.core.commands import AddAnnotations
 from orthogui.core.geometry import Polygon
 from orthogui.core.project import ImageStatus
 from orthogui.core.review import approve, set_state
-from orthogui.io.dicom_sr import read_findings
+from orthogui.io.dicom_seg import SEG_SERIES_DESCRIPTION, read_masks
+from orthogui.io.dicom_sr import SR_SERIES_DESCRIPTION, read_findings
 from orthogui.io.files import records_for
+from orthogui.io.masks import polygons_to_mask
 from orthogui.io.pacs import (
     PacsCancelled,
     PacsError,
@@ -155,7 +164,7 @@ def _reviewed_project(tmp_path: Path, files: list[Path]) -> tuple[Path, str]:
     return path, rec.id
 
 
-def test_send_sr_then_find_its_series(
+def test_send_sr_and_seg_then_find_both_series(
     orthanc: Orthanc,
     stored: dict[str, Path],
     tmp_path: Path,
@@ -174,13 +183,16 @@ def test_send_sr_then_find_its_series(
     rc = main(["pacs", "send", *url, "--project", str(project), "--image", image_id])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "sent 1 SR(s) to test-orthanc" in out
+    assert "sent 1 SR and 1 SEG (2 object(s)) to test-orthanc" in out
 
-    new = [s for s in query_series(server, rg2.study_uid) if s.series_uid not in before]
-    assert len(new) == 1 and new[0].modality == "SR"
-    assert new[0].description == "OrthoGUI reviewed findings"
-    sr_files = retrieve_study(server, rg2.study_uid, tmp_path / "again")
-    (sr_file,) = [p for p in sr_files if p.parent.name == new[0].series_uid]
+    new = {s.modality: s for s in query_series(server, rg2.study_uid) if s.series_uid not in before}
+    assert set(new) == {"SR", "SEG"}
+    assert new["SR"].description == SR_SERIES_DESCRIPTION
+    assert new["SEG"].description == SEG_SERIES_DESCRIPTION
+    again = retrieve_study(server, rg2.study_uid, tmp_path / "again")
+    (sr_file,) = [p for p in again if p.parent.name == new["SR"].series_uid]
+    (seg_file,) = [p for p in again if p.parent.name == new["SEG"].series_uid]
+
     findings = {f.category: f for f in read_findings(sr_file)}
     assert set(findings) == {"locking_screw", "vertebral_compression_fracture"}
     assert findings["locking_screw"].length_mm == pytest.approx(
@@ -189,11 +201,54 @@ def test_send_sr_then_find_its_series(
     assert findings["vertebral_compression_fracture"].vertebra_level == "L2"
     assert findings["vertebral_compression_fracture"].algorithm == ("orthonet", "3.1")
     assert {f.source_sop_instance_uid for f in findings.values()} == {jply}
+    dsrdump = shutil.which("dsrdump")
+    if dsrdump is not None:  # dcmtk parses what the PACS gave back
+        result = subprocess.run([dsrdump, str(sr_file)], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0 and "E:" not in result.stderr, result.stderr
+        assert result.stdout.count('"Measurement Group"') == 2
+
+    seg = hd.seg.segread(seg_file)
+    assert seg.get_source_image_uids()[0][2] == jply
+    source = pydicom.dcmread(files[0], stop_before_pixels=True)
+    shape = (int(source.Rows), int(source.Columns))
+    with ProjectStore.open(project, read_only=True) as reviewed:
+        expected = {
+            a.category: polygons_to_mask([a.shape], shape)
+            for a in reviewed.model.annotations(image_id)
+            if isinstance(a.shape, Polygon)
+        }
+    masks = read_masks(seg_file)
+    assert set(masks) == set(expected)
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(masks[name], mask)
 
     rc = main(["pacs", "query", *url, "--patient-id", RG2_PATIENT, "--series", "--json"])
     listed = json.loads(capsys.readouterr().out)
     assert rc == 0
-    assert new[0].series_uid in {s["series_uid"] for s in listed[0]["series"]}
+    modalities = {s["series_uid"]: s["modality"] for s in listed[0]["series"]}
+    assert modalities[new["SR"].series_uid] == "SR"
+    assert modalities[new["SEG"].series_uid] == "SEG"
+
+
+def test_a_dataset_made_in_memory_is_stored_as_a_dicom_file(
+    orthanc: Orthanc, tmp_path: Path
+) -> None:
+    ds = pydicom.dcmread(DICOM / "77654033_CR2_6247.dcm")
+    made = Dataset()  # no preamble, file meta without its optional parts: not yet a file
+    made.update(ds)
+    made.file_meta = FileMetaDataset()
+    made.file_meta.TransferSyntaxUID = ds.file_meta.TransferSyntaxUID
+    made.StudyInstanceUID, made.SeriesInstanceUID = generate_uid(), generate_uid()
+    made.SOPInstanceUID = generate_uid()
+    assert store(orthanc.server(), [made]).stored == (made.SOPInstanceUID,)
+    assert not hasattr(made, "preamble") and list(made.file_meta.keys()) == [0x00020010]
+
+    (path,) = retrieve_study(orthanc.server(), made.StudyInstanceUID, tmp_path)
+    raw = path.read_bytes()
+    assert raw[128:132] == b"DICM"  # what the PACS kept is a DICOM file
+    back = pydicom.dcmread(path)
+    assert back.file_meta.MediaStorageSOPInstanceUID == made.SOPInstanceUID
+    assert _pixels(path) == _pixels(DICOM / "77654033_CR2_6247.dcm")
 
 
 def test_wrong_password_is_401_naming_the_server(orthanc: Orthanc) -> None:
