@@ -1,10 +1,11 @@
 """``orthogui pacs query|retrieve|send``: find studies on a PACS, fetch one into a folder (and a
 project), send the reviewed findings of approved images back as DICOM SR and SEG - over
-DICOMweb.
+DICOMweb or DIMSE.
 
-The server is ``--url`` (or ``$ORTHOGUI_PACS_URL``); credentials come from the environment
-only (``$ORTHOGUI_PACS_USER`` / ``$ORTHOGUI_PACS_PASSWORD``, or ``$ORTHOGUI_PACS_TOKEN``), so
-they never show in the process list.
+The server is ``--url`` (or ``$ORTHOGUI_PACS_URL``) for DICOMweb, whose credentials come from
+the environment only (``$ORTHOGUI_PACS_USER`` / ``$ORTHOGUI_PACS_PASSWORD``, or
+``$ORTHOGUI_PACS_TOKEN``), so they never show in the process list; or ``--dimse HOST:PORT
+--aet CALLED [--our-aet CALLING]`` for a PACS that speaks DIMSE only (C-FIND, C-GET, C-STORE).
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orthogui.io.pacs import PacsServer
+    from pydicom.dataset import Dataset
+
+    from orthogui.io.dimse import DimseServer
+    from orthogui.io.pacs import PacsServer, SeriesRow, StoreResult, StudyRow
     from orthogui.io.store import ProjectStore
 
+    Server = PacsServer | DimseServer
+
 COMMAND = "pacs"
-HELP = "PACS over DICOMweb: query, retrieve a study, send reviewed findings (DICOM SR + SEG)."
+HELP = (
+    "PACS over DICOMweb or DIMSE: query, retrieve a study, send reviewed findings (DICOM SR + SEG)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     server = argparse.ArgumentParser(add_help=False)
     server.add_argument(
         "--url",
-        default=os.environ.get("ORTHOGUI_PACS_URL", ""),
+        default=None,
         help="DICOMweb root, e.g. http://pacs:8042/dicom-web (default $ORTHOGUI_PACS_URL)",
+    )
+    server.add_argument(
+        "--dimse",
+        default=None,
+        metavar="HOST:PORT",
+        help="a PACS's DICOM (DIMSE) port instead of --url, e.g. pacs:104; needs --aet",
+    )
+    server.add_argument("--aet", default="", help="with --dimse: the PACS's AE title (called)")
+    server.add_argument(
+        "--our-aet", default="ORTHOGUI", help="with --dimse: our AE title (calling; ORTHOGUI)"
     )
     server.add_argument("--name", default="", help="the server's name in messages")
     server.add_argument(
@@ -43,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--timeout", type=float, default=20.0, help="seconds per request")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    q = actions.add_parser("query", parents=[server], help="find studies (QIDO-RS)")
+    q = actions.add_parser("query", parents=[server], help="find studies (QIDO-RS / C-FIND)")
     q.add_argument("--patient-id", default=None)
     q.add_argument("--patient-name", default=None, help="wildcards * and ? allowed")
     q.add_argument("--accession", default=None)
@@ -53,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--limit", type=int, default=None)
     q.add_argument("--json", action="store_true", help="print one JSON list")
 
-    r = actions.add_parser("retrieve", parents=[server], help="fetch a study (WADO-RS)")
+    r = actions.add_parser("retrieve", parents=[server], help="fetch a study (WADO-RS / C-GET)")
     r.add_argument("study_uid", metavar="STUDY_UID")
     r.add_argument("--dest", required=True, type=Path, help="folder for the files")
     r.add_argument("--project", type=Path, default=None, help="add the images to this project")
@@ -61,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s = actions.add_parser(
         "send",
         parents=[server],
-        help="send approved images' findings as DICOM SR and SEG (STOW-RS)",
+        help="send approved images' findings as DICOM SR and SEG (STOW-RS / C-STORE)",
     )
     s.add_argument("--project", type=Path, required=True)
     s.add_argument(
@@ -77,21 +95,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--dry-run", action="store_true", help="build (and --save) but do not send")
 
 
-def server_from(args: argparse.Namespace) -> PacsServer:
-    """The ``PacsServer`` the options and the environment describe.
+def server_from(args: argparse.Namespace) -> Server:
+    """The ``PacsServer`` (DICOMweb) or ``DimseServer`` the options and the environment
+    describe.
 
     Raises
     ------
     ValueError
-        No ``--url`` and no ``$ORTHOGUI_PACS_URL``.
+        Neither ``--url`` (nor ``$ORTHOGUI_PACS_URL``) nor ``--dimse``, both ``--url`` and
+        ``--dimse``, ``--dimse`` without ``--aet`` or not ``HOST:PORT``.
     """
     from orthogui.io.pacs import PacsServer
 
-    if not args.url:
+    if args.dimse:
+        if args.url:
+            raise ValueError("give --url (DICOMweb) or --dimse (DIMSE), not both")
+        return _dimse_server(args)
+    url = args.url or os.environ.get("ORTHOGUI_PACS_URL", "")
+    if not url:
         raise ValueError("no PACS given: pass --url or set ORTHOGUI_PACS_URL")
     return PacsServer(
-        name=args.name or args.url,
-        url=args.url,
+        name=args.name or url,
+        url=url,
         user=args.user,
         password=os.environ.get("ORTHOGUI_PACS_PASSWORD", ""),
         token=os.environ.get("ORTHOGUI_PACS_TOKEN", ""),
@@ -99,23 +124,71 @@ def server_from(args: argparse.Namespace) -> PacsServer:
     )
 
 
-def _query(args: argparse.Namespace, server: PacsServer) -> int:
-    from orthogui.io.pacs import query_series, query_studies
+def _dimse_server(args: argparse.Namespace) -> DimseServer:
+    from orthogui.io.dimse import DimseServer
 
-    rows = query_studies(
-        server,
-        patient_name=args.patient_name,
-        patient_id=args.patient_id,
-        accession=args.accession,
-        date_range=args.date,
-        modality=args.modality,
-        limit=args.limit,
+    host, _, port = str(args.dimse).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--dimse {args.dimse!r}: give HOST:PORT, e.g. pacs:104")
+    if not args.aet:
+        raise ValueError("--dimse needs --aet, the PACS's AE title")
+    return DimseServer(
+        name=args.name or f"{args.aet}@{args.dimse}",
+        host=host.strip("[]"),
+        port=int(port),
+        called_aet=args.aet,
+        calling_aet=args.our_aet,
+        timeout_s=args.timeout,
     )
+
+
+# The same four operations over either protocol.
+def _studies(server: Server, args: argparse.Namespace) -> list[StudyRow]:
+    from orthogui.io import dimse, pacs
+
+    date_range: str | None = args.date
+    keys: dict[str, str | None] = {
+        "patient_name": args.patient_name,
+        "patient_id": args.patient_id,
+        "accession": args.accession,
+        "modality": args.modality,
+    }
+    if isinstance(server, pacs.PacsServer):
+        return pacs.query_studies(server, date_range=date_range, limit=args.limit, **keys)
+    return dimse.query_studies(server, date_range=date_range, limit=args.limit, **keys)
+
+
+def _series(server: Server, study_uid: str) -> list[SeriesRow]:
+    from orthogui.io import dimse, pacs
+
+    if isinstance(server, pacs.PacsServer):
+        return pacs.query_series(server, study_uid)
+    return dimse.query_series(server, study_uid)
+
+
+def _fetch(server: Server, study_uid: str, dest: Path) -> list[Path]:
+    from orthogui.io import dimse, pacs
+
+    if isinstance(server, pacs.PacsServer):
+        return pacs.retrieve_study(server, study_uid, dest)
+    return dimse.retrieve_study(server, study_uid, dest)
+
+
+def _store(server: Server, datasets: list[Dataset]) -> StoreResult:
+    from orthogui.io import dimse, pacs
+
+    if isinstance(server, pacs.PacsServer):
+        return pacs.store(server, datasets)
+    return dimse.store(server, datasets)
+
+
+def _query(args: argparse.Namespace, server: Server) -> int:
+    rows = _studies(server, args)
     found = []
     for row in rows:
         item = asdict(row)
         if args.series:
-            item["series"] = [asdict(s) for s in query_series(server, row.study_uid)]
+            item["series"] = [asdict(s) for s in _series(server, row.study_uid)]
         found.append(item)
     if args.json:
         print(json.dumps(found, indent=2, ensure_ascii=False))
@@ -134,10 +207,8 @@ def _query(args: argparse.Namespace, server: PacsServer) -> int:
     return 0
 
 
-def _retrieve(args: argparse.Namespace, server: PacsServer) -> int:
-    from orthogui.io.pacs import retrieve_study
-
-    paths = retrieve_study(server, args.study_uid, args.dest)
+def _retrieve(args: argparse.Namespace, server: Server) -> int:
+    paths = _fetch(server, args.study_uid, args.dest)
     print(f"retrieved {len(paths)} file(s) into {args.dest}")
     if args.project is not None:
         from orthogui.io.files import records_for
@@ -164,9 +235,8 @@ def _chosen_images(store: ProjectStore, wanted: list[str]) -> list[str]:
     return chosen
 
 
-def _send(args: argparse.Namespace, server: PacsServer | None) -> int:
+def _send(args: argparse.Namespace, server: Server | None) -> int:
     from orthogui.io.dicom_sr import SrRefused
-    from orthogui.io.pacs import store as stow
     from orthogui.io.pacs_results import results_for_image
     from orthogui.io.store import ProjectStore
 
@@ -190,7 +260,7 @@ def _send(args: argparse.Namespace, server: PacsServer | None) -> int:
     if server is None:
         print(f"built {what}; not sent (--dry-run)")
         return 0
-    result = stow(server, results)
+    result = _store(server, results)
     print(f"sent {what} ({len(result.stored)} object(s)) to {server.label}")
     for ds in results:
         print(f"  study {ds.StudyInstanceUID}  {ds.Modality} {ds.SOPInstanceUID}")

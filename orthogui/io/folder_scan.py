@@ -98,6 +98,10 @@ def _dicom_has_pixels(path: Path) -> bool:
         ds = pydicom.dcmread(str(path), defer_size=1024, force=path.suffix.lower() == ".dcm")
     except Exception:
         return False
+    from orthogui.io.readers.dicom import DERIVED_PIXEL_CLASSES
+
+    if str(ds.get("SOPClassUID", "")) in DERIVED_PIXEL_CLASSES:
+        return False  # a segmentation or map made from an image, not a radiograph
     return any(tag in ds for tag in _PIXEL_TAGS)
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orthogui.io.fileops import fsync_dir, fsync_file
 
@@ -70,10 +70,22 @@ class PacsServer:
         return f"{self.name} ({self.url})" if self.name else self.url
 
 
-class PacsError(Exception):
-    """A PACS request failed; ``str()`` is ``"PACS <name> (<url>): <reason>"``."""
+class PacsEndpoint(Protocol):
+    """What a ``PacsError`` needs of a server: its name and a label for messages
+    (``PacsServer`` over DICOMweb, ``orthogui.io.dimse.DimseServer`` over DIMSE)."""
 
-    def __init__(self, server: PacsServer, reason: str) -> None:
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+class PacsError(Exception):
+    """A PACS request failed; ``str()`` is ``"PACS <label>: <reason>"``, the label being
+    ``<name> (<url>)`` for DICOMweb."""
+
+    def __init__(self, server: PacsEndpoint, reason: str) -> None:
         self.server = server
         self.reason = reason
         super().__init__(f"PACS {server.label}: {reason}")
@@ -366,9 +378,24 @@ def retrieve_study(
     PacsCancelled
         ``cancelled()`` returned True.
     """
-    dest = Path(dest_folder)
     client = _client(server)
     wanted = _instances(server, client, study_uid)
+    return _retrieve_staged(
+        server,
+        dest_folder,
+        lambda staging: _download(server, client, study_uid, wanted, staging, progress, cancelled),
+    )
+
+
+StageFn = Callable[[Path], list[tuple[Path, Path]]]
+
+
+def _retrieve_staged(server: PacsEndpoint, dest_folder: str | Path, fetch: StageFn) -> list[Path]:
+    """All or nothing: ``fetch(staging)`` writes (and fsyncs) the files into a hidden staging
+    folder inside ``dest_folder`` and returns (staged file, path relative to the destination)
+    pairs; they are moved into place only when it returns. On any failure the staging folder
+    and the folders this call created go again. Shared by the DICOMweb and DIMSE retrieves."""
+    dest = Path(dest_folder)
     created = _missing_folders(dest)
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -378,7 +405,7 @@ def retrieve_study(
         raise PacsError(server, f"cannot write {dest}: {exc.strerror or exc}") from exc
     done = False
     try:
-        staged = _download(server, client, study_uid, wanted, staging, progress, cancelled)
+        staged = fetch(staging)
         written = _move_into_place(server, dest, staged)
         done = True
         return written
@@ -445,7 +472,9 @@ def _download(
     return staged
 
 
-def _move_into_place(server: PacsServer, dest: Path, staged: list[tuple[Path, Path]]) -> list[Path]:
+def _move_into_place(
+    server: PacsEndpoint, dest: Path, staged: list[tuple[Path, Path]]
+) -> list[Path]:
     """Rename each staged (already fsynced) file into ``dest`` (same file system: atomic per
     file); all of them or none. A move of many files, so not ``orthogui.io.fileops``' one
     atomic write; the folders are fsynced after it so the renames survive a power cut."""
@@ -470,7 +499,7 @@ def _move_into_place(server: PacsServer, dest: Path, staged: list[tuple[Path, Pa
 
 
 # -- STOW-RS ----------------------------------------------------------------------------------
-def _as_part10(server: PacsServer, ds: Dataset) -> Dataset:
+def _as_part10(server: PacsEndpoint, ds: Dataset) -> Dataset:
     """A shallow copy of ``ds`` that ``dcmwrite`` writes as a DICOM file (PS3.10: preamble,
     "DICM", complete file meta), as STOW-RS wants: a PACS such as Orthanc stores the bytes it
     gets, and a dataset made in memory (no preamble) would come back unreadable.

@@ -1,6 +1,7 @@
 """A real Orthanc (with its DICOMweb plugin) on free loopback ports, started and stopped by the
 caller: a throw-away JSON config with storage and index under a given folder, remote access
-off, HTTP authentication on with a test user. The PACS tests (``conftest.py``) and
+off, HTTP authentication on with a test user, DIMSE (C-ECHO/FIND/GET/STORE) open to any
+calling AE title that calls Orthanc by its own. The PACS tests (``conftest.py``) and
 ``bench/pacs_throughput.py`` share it; nothing here is mocked.
 """
 
@@ -20,11 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orthogui.io.dimse import DimseServer
 from orthogui.io.pacs import PacsServer
 
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 USER = "orthogui-test"
 PASSWORD = "not-a-secret-3141"
+AET = "ORTHOGUITEST"  # Orthanc's own AE title; it rejects associations called otherwise
 START_TIMEOUT_S = 30.0
 
 
@@ -79,6 +82,19 @@ class Orthanc:
         fields.update(changes)
         return PacsServer(**fields)  # type: ignore[arg-type]
 
+    def dimse(self, **changes: object) -> DimseServer:
+        """A ``DimseServer`` for this Orthanc's DICOM port, with ``changes`` applied."""
+        fields: dict[str, object] = {
+            "name": "test-orthanc",
+            "host": "127.0.0.1",
+            "port": self.dicom_port,
+            "called_aet": AET,
+            "calling_aet": "ORTHOGUI",
+            "timeout_s": 10.0,
+        }
+        fields.update(changes)
+        return DimseServer(**fields)  # type: ignore[arg-type]
+
     def config(self) -> dict[str, object]:
         return {
             "Name": f"orthogui-test-{self.http_port}",
@@ -86,7 +102,14 @@ class Orthanc:
             "IndexDirectory": str(self.folder / "index"),
             "HttpPort": self.http_port,
             "DicomPort": self.dicom_port,
-            "DicomAet": "ORTHOGUITEST",
+            "DicomAet": AET,
+            # DIMSE from any calling AE (no modality to declare: C-GET answers on the same
+            # association), but only when called by Orthanc's own AE title.
+            "DicomCheckCalledAet": True,
+            "DicomAlwaysAllowEcho": True,
+            "DicomAlwaysAllowFind": True,
+            "DicomAlwaysAllowGet": True,
+            "DicomAlwaysAllowStore": True,
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": True,
             "RegisteredUsers": {USER: PASSWORD},

@@ -13,14 +13,17 @@ import signal
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.uid import generate_uid
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QTableWidget, QWidget
 
 from orthogui.core.project import ImageStatus
+from orthogui.io import dimse
 from orthogui.io.pacs import PacsCancelled, PacsError, query_series, query_studies, store
 from orthogui.io.readers import pixel_sha256, read_radiograph
 from orthogui.io.store import ProjectStore
@@ -31,6 +34,7 @@ from orthogui.ui.main_window import MainWindow
 from orthogui.ui.services import Services
 from tests.conftest import SHARED_DATA, TEST_DATA
 from tests.integration.conftest import PASSWORD, USER, Orthanc
+from tests.integration.orthanc_server import AET
 from tests.ui import _gestures as g
 from tests.ui._workbench import show_window, write_png16
 
@@ -218,6 +222,66 @@ def test_search_retrieve_review_and_send(
     assert len(sent.stored) == 2
     (study,) = query_studies(server, patient_id=RG1_PATIENT)
     assert {"SR", "SEG"} <= set(study.modalities)
+    win.close()
+
+
+def test_a_dimse_server_searches_retrieves_and_receives_the_results(
+    qtbot, tmp_path: Path, orthanc: Orthanc, uploaded: Path
+) -> None:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    (tmp_path / "project").mkdir()
+    services = Services(
+        ProjectStore.create(tmp_path / "project" / "p.orthogui"), user="tester", settings=settings
+    )
+    copy = pydicom.dcmread(uploaded)  # a study of its own: no results sent to it before
+    copy.PatientID = "DIMSE-UI"
+    copy.StudyInstanceUID, copy.SeriesInstanceUID = generate_uid(), generate_uid()
+    copy.SOPInstanceUID = copy.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    server = orthanc.dimse()
+    assert dimse.store(server, [copy]).stored == (copy.SOPInstanceUID,)
+    port = str(orthanc.dicom_port)
+    entry = ServerEntry("old-pacs", "", protocol="dimse", host="127.0.0.1", port=port)
+    PacsSettings.of(services).save([replace(entry, called_aet=AET)], {})
+    win = show_window(qtbot, MainWindow(services))
+    dlg = open_query(qtbot, win)
+    assert dlg.server_name() == "old-pacs"
+    type_into(qtbot, dlg.id_edit, "DIMSE-UI")
+    search(qtbot, win, dlg)
+    assert dlg.table.rowCount() == 1
+    assert cell_text(dlg.table, 0, 1) == "DIMSE-UI" and cell_text(dlg.table, 0, 5) == "THORAX"
+    click_row(qtbot, dlg.table, 0)
+    with qtbot.waitSignal(win.loader.loaded, timeout=60000):
+        result, report = retrieve(qtbot, win, dlg)
+    assert result.stopped is None and len(result.studies) == 1
+    (rec,) = report.added  # type: ignore[attr-defined]
+    study_uid = str(copy.StudyInstanceUID)
+    path = win.store.image_path(rec)
+    assert path.is_relative_to(tmp_path / "project" / "pacs" / study_uid)
+    assert win.radiograph is not None
+    assert pixel_sha256(win.radiograph.stored) == pixel_sha256(read_radiograph(uploaded).stored)
+    assert "Retrieved 1 study from old-pacs" in dlg.message.text()
+    click(qtbot, dlg.close_button)
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=5000)
+
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    qtbot.keyClick(win.canvas, K.Key_B)
+    g.drag(qtbot, win.canvas, [g.at(win.canvas, 600, 700), g.at(win.canvas, 1100, 1000)])
+    qtbot.keyClick(win, K.Key_Return)
+    qtbot.waitUntil(lambda: win.model.image(rec.id).status is ImageStatus.APPROVED)
+    before = {s.series_uid for s in dimse.query_series(server, study_uid)}
+    choose(qtbot, win, "menu_Review", "send_to_pacs")
+    qtbot.waitUntil(lambda: win.pacs.send_dialog is not None, timeout=5000)
+    send = win.pacs.send_dialog
+    assert send is not None and send.server_combo.currentText() == "old-pacs"
+    with qtbot.waitSignal(win.pacs.sent, timeout=60000) as blocker:
+        click(qtbot, send.send_button)
+    sent = blocker.args[0]
+    assert isinstance(sent, Sent) and sent.images == ((path.name, ("SR", "SEG")),)
+    status = win.statusBar().currentMessage()
+    assert f"old-pacs ({AET}@127.0.0.1:{port})" in status and messages() == []
+    new = [s for s in dimse.query_series(server, study_uid) if s.series_uid not in before]
+    assert sorted(s.modality for s in new) == ["SEG", "SR"]
     win.close()
 
 

@@ -12,6 +12,8 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QLineEdit, QMenu, QWidget
 
+from orthogui.io.dimse import DimseServer
+from orthogui.io.pacs import PacsServer
 from orthogui.io.store import ProjectStore
 from orthogui.ui.dialogs.pacs import KEYRING_SERVICE, PacsServersDialog, PacsSettings
 from orthogui.ui.main_window import MainWindow
@@ -117,6 +119,7 @@ def test_add_edit_remove_servers_and_no_secret_in_the_file(
     pacs = PacsSettings.of(win.services)
     (entry,) = pacs.servers()
     server = pacs.server(entry)
+    assert isinstance(server, PacsServer)
     assert (server.name, server.user, server.password) == ("Hospital PACS", "dr.lee", SECRET)
     assert "saved" in win.statusBar().currentMessage()
 
@@ -141,7 +144,8 @@ def test_add_edit_remove_servers_and_no_secret_in_the_file(
     assert "Backup" in text and SECRET not in text and TOKEN not in text
     servers = PacsSettings.of(win.services).servers()
     assert [(s.name, s.auth) for s in servers] == [("Hospital PACS", "basic"), ("Backup", "token")]
-    assert PacsSettings.of(win.services).server(servers[1]).token == TOKEN
+    backup = PacsSettings.of(win.services).server(servers[1])
+    assert isinstance(backup, PacsServer) and backup.token == TOKEN
 
     # A wrong URL is refused in the dialog, and Cancel changes nothing.
     dlg = open_servers(qtbot, win)
@@ -176,6 +180,56 @@ def test_two_servers_of_one_name_are_refused(qtbot, tmp_path: Path, no_keyring: 
     ok(qtbot, dlg)
     assert dlg.isVisible() and "Two servers are called Main" in dlg.error.text()
     assert PacsSettings.of(win.services).servers() == []
+    win.close()
+
+
+def test_a_dimse_server_keeps_host_port_and_ae_titles(
+    qtbot, tmp_path: Path, no_keyring: None
+) -> None:
+    win = window(qtbot, tmp_path)
+    dlg = open_servers(qtbot, win)
+    click(qtbot, dlg.add_button)
+    qtbot.keyClicks(dlg.name_edit, "Old PACS")
+    assert dlg.url_edit.isEnabled() and not dlg.host_edit.isEnabled()
+    dlg.protocol_combo.setFocus()
+    qtbot.keyClick(dlg.protocol_combo, K.Key_Down)  # DIMSE
+    assert dlg.protocol_combo.currentData() == "dimse"
+    assert not dlg.url_edit.isEnabled() and not dlg.auth_combo.isEnabled()
+    assert not dlg.secret_edit.isEnabled()
+    assert all(w.isEnabled() for w in (dlg.host_edit, dlg.port_edit, dlg.called_edit))
+    retype(qtbot, dlg.host_edit, "pacs.hospital.local")
+    retype(qtbot, dlg.port_edit, "11112")
+    retype(qtbot, dlg.called_edit, "A-VERY-LONG-AE-TITLE")  # 20 characters: too long
+    ok(qtbot, dlg)
+    assert dlg.isVisible() and "the PACS's AE title must be 1 to 16" in dlg.error.text()
+    retype(qtbot, dlg.called_edit, "ARCHIVE")
+    retype(qtbot, dlg.port_edit, "99999")
+    ok(qtbot, dlg)
+    assert dlg.isVisible() and "port must be a number from 1 to 65535" in dlg.error.text()
+    retype(qtbot, dlg.port_edit, "11112")
+    retype(qtbot, dlg.calling_edit, "READING1")
+    ok(qtbot, dlg)
+    qtbot.waitUntil(lambda: win.pacs.servers_dialog is None, timeout=5000)
+
+    text = file_text(tmp_path)
+    assert "dimse" in text and "pacs.hospital.local" in text and "READING1" in text
+    pacs = PacsSettings.of(win.services)
+    (entry,) = pacs.servers()
+    assert pacs.missing_secret(entry) == ""
+    assert pacs.server(entry) == DimseServer(
+        name="Old PACS",
+        host="pacs.hospital.local",
+        port=11112,
+        called_aet="ARCHIVE",
+        calling_aet="READING1",
+    )
+
+    dlg = open_servers(qtbot, win)  # shown again as saved
+    assert dlg.protocol_combo.currentData() == "dimse" and dlg.host_edit.isEnabled()
+    assert (dlg.host_edit.text(), dlg.port_edit.text()) == ("pacs.hospital.local", "11112")
+    assert (dlg.called_edit.text(), dlg.calling_edit.text()) == ("ARCHIVE", "READING1")
+    qtbot.keyClick(dlg, K.Key_Escape)
+    qtbot.waitUntil(lambda: win.pacs.servers_dialog is None, timeout=5000)
     win.close()
 
 

@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+DERIVED_PIXEL_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation (e.g. the results OrthoGUI sends)
+        "1.2.840.10008.5.1.4.1.1.66.7",  # Label Map Segmentation
+        "1.2.840.10008.5.1.4.1.1.30",  # Parametric Map
+    }
+)
+"""SOP classes that carry pixel data but are results derived from images, not radiographs."""
 _REQUIRED = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
 
 # Photometric interpretation -> what the stored samples become; colour ones are reduced to
@@ -333,6 +341,8 @@ def read_dicom(path: Path) -> Radiograph:
     if len(ds) == 0:
         # pydicom returns an empty dataset when EOF comes inside encapsulated pixel data
         raise CorruptFileError(path, "no DICOM data elements could be read (truncated file?)")
+    if str(ds.get("SOPClassUID", "")) in DERIVED_PIXEL_CLASSES:
+        raise NotAnImageError(path, f"DICOM {_sop_name(ds)} is a result, not a radiograph")
     if not any(k in ds for k in _PIXEL_KEYWORDS):
         sop = _sop_name(ds)
         if "Rows" in ds or "Image Storage" in sop:

@@ -1,6 +1,6 @@
 """File → Open from PACS…, File → PACS servers… and Review → Send results to PACS…: the
-DICOMweb requests of ``orthogui.io.pacs`` on a background pool, their outcomes on the GUI
-thread.
+DICOMweb requests of ``orthogui.io.pacs`` (or the DIMSE ones of ``orthogui.io.dimse``, by the
+server's protocol) on a background pool, their outcomes on the GUI thread.
 
 Retrieved studies go to ``<project folder>/pacs/<study>/<series>/<image>.dcm`` and their
 images are added to the project as File → Open files adds them (records, then
@@ -25,6 +25,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from orthogui.core.project import ImageAddition, ImageRecord, ImageStatus
+from orthogui.io import dimse
+from orthogui.io.dimse import DimseServer
 from orthogui.io.folder_scan import is_radiograph
 from orthogui.io.pacs import (
     PacsCancelled,
@@ -50,25 +52,29 @@ from orthogui.ui.dialogs.pacs import (
 if TYPE_CHECKING:
     from orthogui.ui.main_window import MainWindow
 
+AnyServer = PacsServer | DimseServer
 MESSAGE_MS = 15000
 CACHE_FOLDER = "pacs"
 """The folder beside the project file that retrieved studies are written to."""
 
 
 # -- what runs on the pool (no Qt) -------------------------------------------------------------
-def find_studies(server: PacsServer, query: StudyQuery) -> list[StudyRow]:
+def find_studies(server: AnyServer, query: StudyQuery) -> list[StudyRow]:
     """The studies matching ``query``: one request per modality asked for, merged by study
-    (QIDO-RS matches one modality at a time)."""
+    (QIDO-RS and C-FIND match one modality at a time)."""
     found: dict[str, StudyRow] = {}
     for modality in query.modalities or (None,):
-        for row in query_studies(
-            server,
-            patient_name=query.name_pattern(),
-            patient_id=query.patient_id or None,
-            accession=query.accession or None,
-            date_range=query.date_range(),
-            modality=modality,
-        ):
+        keys: dict[str, str | None] = {
+            "patient_name": query.name_pattern(),
+            "patient_id": query.patient_id or None,
+            "accession": query.accession or None,
+            "modality": modality,
+        }
+        if isinstance(server, DimseServer):
+            rows = dimse.query_studies(server, date_range=query.date_range(), limit=None, **keys)
+        else:
+            rows = query_studies(server, date_range=query.date_range(), limit=None, **keys)
+        for row in rows:
             found.setdefault(row.study_uid, row)
     return sorted(found.values(), key=lambda r: r.study_date, reverse=True)
 
@@ -78,7 +84,7 @@ class Retrieved:
     """What a retrieve brought: the studies that arrived whole, the image records of their
     files, how many other objects (reports) came with them, and what stopped it (if any)."""
 
-    server: PacsServer
+    server: AnyServer
     studies: tuple[StudyRow, ...]
     records: list[ImageRecord]
     others: int
@@ -86,7 +92,7 @@ class Retrieved:
 
 
 def retrieve_studies(
-    server: PacsServer,
+    server: AnyServer,
     rows: list[StudyRow],
     dest: Path,
     *,
@@ -102,13 +108,22 @@ def retrieve_studies(
     stopped: PacsError | None = None
     for n, row in enumerate(rows):
         try:
-            paths += retrieve_study(
-                server,
-                row.study_uid,
-                dest,
-                progress=partial(progress, n),
-                cancelled=cancelled.is_set,
-            )
+            if isinstance(server, DimseServer):
+                paths += dimse.retrieve_study(
+                    server,
+                    row.study_uid,
+                    dest,
+                    progress=partial(progress, n),
+                    cancelled=cancelled.is_set,
+                )
+            else:
+                paths += retrieve_study(
+                    server,
+                    row.study_uid,
+                    dest,
+                    progress=partial(progress, n),
+                    cancelled=cancelled.is_set,
+                )
         except PacsError as exc:
             stopped = exc
             break
@@ -123,7 +138,7 @@ class Sent:
     """What a send did: per image sent its file name and the kinds of object (SR, SEG),
     the refusals (file and reason), and the SOP Instance UIDs the server stored."""
 
-    server: PacsServer
+    server: AnyServer
     images: tuple[tuple[str, tuple[str, ...]], ...] = ()
     refused: tuple[str, ...] = ()
     stored: tuple[str, ...] = field(default=())
@@ -142,7 +157,7 @@ class Sent:
 
 
 def send_results(
-    store: ProjectStore, server: PacsServer, image_ids: list[str], names: dict[str, str]
+    store: ProjectStore, server: AnyServer, image_ids: list[str], names: dict[str, str]
 ) -> Sent:
     """Build the result objects of each image (``results_for_image``) and store them all on
     ``server`` in one request; images refused (not approved, not DICOM, nothing reviewed)
@@ -162,7 +177,10 @@ def send_results(
         images.append((names[image_id], tuple(str(ds.get("Modality", "?")) for ds in built)))
     if not datasets:
         return Sent(server, (), tuple(refused))
-    result = stow(server, datasets)
+    if isinstance(server, DimseServer):
+        result = dimse.store(server, datasets)
+    else:
+        result = stow(server, datasets)
     return Sent(server, tuple(images), tuple(refused), result.stored)
 
 
@@ -280,7 +298,7 @@ class PacsController(QObject):
             self.open_servers()
         return dlg
 
-    def _server(self, name: str) -> PacsServer | None:
+    def _server(self, name: str) -> AnyServer | None:
         """The server to connect to, or None after saying why not."""
         pacs = self.settings()
         entry = self._entry(name)

@@ -3,8 +3,8 @@ its results and retrieve progress (File → Open from PACS…), and the question
 are sent (Review → Send results to PACS…). They only ask and show; ``controllers.pacs`` runs
 the requests off the GUI thread.
 
-Servers are kept in the app settings (name, DICOMweb URL, sign-in kind, user name); passwords
-and tokens never go there: into the OS keyring when ``keyring`` is installed with a usable
+Servers are kept in the app settings (name, protocol, DICOMweb URL, sign-in kind and user name,
+or the DIMSE host, port and AE titles); passwords and tokens never go there: into the OS keyring when ``keyring`` is installed with a usable
 backend, else only into this session's memory (``Services.session_secrets``).
 """
 
@@ -36,10 +36,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from orthogui.io.dimse import DimseServer
 from orthogui.io.pacs import PacsServer, StudyRow
 from orthogui.ui.services import Services
 
 AuthKind = Literal["none", "basic", "token"]
+Protocol_ = Literal["dicomweb", "dimse"]
+PROTOCOL_TEXT: dict[Protocol_, str] = {"dicomweb": "DICOMweb", "dimse": "DIMSE (DICOM port)"}
 AUTH_TEXT: dict[AuthKind, str] = {
     "none": "None",
     "basic": "User name and password",
@@ -49,6 +52,7 @@ KEYRING_SERVICE = "OrthoGUI PACS"
 MODALITIES = ("CR", "DX")
 COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Modalities", "Description", "Images")
 _SERVERS, _LAST = "pacs/servers", "pacs/last_server"
+_DIMSE_KEYS = ("host", "port", "called_aet", "calling_aet")
 _ERROR_STYLE = "color: #b00020;"
 
 
@@ -61,6 +65,11 @@ class ServerEntry:
     url: str
     auth: AuthKind = "none"
     user: str = ""
+    protocol: Protocol_ = "dicomweb"
+    host: str = ""  # DIMSE only, as the four below
+    port: str = "104"
+    called_aet: str = ""
+    calling_aet: str = "ORTHOGUI"
 
 
 class KeyringApi(Protocol):
@@ -121,16 +130,22 @@ class PacsSettings:
         for i in range(s.beginReadArray(_SERVERS)):
             s.setArrayIndex(i)
             auth = str(s.value("auth", "none"))
+            protocol = str(s.value("protocol", "dicomweb"))
             entries.append(
                 ServerEntry(
                     name=str(s.value("name", "")),
                     url=str(s.value("url", "")),
                     auth=auth if auth in AUTH_TEXT else "none",  # type: ignore[arg-type]
                     user=str(s.value("user", "")),
+                    protocol=protocol if protocol in PROTOCOL_TEXT else "dicomweb",  # type: ignore[arg-type]
+                    host=str(s.value("host", "")),
+                    port=str(s.value("port", "104")),
+                    called_aet=str(s.value("called_aet", "")),
+                    calling_aet=str(s.value("calling_aet", "ORTHOGUI")),
                 )
             )
         s.endArray()
-        return [e for e in entries if e.name and e.url]
+        return [e for e in entries if e.name and (e.host if e.protocol == "dimse" else e.url)]
 
     def secret(self, name: str) -> str:
         kept = self.session.get(_session_key(name))
@@ -150,9 +165,13 @@ class PacsSettings:
         s.beginWriteArray(_SERVERS, len(entries))
         for i, e in enumerate(entries):
             s.setArrayIndex(i)
+            dimse = (e.host, e.port, e.called_aet, e.calling_aet)
             for key, value in (("name", e.name), ("url", e.url), ("auth", e.auth)):
                 s.setValue(key, value)
             s.setValue("user", e.user if e.auth == "basic" else "")
+            s.setValue("protocol", e.protocol)
+            for key, value in zip(_DIMSE_KEYS, dimse, strict=True):
+                s.setValue(key, value if e.protocol == "dimse" else "")
         s.endArray()
         s.sync()
         refused = []
@@ -188,8 +207,17 @@ class PacsSettings:
                 self.session[key] = secret
             return False
 
-    def server(self, entry: ServerEntry) -> PacsServer:
-        """The ``PacsServer`` to connect with: the entry and its secret."""
+    def server(self, entry: ServerEntry) -> PacsServer | DimseServer:
+        """The server to connect with: a ``DimseServer``, or a ``PacsServer`` (DICOMweb)
+        with the entry's secret."""
+        if entry.protocol == "dimse":
+            return DimseServer(
+                name=entry.name,
+                host=entry.host.strip(),
+                port=int(entry.port),
+                called_aet=entry.called_aet.strip(),
+                calling_aet=entry.calling_aet.strip(),
+            )
         secret = self.secret(entry.name) if entry.auth != "none" else ""
         return PacsServer(
             name=entry.name,
@@ -201,7 +229,7 @@ class PacsSettings:
 
     def missing_secret(self, entry: ServerEntry) -> str:
         """Why ``entry`` cannot sign in now ("" when it can)."""
-        if entry.auth == "none" or self.secret(entry.name):
+        if entry.protocol == "dimse" or entry.auth == "none" or self.secret(entry.name):
             return ""
         what = "password" if entry.auth == "basic" else "token"
         return f"No {what} for {entry.name} in this session: enter it in File → PACS servers…"
@@ -226,7 +254,19 @@ class _Editing:
 
 
 def _trimmed(e: ServerEntry) -> ServerEntry:
-    return replace(e, name=e.name.strip(), url=e.url.strip(), user=e.user.strip())
+    e = replace(e, name=e.name.strip(), url=e.url.strip(), user=e.user.strip())
+    return replace(e, host=e.host.strip(), port=e.port.strip(), called_aet=e.called_aet.strip())
+
+
+def _check_dimse(e: ServerEntry) -> str:
+    if not e.host.strip():
+        return f"{e.name}: give the PACS's host name or address."
+    if not e.port.strip().isdigit() or not 0 < int(e.port) < 65536:
+        return f"{e.name}: the DICOM port must be a number from 1 to 65535."
+    for what, aet in (("the PACS's AE title", e.called_aet), ("our AE title", e.calling_aet)):
+        if not 0 < len(aet.strip()) <= 16 or "\\" in aet:
+            return f"{e.name}: {what} must be 1 to 16 characters."
+    return ""
 
 
 def _check_entries(entries: list[ServerEntry]) -> str:
@@ -238,6 +278,10 @@ def _check_entries(entries: list[ServerEntry]) -> str:
         if e.name in seen:
             return f"Two servers are called {e.name}: names must differ."
         seen.add(e.name)
+        if e.protocol == "dimse":
+            if why := _check_dimse(e):
+                return why
+            continue
         if not e.url.strip().lower().startswith(("http://", "https://")):
             return f"{e.name}: the DICOMweb URL must start with http:// or https://."
         if e.auth == "basic" and not e.user.strip():
@@ -266,6 +310,15 @@ class PacsServersDialog(QDialog):
         self.auth_combo.setObjectName("pacsServerAuth")
         for kind, text in AUTH_TEXT.items():
             self.auth_combo.addItem(text, kind)
+        self.protocol_combo = QComboBox()
+        self.protocol_combo.setObjectName("pacsServerProtocol")
+        for protocol, text in PROTOCOL_TEXT.items():
+            self.protocol_combo.addItem(text, protocol)
+        self.host_edit = self._line("pacsServerHost", "pacs.hospital.local")
+        self.port_edit = self._line("pacsServerPort", "104")
+        self.called_edit = self._line("pacsServerCalledAet", "the PACS's AE title")
+        self.calling_edit = self._line("pacsServerCallingAet", "ORTHOGUI")
+        self._dimse = (self.host_edit, self.port_edit, self.called_edit, self.calling_edit)
         self.user_edit = self._line("pacsServerUser", "")
         self.secret_edit = self._line("pacsServerSecret", "")
         self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -282,7 +335,12 @@ class PacsServersDialog(QDialog):
         self.form = QFormLayout()
         for label, w in (
             ("&Name", self.name_edit),
+            ("Pr&otocol", self.protocol_combo),
             ("DICOMweb &URL", self.url_edit),
+            ("&Host (DIMSE)", self.host_edit),
+            ("Po&rt", self.port_edit),
+            ("PACS &AE title", self.called_edit),
+            ("Our AE t&itle", self.calling_edit),
             ("&Sign-in", self.auth_combo),
             ("User na&me", self.user_edit),
             ("&Password / token", self.secret_edit),
@@ -308,9 +366,10 @@ class PacsServersDialog(QDialog):
         self.list.currentRowChanged.connect(self._on_list_currentRowChanged)
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
-        for edit in (self.name_edit, self.url_edit, self.user_edit, self.secret_edit):
+        for edit in (self.name_edit, self.url_edit, self.user_edit, self.secret_edit, *self._dimse):
             edit.textEdited.connect(self._on_form_edited)
         self.auth_combo.currentIndexChanged.connect(self._on_form_edited)
+        self.protocol_combo.currentIndexChanged.connect(self._on_form_edited)
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         self.list.setCurrentRow(0 if self._rows else -1)
@@ -331,19 +390,30 @@ class PacsServersDialog(QDialog):
 
     def _on_list_currentRowChanged(self, row: int) -> None:
         has = 0 <= row < len(self._rows)
-        for w in (self.name_edit, self.url_edit, self.auth_combo, self.remove_button):
+        for w in (self.name_edit, self.protocol_combo, self.remove_button):
             w.setEnabled(has)
         entry, secret = (self._rows[row].entry, self._rows[row].secret) if has else (None, "")
         entry = entry or ServerEntry("", "")
-        edits = (self.name_edit, self.url_edit, self.user_edit, self.secret_edit)
-        for w, text in zip(edits, (entry.name, entry.url, entry.user, secret), strict=True):
+        edits = (self.name_edit, self.url_edit, self.user_edit, self.secret_edit, *self._dimse)
+        texts = (entry.name, entry.url, entry.user, secret, entry.host, entry.port)
+        for w, text in zip(edits, (*texts, entry.called_aet, entry.calling_aet), strict=True):
             w.setText(text)
-        self.auth_combo.blockSignals(True)
-        self.auth_combo.setCurrentIndex(list(AUTH_TEXT).index(entry.auth))
-        self.auth_combo.blockSignals(False)
-        self._enable_sign_in(entry.auth if has else "none")
+        for combo, index in (
+            (self.auth_combo, list(AUTH_TEXT).index(entry.auth)),
+            (self.protocol_combo, list(PROTOCOL_TEXT).index(entry.protocol)),
+        ):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(index)
+            combo.blockSignals(False)
+        self._enable_sign_in(entry.auth, entry.protocol if has else None)
 
-    def _enable_sign_in(self, auth: AuthKind) -> None:
+    def _enable_sign_in(self, auth: AuthKind, protocol: Protocol_ | None) -> None:
+        """The fields of the server's protocol (none without a server)."""
+        for w in (self.url_edit, self.auth_combo):
+            w.setEnabled(protocol == "dicomweb")
+        for w in self._dimse:
+            w.setEnabled(protocol == "dimse")
+        auth = auth if protocol == "dicomweb" else "none"
         self.user_edit.setEnabled(auth == "basic")
         self.secret_edit.setEnabled(auth != "none")
         self.secret_edit.setPlaceholderText(
@@ -355,14 +425,17 @@ class PacsServersDialog(QDialog):
         if not 0 <= row < len(self._rows):
             return
         auth: AuthKind = self.auth_combo.currentData()
-        self._rows[row] = _Editing(
-            ServerEntry(self.name_edit.text(), self.url_edit.text(), auth, self.user_edit.text()),
-            self.secret_edit.text(),
+        protocol: Protocol_ = self.protocol_combo.currentData()
+        host, port, called, calling = (w.text() for w in self._dimse)
+        entry = ServerEntry(
+            self.name_edit.text(), self.url_edit.text(), auth, self.user_edit.text()
         )
+        entry = replace(entry, protocol=protocol, host=host, port=port, called_aet=called)
+        self._rows[row] = _Editing(replace(entry, calling_aet=calling), self.secret_edit.text())
         item = self.list.item(row)
         if item is not None:
             item.setText(self.name_edit.text() or "(no name)")
-        self._enable_sign_in(auth)
+        self._enable_sign_in(auth, protocol)
         self.error.clear()
 
     def _on_add_button_clicked(self) -> None:

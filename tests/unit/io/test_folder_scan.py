@@ -124,3 +124,22 @@ def test_a_dicom_without_pixels_is_not_a_radiograph(tmp_path: Path) -> None:
     report.save_as(path, enforce_file_format=True)
     assert not is_radiograph(path)
     assert is_radiograph(DATA / SOURCES[0])
+
+
+def test_a_segmentation_with_pixels_is_not_a_radiograph(tmp_path: Path) -> None:
+    """Results sent to a PACS (DICOM SEG) come back with a study: they are not images to
+    review, by their SOP class, although they carry pixel data."""
+    import pydicom
+    import pytest
+
+    from orthogui.core.radiograph import NotAnImageError
+
+    ds = pydicom.dcmread(DATA / SOURCES[0])
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"  # Segmentation Storage
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    path = tmp_path / "seg.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    assert "PixelData" in pydicom.dcmread(path) and not is_radiograph(path)
+    assert scan_folder(tmp_path).files == () and scan_folder(tmp_path).skipped == 1
+    with pytest.raises(NotAnImageError, match=r"seg.dcm: DICOM .*Segmentation.* not a radiograph"):
+        read_radiograph(path)
