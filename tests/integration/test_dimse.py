@@ -165,7 +165,8 @@ def test_an_instance_the_server_cannot_send_fails_the_whole_study(
 ) -> None:
     cr, other = (pydicom.dcmread(f) for f in CR_STUDY[:2])
     study = generate_uid()
-    for ds in (cr, other):
+    for ds in (cr, other):  # a patient of its own: the session's Orthanc is shared
+        ds.PatientID = "DIMSE-UNSENDABLE"
         ds.StudyInstanceUID, ds.SOPInstanceUID = study, generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     other.SOPClassUID = "1.2.840.10008.5.1.4.1.1.12.1"  # X-ray angiography: not asked for
