@@ -44,6 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write reviewers' names (default: stable pseudonyms, a salted hash of each name)",
     )
     parser.add_argument(
+        "--burned-in-text",
+        choices=["mask", "hold-out", "off"],
+        default="mask",
+        help="text burned into the pixels (found by OCR when tesseract is installed, and by "
+        "its shapes): mask it black (default), hold its images out, or do not search "
+        "(images whose header says BurnedInAnnotation YES are held out then); "
+        "a lone side marker (L, R, LT, RT) is never masked",
+    )
+    parser.add_argument(
         "--new-salt",
         action="store_true",
         help="unlinkable to earlier snapshots (default: the project's own salt)",
@@ -51,17 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export and print where the snapshot went with its counts, and each image held out.
+    """Export and print where the snapshot went with its counts, each image held out and
+    each whose burned-in text was masked.
 
     A refused export (an approved image with unreviewed findings, an image file outside the
     project folder) raises ``SnapshotRefused``, printed as one line naming the images.
     """
     from orthogui.io.snapshot import (
+        BurnedInText,
         ImageMode,
         SnapshotOptions,
         counts_text,
         export_snapshot,
         held_out_lines,
+        masked_lines,
         project_salt,
     )
     from orthogui.io.store import ProjectStore
@@ -80,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             image_mode=ImageMode(args.images),
             salt=project_salt(store, new=args.new_salt),
             keep_reviewer_names=args.keep_reviewer_names,
+            burned_in_text=BurnedInText(args.burned_in_text.replace("-", "_")),
         )
         result = export_snapshot(
             store.model,
@@ -94,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     counts = counts_text(result.manifest)
     print(f"snapshot {result.path} ({counts}); sha256 {result.manifest['sha256']}")
-    for line in held_out_lines(result, paths):  # local paths: printed here, never in the snapshot
+    # local paths: printed here, never in the snapshot
+    for line in [*held_out_lines(result, paths), *masked_lines(result, paths)]:
         print(line)
     return 0

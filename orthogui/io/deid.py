@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from orthogui.io.deid_options import CLEAN_DESCRIPTORS
@@ -491,34 +490,3 @@ def deidentify_dataset(ds: Any, *, salt: str, terms: Iterable[str] | None = None
     ds.LongitudinalTemporalInformationModified = "MODIFIED"
     ds.DeidentificationMethod = DEID_METHOD
     ds.DeidentificationMethodCodeSequence = _method_codes()
-
-
-def deidentify_dicom(
-    src: str | Path, dst: str | Path, *, salt: str, terms: Iterable[str] | None = None
-) -> None:
-    """Write a de-identified copy of a DICOM file (``deidentify_dataset``).
-
-    Parameters
-    ----------
-    src, dst
-        Source file and output path.
-    salt
-        Salt of the UID hashes and the date offset (one per snapshot, so studies still link
-        inside it).
-    terms
-        Identifying values to scrub from kept text (default: those of the file's header).
-
-    Raises
-    ------
-    ValueError
-        The file is not DICOM, naming it.
-    """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:  # a raw data set without preamble is read when the caller vouches (``.dcm`` name)
-        ds = pydicom.dcmread(str(src), force=Path(src).suffix.lower() in (".dcm", ".dicom"))
-    except InvalidDicomError as exc:
-        raise ValueError(f"{src}: not a DICOM file ({exc})") from exc
-    deidentify_dataset(ds, salt=salt, terms=terms)
-    ds.save_as(str(dst), enforce_file_format=False)

@@ -2,12 +2,14 @@
 
 DICOM goes out de-identified (``orthogui.io.deid``); PNG, JPEG and TIFF are re-encoded from their
 decoded pixels, so no EXIF, XMP, text chunk or comment travels with them; a byte copy never
-leaves. Formats are recognised by content (the readers' registry), not by name.
+leaves. Formats are recognised by content (the readers' registry), not by name. Boxes of
+burned-in text (``orthogui.io.burned_in``) are blacked out in whatever pixels are written.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from orthogui.core.errors import PathError
-from orthogui.io.deid import deidentify_dicom, dicom_phi_terms
+from orthogui.core.radiograph import Radiograph
+from orthogui.io.deid import deidentify_dataset, dicom_phi_terms
 
 JPEG_QUALITY = 95
 """Quality of re-encoded JPEG files (``original`` mode; ``png16`` keeps every pixel value)."""
@@ -26,6 +29,11 @@ _SUFFIX_OF_FORMAT = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "tiff": ".t
 _KEPT_SUFFIXES = frozenset({".dcm", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 _EXIF_IFDS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, interoperability
 _XMP_TEXT = re.compile(rb">([^<>]{3,})<|\"([^\"<>]{3,})\"")
+CLEAN_PIXELS_CODE = ("113101", "Clean Pixel Data Option")
+"""``DeidentificationMethodCodeSequence`` item (CID 7050) added to a DICOM whose pixels were masked."""
+
+Box = tuple[int, int, int, int]
+"""``(x0, y0, x1, y1)`` in image pixels, the end exclusive."""
 
 
 class ImageMode(StrEnum):
@@ -48,6 +56,10 @@ class ImageHeader:
 
 class UnsupportedImageFile(PathError, ValueError):
     """A file that is not a PNG, JPEG, TIFF or DICOM by its content; ``str()`` names it."""
+
+
+class MaskNotWritten(PathError, ValueError):
+    """A DICOM file whose masked pixels cannot be encoded again; ``str()`` names it."""
 
 
 def image_format(path: Path) -> str:
@@ -181,16 +193,38 @@ def _uint16(stored: NDArray[Any]) -> NDArray[np.uint16]:
     return stored.astype(np.uint16)
 
 
-def _png_pixels(path: Path, *, mode: ImageMode, window: tuple[float, float] | None) -> NDArray[Any]:
-    """Pixels for a PNG export: stored values (PNG16) or the display rendering (PNG8)."""
-    from orthogui.io.display import render
-    from orthogui.io.readers import read_radiograph
+def darkest_value(rg: Radiograph) -> float:
+    """The stored value, of the image's own range, that displays darkest (its minimum, or its
+    maximum where high values show dark: MONOCHROME1, an inverse LUT)."""
+    from dataclasses import replace
 
-    rg = read_radiograph(path)
+    from orthogui.io.display import render
+
+    lo, hi = rg.stored.min(), rg.stored.max()
+    shown = render(replace(rg, stored=np.array([[lo, hi]], dtype=rg.stored.dtype)))
+    return float(lo if shown[0, 0] <= shown[0, 1] else hi)
+
+
+def masked(pixels: NDArray[Any], boxes: Sequence[Box], value: float) -> NDArray[Any]:
+    """A copy of ``pixels`` (rows, cols[, samples]) with every box set to ``value``."""
+    out = pixels.copy()
+    for x0, y0, x1, y1 in boxes:
+        out[y0:y1, x0:x1] = value
+    return out
+
+
+def _png_pixels(
+    rg: Radiograph, *, mode: ImageMode, window: tuple[float, float] | None, boxes: Sequence[Box]
+) -> NDArray[Any]:
+    """Pixels for a PNG export: stored values (PNG16) or the display rendering (PNG8), with
+    the boxes black."""
+    from orthogui.io.display import render
+
     if mode is ImageMode.PNG8:
         out: NDArray[Any] = render(rg, window)
-        return out
-    return _uint16(rg.stored)
+        return masked(out, boxes, 0) if boxes else out
+    stored = masked(rg.stored, boxes, darkest_value(rg)) if boxes else rg.stored
+    return _uint16(stored)
 
 
 def _imwrite(dst: Path, pixels: NDArray[Any], params: list[int] | None = None) -> None:
@@ -200,12 +234,20 @@ def _imwrite(dst: Path, pixels: NDArray[Any], params: list[int] | None = None) -
         raise OSError(f"{dst}: cannot write the image")
 
 
-def reencode_raster(src: Path, dst: Path, fmt: str) -> None:
+def reencode_raster(
+    src: Path,
+    dst: Path,
+    fmt: str,
+    *,
+    boxes: Sequence[Box] = (),
+    radiograph: Radiograph | None = None,
+) -> None:
     """Write a PNG, JPEG or TIFF anew from its decoded pixels, with no metadata at all.
 
     The pixels are those the reader gives (upright per the EXIF orientation, colour reduced to
     luminance): the frame the annotations were drawn in. PNG and TIFF keep every value; JPEG
-    is encoded again at ``JPEG_QUALITY``.
+    is encoded again at ``JPEG_QUALITY``. ``boxes`` are set to the darkest value first;
+    ``radiograph`` is ``src`` already read.
 
     Raises
     ------
@@ -216,8 +258,8 @@ def reencode_raster(src: Path, dst: Path, fmt: str) -> None:
     """
     from orthogui.io.readers import read_radiograph
 
-    rg = read_radiograph(src)
-    stored = rg.stored
+    rg = radiograph if radiograph is not None else read_radiograph(src)
+    stored = masked(rg.stored, boxes, darkest_value(rg)) if boxes else rg.stored
     if fmt == "tiff":
         import tifffile
 
@@ -240,6 +282,76 @@ def reencode_raster(src: Path, dst: Path, fmt: str) -> None:
         _imwrite(dst, stored if stored.dtype in (np.uint8, np.uint16) else _uint16(stored))
 
 
+def deidentify_dicom_masked(
+    src: Path,
+    dst: Path,
+    *,
+    salt: str,
+    terms: frozenset[str] | None,
+    boxes: Sequence[Box] = (),
+    radiograph: Radiograph | None = None,
+) -> None:
+    """A de-identified copy of a DICOM file (``orthogui.io.deid``), its pixels masked.
+
+    Masked pixel data is written uncompressed (Explicit VR Little Endian; a lossy source stays
+    marked lossy), and the Clean Pixel Data Option joins the de-identification method codes.
+    ``radiograph`` (``src`` already read) gives the value that displays darkest.
+
+    Raises
+    ------
+    ValueError
+        The file is not DICOM, naming it.
+    MaskNotWritten
+        Its pixels cannot be written again as they are (float, big endian).
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:  # a raw data set without preamble is read when the caller vouches (``.dcm`` name)
+        ds = pydicom.dcmread(str(src), force=src.suffix.lower() in (".dcm", ".dicom"))
+    except InvalidDicomError as exc:
+        raise ValueError(f"{src}: not a DICOM file ({exc})") from exc
+    deidentify_dataset(ds, salt=salt, terms=terms)
+    if boxes:
+        from pydicom.dataset import Dataset
+
+        from orthogui.io.readers import read_radiograph
+
+        rg = radiograph if radiograph is not None else read_radiograph(src)
+        arr = np.asarray(ds.pixel_array)
+        colour = arr.ndim == 3
+        value = 0.0 if colour else darkest_value(rg)
+        photometric = "RGB" if colour else str(ds.PhotometricInterpretation)
+        try:
+            ds.set_pixel_data(
+                masked(arr, boxes, value),
+                photometric_interpretation=photometric,
+                bits_stored=int(ds.BitsStored),
+                generate_instance_uid=False,
+            )
+        except (NotImplementedError, ValueError) as exc:  # float pixels, big endian
+            raise MaskNotWritten(src, f"cannot encode them again: {exc}") from exc
+        item = Dataset()
+        item.CodeValue, item.CodeMeaning = CLEAN_PIXELS_CODE
+        item.CodingSchemeDesignator = "DCM"
+        ds.DeidentificationMethodCodeSequence.append(item)
+    ds.save_as(str(dst), enforce_file_format=False)
+
+
+def require_image(src: Path) -> str:
+    """The format of ``src`` by content (``image_format``).
+
+    Raises
+    ------
+    UnsupportedImageFile
+        Not a PNG, JPEG, TIFF or DICOM file by content (naming it): nothing else is copied.
+    """
+    fmt = image_format(src)
+    if not fmt:
+        raise UnsupportedImageFile(src, "not a PNG, JPEG, TIFF or DICOM file; not copied")
+    return fmt
+
+
 def write_image(
     src: Path,
     dst: Path,
@@ -248,6 +360,8 @@ def write_image(
     salt: str,
     window: tuple[float, float] | None = None,
     terms: frozenset[str] | None = None,
+    boxes: Sequence[Box] = (),
+    radiograph: Radiograph | None = None,
 ) -> None:
     """Write one image of a snapshot.
 
@@ -264,6 +378,10 @@ def write_image(
         (centre, width) for ``PNG8``; ``None`` = the file's default.
     terms
         Identifying values to scrub from the DICOM text that is kept (default: its header's).
+    boxes
+        Regions (``x0, y0, x1, y1`` in the reader's pixels) to black out: burned-in text.
+    radiograph
+        ``src`` as already read (saves reading it again).
 
     Raises
     ------
@@ -272,13 +390,16 @@ def write_image(
     """
     if mode is ImageMode.NONE:
         return
-    fmt = image_format(src)
-    if not fmt:
-        raise UnsupportedImageFile(src, "not a PNG, JPEG, TIFF or DICOM file; not copied")
+    fmt = require_image(src)
     if mode is ImageMode.ORIGINAL:
         if fmt == "dicom":
-            deidentify_dicom(src, dst, salt=salt, terms=terms)
+            deidentify_dicom_masked(
+                src, dst, salt=salt, terms=terms, boxes=boxes, radiograph=radiograph
+            )
         else:
-            reencode_raster(src, dst, fmt)
+            reencode_raster(src, dst, fmt, boxes=boxes, radiograph=radiograph)
         return
-    _imwrite(dst, _png_pixels(src, mode=mode, window=window))
+    from orthogui.io.readers import read_radiograph
+
+    rg = radiograph if radiograph is not None else read_radiograph(src)
+    _imwrite(dst, _png_pixels(rg, mode=mode, window=window, boxes=boxes))

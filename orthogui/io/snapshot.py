@@ -5,7 +5,8 @@ A snapshot is written into a temporary folder beside ``out_dir`` and renamed: co
 Only reviewed findings go in, and only image files inside the project folder (or added by hand).
 Everything that leaves is de-identified: DICOM by profile, other images re-encoded without
 metadata, identifiers from each image's header scrubbed from its attributes, reviewers named by
-pseudonym, and images whose pixels carry burned-in text held out (listed in the manifest).
+pseudonym, and text burned into the pixels masked or its image held out (``BurnedInText``;
+both listed in the manifest).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,12 @@ from numpy.typing import NDArray
 
 from orthogui.core.annotation import ReviewState
 from orthogui.core.project import ImageRecord, ImageStatus, ProjectModel
+from orthogui.core.radiograph import Radiograph, RadiographError
 from orthogui.core.review import approved_unreviewed
+from orthogui.io.burned_in import (
+    BurnedInText as BurnedInText,  # part of this module's API (SnapshotOptions.burned_in_text)
+)
+from orthogui.io.burned_in import OcrFailed, detector_name, find_text, mask_boxes, to_mask
 from orthogui.io.coco import gc_paused, to_coco
 from orthogui.io.deid import (
     DEID_SUMMARY,
@@ -38,10 +45,13 @@ from orthogui.io.deid import (
     scrub_attributes,
 )
 from orthogui.io.export_images import (
+    Box,
     ImageHeader,
+    MaskNotWritten,
     UnsupportedImageFile,
     image_suffix,
     inspect_image,
+    require_image,
     write_image,
 )
 from orthogui.io.export_images import (
@@ -66,7 +76,19 @@ thread)."""
 
 
 BURNED_IN = "BurnedInAnnotation is YES: the pixels may show identifying text"
-"""Why an image is held out of a snapshot that carries pixels."""
+"""Why an image is held out of a snapshot that carries pixels (``BurnedInText`` off or
+hold-out)."""
+TEXT_FOUND = "text found burned into the pixels ({n} region{s})"
+"""Why an image is held out under ``BurnedInText.HOLD_OUT``."""
+NOTHING_MASKED = "BurnedInAnnotation is YES and no text was found to mask"
+"""Why an image is held out under ``BurnedInText.MASK``: its header says text and none was
+found, so the search cannot be trusted on it."""
+NOT_CHECKED = "the pixels could not be searched for burned-in text ({why})"
+"""Why an image is held out when its pixels do not decode or OCR fails on them."""
+NOT_MASKED = "the pixels could not be masked ({why})"
+"""Why a DICOM image is held out whose masked pixels cannot be encoded (float, big endian)."""
+TEXT_WORKERS = 2
+"""Images searched for text (and written) at a time: OCR is slow, and the cores are shared."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,8 @@ class SnapshotOptions:
     ``salt`` links the studies inside one snapshot; empty means a fresh random salt, so two
     snapshots cannot be linked to each other. The salt itself is never written out.
     ``keep_reviewer_names`` writes reviewers' names instead of salted pseudonyms.
+    ``burned_in_text``: text found in the pixels is masked (default), or its image held out,
+    or nothing is searched; a lone laterality marker (L, R, LT, RT) is never masked.
     """
 
     approved_only: bool = True
@@ -88,8 +112,10 @@ class SnapshotOptions:
     salt: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     keep_reviewer_names: bool = False
+    burned_in_text: BurnedInText = BurnedInText.MASK
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "burned_in_text", BurnedInText(self.burned_in_text))
         if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
             raise ValueError(f"fractions must be three non-negative numbers, got {self.fractions}")
         if abs(sum(self.fractions) - 1.0) > 1e-6:
@@ -111,11 +137,118 @@ class SnapshotCancelled(Exception):
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    """Where the snapshot went, its manifest, and the images held out (id, reason)."""
+    """Where the snapshot went, its manifest, the images held out (id, reason) and those
+    whose burned-in text was masked (id, regions masked)."""
 
     path: Path
     manifest: dict[str, Any]
     held_out: tuple[tuple[str, str], ...] = ()
+    masked: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Written:
+    """One image's way into a snapshot: held out (the reason), or written (its hash, boxes)."""
+
+    held: str = ""
+    sha256: str = ""
+    boxes: tuple[Box, ...] = ()
+
+
+def _search(
+    src: Path, header: ImageHeader, policy: BurnedInText
+) -> tuple[str, tuple[Box, ...], Radiograph | None]:
+    """Burned-in text in one image under ``policy``: (why it is held out or "", the boxes to
+    mask, the radiograph as read)."""
+    from orthogui.io.readers import read_radiograph
+
+    if policy is BurnedInText.OFF:
+        return (BURNED_IN if header.burned_in else ""), (), None
+    if policy is BurnedInText.HOLD_OUT and header.burned_in:
+        return BURNED_IN, (), None
+    try:
+        rg = read_radiograph(src)
+    except RadiographError:  # never the error's text: it names the file
+        return NOT_CHECKED.format(why="they do not decode"), (), None
+    try:
+        regions = to_mask(find_text(rg))
+    except OcrFailed as exc:
+        return NOT_CHECKED.format(why=str(exc)), (), None
+    if policy is BurnedInText.HOLD_OUT:
+        n = len(regions)
+        return (TEXT_FOUND.format(n=n, s="s" * (n != 1)) if n else ""), (), rg
+    boxes = tuple(mask_boxes(regions, rg.shape))
+    if header.burned_in and not boxes:
+        return NOTHING_MASKED, (), rg
+    return "", boxes, rg
+
+
+def _write_one(
+    src: Path,
+    dst: Path,
+    header: ImageHeader,
+    *,
+    options: SnapshotOptions,
+    salt: str,
+) -> _Written:
+    """Search one image for burned-in text, then write it masked, or hold it out."""
+    require_image(src)
+    held, boxes, rg = _search(src, header, options.burned_in_text)
+    if held:
+        return _Written(held=held)
+    try:
+        write_image(
+            src,
+            dst,
+            mode=options.image_mode,
+            salt=salt,
+            window=options.window,
+            terms=header.terms,
+            boxes=boxes,
+            radiograph=rg,
+        )
+    except MaskNotWritten as exc:
+        dst.unlink(missing_ok=True)
+        return _Written(held=NOT_MASKED.format(why=exc.reason))
+    fsync_file(dst)
+    return _Written(sha256=file_sha256(dst), boxes=boxes)
+
+
+def _write_all(
+    jobs: Sequence[tuple[ImageRecord, Path, Path]],
+    write: Callable[[Path, Path, ImageRecord], _Written],
+    check: Callable[[int, int], None],
+    progress: Progress | None,
+) -> Iterator[tuple[ImageRecord, _Written]]:
+    """``write(src, dst, record)`` for each job, ``TEXT_WORKERS`` at a time, yielding in the
+    order they finish; ``check`` (cancel) is asked before each starts; an error stops all."""
+    total = len(jobs)
+    with ThreadPoolExecutor(max_workers=TEXT_WORKERS, thread_name_prefix="snapshot") as pool:
+        running: dict[Future[_Written], ImageRecord] = {}
+        queue = list(reversed(jobs))
+        done = 0
+        try:
+            while queue or running:
+                while queue and len(running) < TEXT_WORKERS:
+                    check(done, total)
+                    rec, src, dst = queue.pop()
+                    running[pool.submit(write, src, dst, rec)] = rec
+                finished = next(iter(_first_done(running)))
+                rec = running.pop(finished)
+                written = finished.result()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield rec, written
+        finally:
+            for f in running:
+                f.cancel()
+
+
+def _first_done(running: Mapping[Future[_Written], ImageRecord]) -> set[Future[_Written]]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    return wait(running, return_when=FIRST_COMPLETED).done
 
 
 def assign_splits(
@@ -330,8 +463,13 @@ def export_snapshot(
         The folder and the manifest (counts per split and category, sha256 of the content).
         Findings still proposed are never exported (``proposed_omitted`` counts them per
         split, only ever non-zero for images not approved).
-        Images with ``BurnedInAnnotation`` YES are held out when pixels are exported
-        (``held_out``, and hashed in the manifest with the reason).
+        When pixels are exported, each image is searched for burned-in text
+        (``orthogui.io.burned_in``, two at a time) unless ``burned_in_text`` is off: its
+        regions are masked (``masked``; the manifest's ``burned_in_text`` lists each file
+        with its boxes) or the image is held out (``held_out``, and hashed in the manifest
+        with the reason). Images whose header says ``BurnedInAnnotation`` YES are held out,
+        except when masking found text to mask on them. An image whose pixels do not decode,
+        or where OCR fails, is held out too.
 
     Raises
     ------
@@ -361,44 +499,68 @@ def export_snapshot(
             raise SnapshotCancelled(done, total)
 
     headers: dict[str, ImageHeader] = {}
+    paths: dict[str, Path] = {}
     for r in records:  # a header read per file: a long project can be cancelled here too
         check(0, len(records))
-        headers[r.id] = inspect_image(Path(image_path_of(r)))
-    held_out = [
-        (r.id, BURNED_IN) for r in records if headers[r.id].burned_in and mode is not ImageMode.NONE
-    ]
-    gone = {i for i, _ in held_out}
-    records = [r for r in records if r.id not in gone]
-    scrubbers = {r.id: Scrubber(headers[r.id].terms) for r in records}
-    wanted = set(options.categories or model.categories.names())
-    include = set(REVIEWED) | ({ReviewState.REJECTED} if options.include_rejected else set())
-    cats_of = {
-        r.id: [
-            a.category
-            for a in model.annotations(r.id)
-            if a.category in wanted and a.review.state in REVIEWED
-        ]
-        for r in records
-    }
-    split_of = assign_splits(records, cats_of, fractions=options.fractions, seed=options.seed)
+        paths[r.id] = Path(image_path_of(r))
+        headers[r.id] = inspect_image(paths[r.id])
+    policy = options.burned_in_text
+    held_out: list[tuple[str, str]] = []
+    masked: dict[str, tuple[Box, ...]] = {}
     names = {
         r.id: salted_hash(r.id, salt=salt) + image_suffix(Path(r.path), mode, headers[r.id].format)
         for r in records
     }
-
-    def image_fields(rec: ImageRecord) -> dict[str, Any]:
-        return {
-            "split": split_of[rec.id],
-            "study": salted_hash(rec.study_key or rec.id, salt=salt),
-            "status": rec.status.value,
-            "attributes": scrub_attributes(rec.attributes, scrubbers[rec.id]),
-        }
-
-    if progress is not None:
-        progress(0, len(records))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         files: dict[str, str] = {}
+        if progress is not None:
+            progress(0, len(records))
+        if mode is not ImageMode.NONE:
+            (tmp / "images").mkdir()
+
+            def write(src: Path, dst: Path, rec: ImageRecord) -> _Written:
+                return _write_one(src, dst, headers[rec.id], options=options, salt=salt)
+
+            jobs = [(r, paths[r.id], tmp / "images" / names[r.id]) for r in records]
+            outcome: dict[str, _Written] = {}
+            try:
+                for rec, written in _write_all(jobs, write, check, progress):
+                    outcome[rec.id] = written
+            except UnsupportedImageFile as exc:
+                raise SnapshotRefused(str(exc)) from exc
+            for rec in records:  # in the project's order, whatever order they finished in
+                written = outcome[rec.id]
+                if written.held:
+                    held_out.append((rec.id, written.held))
+                    continue
+                files[f"images/{names[rec.id]}"] = written.sha256
+                if written.boxes:
+                    masked[rec.id] = written.boxes
+            fsync_dir(tmp / "images")
+        gone = {i for i, _ in held_out}
+        records = [r for r in records if r.id not in gone]
+        scrubbers = {r.id: Scrubber(headers[r.id].terms) for r in records}
+        wanted = set(options.categories or model.categories.names())
+        include = set(REVIEWED) | ({ReviewState.REJECTED} if options.include_rejected else set())
+        cats_of = {
+            r.id: [
+                a.category
+                for a in model.annotations(r.id)
+                if a.category in wanted and a.review.state in REVIEWED
+            ]
+            for r in records
+        }
+        split_of = assign_splits(records, cats_of, fractions=options.fractions, seed=options.seed)
+
+        def image_fields(rec: ImageRecord) -> dict[str, Any]:
+            return {
+                "split": split_of[rec.id],
+                "study": salted_hash(rec.study_key or rec.id, salt=salt),
+                "status": rec.status.value,
+                "attributes": scrub_attributes(rec.attributes, scrubbers[rec.id]),
+            }
+
         (tmp / "annotations").mkdir()
         counts: dict[str, Any] = {}
         for split in SPLITS:
@@ -433,33 +595,13 @@ def export_snapshot(
                 ),
                 "categories": {c: by_cat.get(c, 0) for c in sorted(wanted)},
             }
-        if mode is not ImageMode.NONE:
-            (tmp / "images").mkdir()
-            for done, rec in enumerate(records):
-                check(done, len(records))
-                rel = f"images/{names[rec.id]}"
-                try:
-                    write_image(
-                        Path(image_path_of(rec)),
-                        tmp / rel,
-                        mode=mode,
-                        salt=salt,
-                        window=options.window,
-                        terms=headers[rec.id].terms,
-                    )
-                except UnsupportedImageFile as exc:
-                    raise SnapshotRefused(str(exc)) from exc
-                fsync_file(tmp / rel)
-                files[rel] = file_sha256(tmp / rel)
-                if progress is not None:
-                    progress(done + 1, len(records))
-            fsync_dir(tmp / "images")
         content = hashlib.sha256(
             "".join(f"{k}\x00{files[k]}\n" for k in sorted(files)).encode()
         ).hexdigest()
         opts = asdict(options)
         opts.pop("salt")
         opts["image_mode"] = options.image_mode.value
+        opts["burned_in_text"] = policy.value
         manifest = {
             "format": "orthogui-coco-snapshot",
             "version": 1,
@@ -471,10 +613,12 @@ def export_snapshot(
                 "other_images": "re-encoded from their pixels, without metadata",
                 "attributes": "identifiers found in each image's header removed",
                 "reviewers": "names" if options.keep_reviewer_names else "salted pseudonyms",
+                "pixels": _pixels_summary(policy, mode),
             },
             "held_out": [
                 {"image": salted_hash(i, salt=salt), "reason": why} for i, why in held_out
             ],
+            "burned_in_text": _burned_in_section(policy, mode, masked, names),
             "files": files,
             "sha256": content,
         }
@@ -491,7 +635,48 @@ def export_snapshot(
         raise
     if progress is not None and mode is ImageMode.NONE:
         progress(len(records), len(records))
-    return SnapshotResult(out, manifest, tuple(held_out))
+    regions = tuple((i, len(b)) for i, b in masked.items())
+    return SnapshotResult(out, manifest, tuple(held_out), regions)
+
+
+def _pixels_summary(policy: BurnedInText, mode: ImageMode) -> str:
+    """How burned-in text was dealt with, in words, for the manifest."""
+    if mode is ImageMode.NONE:
+        return "no pixels exported"
+    return {
+        BurnedInText.MASK: "burned-in text found by "
+        + detector_name()
+        + " masked black; lone laterality markers (L, R, LT, RT) kept",
+        BurnedInText.HOLD_OUT: "images with burned-in text found by "
+        + detector_name()
+        + " held out; lone laterality markers (L, R, LT, RT) do not count",
+        BurnedInText.OFF: "not searched for burned-in text; BurnedInAnnotation YES held out",
+    }[policy]
+
+
+def _burned_in_section(
+    policy: BurnedInText,
+    mode: ImageMode,
+    masked: Mapping[str, Sequence[Box]],
+    names: Mapping[str, str],
+) -> dict[str, Any]:
+    """The manifest's account of burned-in text: the policy, the detector, every image masked
+    with its boxes (``[x, y, width, height]`` in the exported pixels); never what was read."""
+    searched = mode is not ImageMode.NONE and policy is not BurnedInText.OFF
+    return {
+        "mode": policy.value,
+        "detector": detector_name() if searched else "",
+        "images_masked": len(masked),
+        "regions_masked": sum(len(b) for b in masked.values()),
+        "masked": [
+            {
+                "file": f"images/{names[i]}",
+                "regions": len(boxes),
+                "boxes": [[x0, y0, x1 - x0, y1 - y0] for x0, y0, x1, y1 in boxes],
+            }
+            for i, boxes in masked.items()
+        ],
+    }
 
 
 def project_salt(store: ProjectStore, *, new: bool = False) -> str:
@@ -525,3 +710,12 @@ def held_out_lines(result: SnapshotResult, names: Mapping[str, str]) -> list[str
     """``held out <name>: <reason>`` for each image held out, named by ``names[image id]``
     (local paths: for the user, never for the snapshot)."""
     return [f"held out {names.get(i, i)}: {why}" for i, why in result.held_out]
+
+
+def masked_lines(result: SnapshotResult, names: Mapping[str, str]) -> list[str]:
+    """``masked <name>: N burned-in text region(s)`` for each image whose pixels were masked,
+    named by ``names[image id]`` (local paths: for the user, never for the snapshot)."""
+    return [
+        f"masked {names.get(i, i)}: {n} burned-in text region{'s' * (n != 1)}"
+        for i, n in result.masked
+    ]

@@ -1,6 +1,6 @@
 """The dialogs of File → Export dataset (COCO) and File → Import annotations: they only ask
-(where, which images, image mode, de-identification; which file and format) and say what was
-chosen; ``controllers.dataset_io`` does the work off the GUI thread.
+(where, which images, image mode, de-identification and burned-in text; which file and format)
+and say what was chosen; ``controllers.dataset_io`` does the work off the GUI thread.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from orthogui.io.snapshot import ImageMode, SnapshotOptions
+from orthogui.io.snapshot import BurnedInText, ImageMode, SnapshotOptions
 from orthogui.ui.dialogs.files import existing_directory, open_file_name, start_dir
 
 IMAGE_MODES: tuple[tuple[ImageMode, str], ...] = (
@@ -34,6 +34,13 @@ IMAGE_MODES: tuple[tuple[ImageMode, str], ...] = (
     (ImageMode.NONE, "No images (annotations only)"),
 )
 """The ``--images`` choices of ``orthogui export``, in words."""
+
+BURNED_IN_TEXT: tuple[tuple[BurnedInText, str], ...] = (
+    (BurnedInText.MASK, "Mask text burned into the pixels (side markers L/R stay)"),
+    (BurnedInText.HOLD_OUT, "Hold out images with text burned into the pixels"),
+    (BurnedInText.OFF, "Do not search the pixels for text"),
+)
+"""The ``--burned-in-text`` choices of ``orthogui export``, in words."""
 
 IMPORT_FORMATS: tuple[tuple[str | None, str], ...] = (
     (None, "Detect from the content"),
@@ -75,6 +82,15 @@ class ExportDatasetDialog(QDialog):
         self.mode_combo.setObjectName("exportImageMode")
         for mode, text in IMAGE_MODES:
             self.mode_combo.addItem(text, mode)
+        self.burned_in_combo = QComboBox()
+        self.burned_in_combo.setObjectName("exportBurnedInText")
+        self.burned_in_combo.setToolTip(
+            "Names, IDs and dates a console printed into the image: found by OCR (tesseract) "
+            "and by their shapes. Images whose header says BurnedInAnnotation YES are masked "
+            "too, or held out when no text is found on them."
+        )
+        for policy, text in BURNED_IN_TEXT:
+            self.burned_in_combo.addItem(text, policy)
         self.rejected_check = QCheckBox("Include rejected findings (as rejected_annotations)")
         self.rejected_check.setObjectName("exportIncludeRejected")
         self.names_check = QCheckBox("Keep reviewers' names (default: stable pseudonyms)")
@@ -104,9 +120,11 @@ class ExportDatasetDialog(QDialog):
         form.addRow("", self.rejected_check)
         form.addRow("De-identification", self.names_check)
         form.addRow("", self.salt_check)
+        form.addRow("Burned-in text", self.burned_in_combo)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_combo_current_index_changed)
         self._update_ok()
 
     def out_dir(self) -> Path:
@@ -122,6 +140,13 @@ class ExportDatasetDialog(QDialog):
             image_mode=ImageMode(self.mode_combo.currentData()),
             salt=salt,
             keep_reviewer_names=self.names_check.isChecked(),
+            burned_in_text=BurnedInText(self.burned_in_combo.currentData()),
+        )
+
+    def _on_mode_combo_current_index_changed(self) -> None:
+        """No pixels, no text to look for."""
+        self.burned_in_combo.setEnabled(
+            ImageMode(self.mode_combo.currentData()) is not ImageMode.NONE
         )
 
     def _update_ok(self) -> None:
