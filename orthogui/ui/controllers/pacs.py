@@ -52,14 +52,14 @@ from orthogui.ui.dialogs.pacs import (
 if TYPE_CHECKING:
     from orthogui.ui.main_window import MainWindow
 
-AnyServer = PacsServer | DimseServer
+RemoteServer = PacsServer | DimseServer
 MESSAGE_MS = 15000
 CACHE_FOLDER = "pacs"
 """The folder beside the project file that retrieved studies are written to."""
 
 
 # -- what runs on the pool (no Qt) -------------------------------------------------------------
-def find_studies(server: AnyServer, query: StudyQuery) -> list[StudyRow]:
+def find_studies(server: RemoteServer, query: StudyQuery) -> list[StudyRow]:
     """The studies matching ``query``: one request per modality asked for, merged by study
     (QIDO-RS and C-FIND match one modality at a time)."""
     found: dict[str, StudyRow] = {}
@@ -84,7 +84,7 @@ class Retrieved:
     """What a retrieve brought: the studies that arrived whole, the image records of their
     files, how many other objects (reports) came with them, and what stopped it (if any)."""
 
-    server: AnyServer
+    server: RemoteServer
     studies: tuple[StudyRow, ...]
     records: list[ImageRecord]
     others: int
@@ -92,7 +92,7 @@ class Retrieved:
 
 
 def retrieve_studies(
-    server: AnyServer,
+    server: RemoteServer,
     rows: list[StudyRow],
     dest: Path,
     *,
@@ -138,7 +138,7 @@ class Sent:
     """What a send did: per image sent its file name and the kinds of object (SR, SEG),
     the refusals (file and reason), and the SOP Instance UIDs the server stored."""
 
-    server: AnyServer
+    server: RemoteServer
     images: tuple[tuple[str, tuple[str, ...]], ...] = ()
     refused: tuple[str, ...] = ()
     stored: tuple[str, ...] = field(default=())
@@ -157,7 +157,7 @@ class Sent:
 
 
 def send_results(
-    store: ProjectStore, server: AnyServer, image_ids: list[str], names: dict[str, str]
+    store: ProjectStore, server: RemoteServer, image_ids: list[str], names: dict[str, str]
 ) -> Sent:
     """Build the result objects of each image (``results_for_image``) and store them all on
     ``server`` in one request; images refused (not approved, not DICOM, nothing reviewed)
@@ -298,7 +298,7 @@ class PacsController(QObject):
             self.open_servers()
         return dlg
 
-    def _server(self, name: str) -> AnyServer | None:
+    def _server(self, name: str) -> RemoteServer | None:
         """The server to connect to, or None after saying why not."""
         pacs = self.settings()
         entry = self._entry(name)
