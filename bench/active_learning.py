@@ -341,36 +341,45 @@ class State:
     loses only the round under way; a torn last line is ignored.
     """
 
-    def __init__(self, path: Path | None, cfg: Config) -> None:
+    def __init__(self, path: Path | None, cfg: Config, merge: Sequence[Path] = ()) -> None:
         self.path = path
         self.rows: dict[Key, dict[str, Any]] = {}
+        config = _config_json(cfg)
+        for other in merge:  # read-only: rounds another process of the same run finished
+            self._read(other, config, repair=False)
         if path is None:
             return
-        config = _config_json(cfg)
-        if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            for n, line in enumerate(lines):
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    if n == len(lines) - 1 and n > 0:  # killed while writing it: redone
-                        path.write_text("".join(x + "\n" for x in lines[:-1]), "utf-8")
-                        break
-                    raise BenchError(f"{path}: line {n + 1} is not JSON") from None
-                if n == 0:
-                    self._check(obj, config)
-                else:
-                    self.rows[(obj["strategy"], int(obj["repeat"]), int(obj["round"]))] = obj
-        if not self.rows and not (path.is_file() and path.stat().st_size):
+        self._read(path, config, repair=True)
+        if not path.is_file() or not path.stat().st_size:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"state": "active_learning", **config}) + "\n", "utf-8")
 
-    def _check(self, header: dict[str, Any], config: dict[str, Any]) -> None:
+    def _read(self, path: Path, config: dict[str, Any], *, repair: bool) -> None:
+        if not path.is_file():
+            if not repair:
+                raise BenchError(f"{path}: no such state file")
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                if n == len(lines) - 1 and n > 0:  # killed while writing it: redone
+                    if repair:
+                        path.write_text("".join(x + "\n" for x in lines[:-1]), "utf-8")
+                    break
+                raise BenchError(f"{path}: line {n + 1} is not JSON") from None
+            if n == 0:
+                self._check(path, obj, config)
+            else:
+                self.rows[(obj["strategy"], int(obj["repeat"]), int(obj["round"]))] = obj
+
+    def _check(self, path: Path, header: dict[str, Any], config: dict[str, Any]) -> None:
         old = header.get("config", {})
         differ = [k for k in SAME_RUN if old.get(k) != config["config"].get(k)]
         if header.get("state") != "active_learning" or differ:
             raise BenchError(
-                f"{self.path}: the state of another run (differs in {differ or 'format'}); "
+                f"{path}: the state of another run (differs in {differ or 'format'}); "
                 "use another --work or --state"
             )
 
@@ -405,16 +414,22 @@ def run(
     *,
     keep: bool = False,
     state_path: Path | None = None,
+    merge: Sequence[Path] = (),
+    only: Sequence[int] | None = None,
+    compute: bool = True,
 ) -> dict[str, Any]:
     """Every strategy for ``cfg.rounds`` rounds, ``cfg.repeats`` times; ``out`` receives one
     row per round computed (rounds found in ``state_path`` are skipped, not computed again).
 
     Without ``keep`` only the newest round's model of a (strategy, repeat) stays in ``work``.
+    ``merge``: state files of other processes of the same run (read, never written), e.g. one
+    process per repeat (``only``: the repeats this process computes); ``compute=False``
+    summarises what is finished and trains nothing.
     """
     from orthogui.ml.card import load_card
 
     start = load_card(cfg.start_card)
-    state = State(state_path, cfg)
+    state = State(state_path, cfg, merge)
     test: Dataset | None = None
     pools: dict[int, Dataset] = {}
     for repeat in range(cfg.repeats):
@@ -437,7 +452,9 @@ def run(
     start_metrics: dict[str, float] = next(
         (dict(r) for (_, _, n), r in state.rows.items() if n == 0), {}
     )
-    for repeat in range(cfg.repeats):
+    for repeat in range(cfg.repeats) if compute else ():
+        if only is not None and repeat not in only:
+            continue
         pool = pools[repeat]
         for strategy in cfg.strategies:
             card_path = cfg.start_card.resolve()
@@ -692,6 +709,23 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace
     p.add_argument(
         "--prune", action="store_true", help="with --work: keep only each run's newest model"
     )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="state files of other processes of the same run (read only)",
+    )
+    p.add_argument(
+        "--only-repeats",
+        type=int,
+        nargs="+",
+        default=None,
+        help="compute only these repeats (run the others in parallel processes)",
+    )
+    p.add_argument(
+        "--summary-only", action="store_true", help="train nothing: summarise finished rounds"
+    )
     p.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     p.add_argument("--json", type=Path, default=None, help="also write the summary here")
     a = p.parse_args(argv)
@@ -708,6 +742,11 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace
         p.error(f"--start-card {a.start_card}: no such file")
     if a.state is not None and a.work is None:
         p.error("--state needs --work (a resumed run continues from the models kept there)")
+    if (a.merge or a.summary_only or a.only_repeats is not None) and a.work is None:
+        p.error("--merge, --only-repeats and --summary-only need --work")
+    bad = [r for r in a.only_repeats or () if not 0 <= r < a.repeats]
+    if bad:
+        p.error(f"--only-repeats {bad}: repeats are 0 to {a.repeats - 1}")
     try:
         strategies = strategy_names(a.strategies, list(STRATEGIES))
     except BenchError as exc:
@@ -747,7 +786,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if a.work is not None:
             a.work.mkdir(parents=True, exist_ok=True)
             state = a.state if a.state is not None else a.work / "state.jsonl"
-            summary = run(cfg, a.work, out, keep=not a.prune, state_path=state)
+            summary = run(
+                cfg,
+                a.work,
+                out,
+                keep=not a.prune,
+                state_path=state,
+                merge=a.merge,
+                only=a.only_repeats,
+                compute=not a.summary_only,
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="orthogui-al-") as tmp:
                 summary = run(cfg, Path(tmp), out)

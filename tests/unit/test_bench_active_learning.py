@@ -137,3 +137,34 @@ def test_repeats_resume_from_the_state_file_and_count_labels_needed(
     other = [a if a != "6" else "7" for a in args]  # another pool size: another run
     assert module.main([*other, "--rounds", "1"]) == 2
     assert "the state of another run (differs in ['pool'])" in capsys.readouterr().err
+
+
+def test_repeats_in_parallel_processes_merge_into_one_summary(
+    start_card: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One process per repeat, each with its own state file; a --summary-only run merges them
+    and trains nothing; a missing merged file and a repeat out of range are clear errors."""
+    module = load_bench("active_learning")
+    work, plot = tmp_path / "work", tmp_path / "al.png"
+    args = ["--start-card", str(start_card), "--pool", "4", "--k", "2", "--repeats", "2"]
+    args += ["--steps", "1", "--size", "128", "--test", "1", "--threads", "1", "--rounds", "1"]
+    args += ["--work", str(work), "--plot", str(plot), "--strategies", "random"]
+    states = [work / f"state-r{r}.jsonl" for r in (0, 1)]
+    for r, state in enumerate(states):
+        assert module.main([*args, "--only-repeats", str(r), "--state", str(state)]) == 0
+        rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()][:-1]
+        assert [(x["repeat"], x["round"]) for x in rows] == [(r, 0), (r, 1)]
+    assert module.main([*args, "--summary-only", "--merge", *map(str, states)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 1  # nothing computed: only the summary
+    summary = lines[0]
+    assert summary["repeats_done"] == {"random": 2}
+    assert [(p["labelled"], p["n"]) for p in summary["curves"]["random"]] == [(0, 2), (2, 2)]
+    for state in states:  # merged files are read, never written
+        assert len(state.read_text().splitlines()) == 3
+
+    assert module.main([*args, "--summary-only", "--merge", str(work / "gone.jsonl")]) == 2
+    assert "gone.jsonl: no such state file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main([*args, "--only-repeats", "2"])
+    assert "--only-repeats [2]: repeats are 0 to 1" in capsys.readouterr().err
