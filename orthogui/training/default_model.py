@@ -27,14 +27,16 @@ import numpy as np
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
 from orthogui.core.errors import PathError
-from orthogui.io.fileops import atomic_write_text
+from orthogui.io.fileops import atomic_write_text, file_sha256
 from orthogui.io.importers import CocoError, load_coco
 from orthogui.io.readers import read_radiograph
+from orthogui.paths import resource
 from orthogui.synth.dataset import write_dataset
 from orthogui.training.job import HyperParameters, TrainingJob, save_job
 
 DEFAULT_MODEL_NAME = "orthogui-default-light"
 DEFAULT_ARCHITECTURE = "maskrcnn_efficientnet_lite0_fpn"
+REAL_SCREWS = "real-screws/fracatlas-screws.json"  # among the shipped resources
 FRACATLAS_CATEGORY = "fractured"  # FracAtlas' one category; ours is "fracture"
 FRACATLAS_CITATION = (
     'Abedeen I. et al., "FracAtlas: A Dataset for Fracture Classification, Localization and '
@@ -59,6 +61,10 @@ class Recipe:
     synth_val_seed: int = 8102
     synth_test_seed: int = 8103  # held out: only bench/default_model_metrics.py uses it
     fracatlas_splits: tuple[str, ...] = ("train",)
+    # Screws outlined on FracAtlas implant films (a path among the shipped resources, or an
+    # absolute one): the "tune" films train with their screws, the "check" films stay out for
+    # the real-film check. None: no labels, the implant films train with screws unlabelled.
+    real_screws: str | None = REAL_SCREWS
     architecture: str = DEFAULT_ARCHITECTURE
     # The detector finds "screw"; the type classifier on a full-resolution crop decides which.
     group_screws: bool = True
@@ -80,16 +86,59 @@ class Recipe:
     display_threshold: float = 0.3
 
 
+@dataclass(frozen=True)
+class RealScrewFilm:
+    """The screws outlined on one real film: ``split`` "tune" (trained on) or "check" (held
+    out for the real-film check); polygons as flat x, y lists; types or "unknown"."""
+
+    split: str
+    polygons: tuple[tuple[float, ...], ...]
+    types: tuple[str, ...]
+
+
+def load_real_screws(path: str | Path) -> dict[str, RealScrewFilm]:
+    """The screw labels of real films by file name (a COCO file with one category "screw",
+    each image with a ``split``, each annotation's ``attributes.type``)."""
+    try:
+        coco = load_coco(path)
+    except CocoError as exc:
+        raise RecipeError(exc.path, f"real-screw labels: {exc.reason}") from exc
+    polys: dict[int, list[tuple[float, ...]]] = {}
+    types: dict[int, list[str]] = {}
+    for a in coco["annotations"]:
+        seg = a.get("segmentation")
+        if not isinstance(seg, list) or not seg or len(seg[0]) < 6:
+            raise RecipeError(path, f"annotation {a.get('id')}: a screw needs a polygon")
+        polys.setdefault(int(a["image_id"]), []).append(tuple(float(v) for v in seg[0]))
+        kind = str((a.get("attributes") or {}).get("type", "unknown"))
+        types.setdefault(int(a["image_id"]), []).append(kind)
+    films: dict[str, RealScrewFilm] = {}
+    for im in coco["images"]:
+        split = str(im.get("split", ""))
+        if split not in ("tune", "check"):
+            raise RecipeError(path, f"image {im['file_name']}: split must be tune or check")
+        iid = int(im["id"])
+        films[str(im["file_name"])] = RealScrewFilm(
+            split, tuple(polys.get(iid, ())), tuple(types.get(iid, ()))
+        )
+    return films
+
+
 def _resize_polygon(seg: Any, scale: float) -> list[list[float]]:
     if not isinstance(seg, list):
         raise ValueError("FracAtlas segmentations are polygons")
     return [[round(float(v) * scale, 2) for v in ring] for ring in seg if len(ring) >= 6]
 
 
-def _read_split_table(csv_path: Path) -> dict[str, str]:
+def _read_split_table(csv_path: Path) -> tuple[dict[str, str], set[str]]:
+    """Split per file name, and the files tagged ``hardware`` (implants visible)."""
     try:
         with csv_path.open(newline="", encoding="utf-8") as fh:
-            return {row["image_id"]: row["split"] for row in csv.DictReader(fh)}
+            rows = list(csv.DictReader(fh))
+        return (
+            {row["image_id"]: row["split"] for row in rows},
+            {row["image_id"] for row in rows if row.get("hardware") == "1"},
+        )
     except (OSError, KeyError) as exc:
         raise RecipeError(csv_path, f"cannot read the split table ({exc})") from exc
 
@@ -103,11 +152,15 @@ def fracatlas_subset(
     first_image_id: int,
     first_annotation_id: int,
     category_id: int,
+    screws: dict[str, RealScrewFilm] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Copy the FracAtlas images of ``splits`` into ``out/images/fracatlas`` at ``size`` px.
 
     Images whose EXIF orientation turns the view are left out (their COCO frame is ambiguous).
-    Returns ``(images, annotations, skipped)`` in COCO form with our category id.
+    With ``screws`` (real-screw labels), a film's outlined screws come along ("tune" films);
+    films held out for the real-film check, and films tagged ``hardware`` that nobody outlined,
+    are left out: their unlabelled screws would teach the detector that screws are background.
+    Returns ``(images, annotations, skipped)`` in COCO form with our category ids.
     """
     root = Path(fracatlas_dir)
     ann_path = root / "annotations.json"
@@ -115,8 +168,12 @@ def fracatlas_subset(
         coco = load_coco(ann_path)
     except CocoError as exc:
         raise RecipeError(exc.path, f"FracAtlas annotations: {exc.reason}") from exc
-    split_of = _read_split_table(root / "dataset.csv")
+    split_of, hardware = _read_split_table(root / "dataset.csv")
     wanted = set(splits)
+    screw_ids = {c.name: c.id for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP}
+    # A screw whose type nobody could tell is stored as the group's first type: the default
+    # recipe's detector trains on the group ("screw"), the type stage on synthetic crops.
+    any_screw = next(iter(screw_ids.values()))
     by_image: dict[int, list[dict[str, Any]]] = {}
     for a in coco["annotations"]:
         by_image.setdefault(int(a["image_id"]), []).append(a)
@@ -129,6 +186,11 @@ def fracatlas_subset(
     for entry in sorted(coco["images"], key=lambda im: str(im["file_name"])):
         name = str(entry["file_name"])
         if split_of.get(name) not in wanted:
+            continue
+        film = screws.get(name) if screws is not None else None
+        if screws is not None and (
+            (film is None and name in hardware) or (film is not None and film.split != "tune")
+        ):
             continue
         rg = read_radiograph(root / "images" / name)
         if rg.metadata.get("exif_orientation", 1) != 1 or rg.stored.shape != (
@@ -159,6 +221,24 @@ def fracatlas_subset(
                     "segmentation": poly,
                     "bbox": [x, y, bw, bh],
                     "area": float(a.get("area", bw * bh)) * scale * scale,
+                    "iscrowd": 0,
+                }
+            )
+            ann_id += 1
+        for flat, kind in zip(film.polygons, film.types, strict=True) if film else ():
+            pts = np.asarray(flat, dtype=np.float64).reshape(-1, 2) * scale
+            x0, y0 = pts.min(axis=0)
+            x1, y1 = pts.max(axis=0)
+            xs, ys = pts[:, 0], pts[:, 1]
+            area = 0.5 * abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": image_id,
+                    "category_id": screw_ids.get(kind, any_screw),
+                    "segmentation": [[round(float(v), 2) for v in pts.ravel()]],
+                    "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+                    "area": area,
                     "iscrowd": 0,
                 }
             )
@@ -238,9 +318,17 @@ def build_snapshot(
     """
     root = Path(out)
     summary_path = root / "summary.json"
+    screws: dict[str, RealScrewFilm] | None = None
+    screws_sha: str | None = None
+    if recipe.real_screws is not None and fracatlas_dir is not None:
+        given = Path(recipe.real_screws)
+        labels = given if given.is_absolute() else resource(*given.parts)
+        screws = load_real_screws(labels)
+        screws_sha = file_sha256(labels)
     if summary_path.is_file():
         cached: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
-        if _data_part(cached.get("recipe", {})) == _data_part(_recipe_json(recipe)):
+        same_data = _data_part(cached.get("recipe", {})) == _data_part(_recipe_json(recipe))
+        if same_data and cached.get("real_screws_sha256") == screws_sha:
             log(f"reusing the snapshot in {root}")
             return cached
     if root.exists():
@@ -267,6 +355,7 @@ def build_snapshot(
             first_image_id=len(train["images"]) + 1,
             first_annotation_id=len(train["annotations"]) + 1,
             category_id=fracture_id,
+            screws=screws,
         )
         train["images"] += images
         train["annotations"] += anns
@@ -287,6 +376,10 @@ def build_snapshot(
         "train_synthetic_images": recipe.synth_train,
         "train_fracatlas_images": n_frac,
         "fracatlas_skipped_exif_rotated": skipped,
+        "real_screws_sha256": screws_sha,
+        "real_screw_films_held_out": (
+            sorted(n for n, f in screws.items() if f.split == "check") if screws else []
+        ),
         "val_images": len(val["images"]),
         "train_instances": counts(train),
         "val_instances": counts(val),

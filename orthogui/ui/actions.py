@@ -139,6 +139,15 @@ SHORTCUTS: tuple[ActionSpec, ...] = (
         checkable=True,
         toolbar=True,
     ),
+    S(
+        "tool_axis",
+        "Tools",
+        "Screw by a&xis",
+        ("X",),
+        "Outline a screw from its axis: click its tip, then its head (or drag tip to head)",
+        checkable=True,
+        toolbar=True,
+    ),
     S("tool_box", "Tools", "&Box", ("B",), "Draw a box", checkable=True, toolbar=True),
     S(
         "tool_ruler",

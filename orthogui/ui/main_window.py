@@ -146,6 +146,7 @@ class MainWindow(FileCommands, QMainWindow):
             ),
             "tool_select": lambda: c.set_tool("select"),
             "tool_polygon": lambda: c.set_tool("polygon"),
+            "tool_axis": lambda: c.set_tool("axis"),
             "tool_box": lambda: c.set_tool("box"),
             "tool_ruler": lambda: c.set_tool("ruler"),
             "tool_angle": lambda: c.set_tool("angle"),
@@ -172,6 +173,7 @@ class MainWindow(FileCommands, QMainWindow):
         c.selectionChanged.connect(self._on_canvas_selectionChanged)
         c.toolChanged.connect(self._on_canvas_toolChanged)
         c.measured.connect(self._on_canvas_measured)
+        c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.viewport().installEventFilter(self)
         self.queue_panel.imageActivated.connect(self.open_image)
         self.findings_panel.selectionRequested.connect(self._on_findings_selectionRequested)
@@ -379,7 +381,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.properties_panel.show_annotation(self.model.get(ids[0]) if len(ids) == 1 else None)
 
     def _on_canvas_toolChanged(self, tool: str) -> None:
-        for name in ("select", "polygon", "box", "ruler", "angle"):
+        for name in ("select", "polygon", "axis", "box", "ruler", "angle"):
             self.action_map[f"tool_{name}"].setChecked(name == tool)
 
     def _on_canvas_measured(self, px: float, mm: float) -> None:

@@ -1,5 +1,5 @@
 """Canvas tools: what a left-button gesture means (select and edit, draw polygon/box; the
-measurement tools live in ``measure``).
+measurement tools live in ``measure``, the screw-by-axis tool in ``axis_tool``).
 
 A tool shows the gesture in flight as item previews and pushes exactly one command on release;
 items and tools never mutate the model directly.

@@ -36,6 +36,7 @@ from orthogui.core.project import ProjectModel
 from orthogui.core.radiograph import Radiograph, WindowPreset
 from orthogui.io.display import choose_window, render, render_region, value_range
 from orthogui.io.snap import snap_to_edge
+from orthogui.ui.canvas.axis_tool import AxisTool
 from orthogui.ui.canvas.cache import (
     Plan,
     Raster,
@@ -57,7 +58,7 @@ from orthogui.ui.canvas.tools import (
 )
 from orthogui.ui.canvas.worker import RenderWorker
 
-TOOLS = ("select", "polygon", "box", "ruler", "angle")
+TOOLS = ("select", "polygon", "axis", "box", "ruler", "angle")
 FULL_RENDER = "full-render"  # the worker channel of the full-resolution window/level render
 LEVELS = "levels"  # the worker channel that prepares the pyramid's RGB32 levels of a new image
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
@@ -116,6 +117,7 @@ class CanvasView(QGraphicsView):
         self._tools: dict[str, Tool] = {
             "select": SelectTool(self),
             "polygon": PolygonTool(self),
+            "axis": AxisTool(self),
             "box": BoxTool(self),
             "ruler": RulerTool(self),
             "angle": AngleTool(self),

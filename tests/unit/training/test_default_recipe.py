@@ -103,3 +103,81 @@ def test_unreadable_fracatlas_names_the_file(tmp_path: Path) -> None:
         build_snapshot(
             tmp_path / "snap", recipe=Recipe(size=64, synth_train=1, synth_val=1), fracatlas_dir=fa
         )
+
+
+def test_real_screw_labels_come_along_and_unlabelled_implant_films_stay_out(
+    tmp_path: Path,
+) -> None:
+    """A "tune" film trains with its screws (scaled, typed where known), a "check" film and an
+    implant film nobody outlined are left out, a film without implants trains as before."""
+    fa = _fake_fracatlas(tmp_path / "fa")
+    for name in ("D.jpg", "E.jpg"):
+        cv2.imwrite(str(fa / "images" / name), np.zeros((400, 200), np.uint8))
+    coco = json.loads((fa / "annotations.json").read_text())
+    coco["images"] += [
+        {"id": 4, "width": 200, "height": 400, "file_name": "D.jpg"},
+        {"id": 5, "width": 200, "height": 400, "file_name": "E.jpg"},
+    ]
+    (fa / "annotations.json").write_text(json.dumps(coco))
+    (fa / "dataset.csv").write_text(
+        "image_id,split,hardware\nA.jpg,train,1\nB.jpg,valid,0\nC.jpg,train,1\n"
+        "D.jpg,train,1\nE.jpg,train,0\n",
+        encoding="utf-8",
+    )
+    labels = {
+        "images": [
+            {"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"},
+            {"id": 2, "file_name": "C.jpg", "width": 200, "height": 400, "split": "check"},
+        ],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[10.0, 100.0, 110.0, 100.0, 110.0, 110.0, 10.0, 110.0]],
+                "bbox": [10.0, 100.0, 100.0, 10.0],
+                "area": 1000.0,
+                "iscrowd": 0,
+                "attributes": {"type": "unknown"},
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[10.0, 200.0, 110.0, 200.0, 110.0, 210.0, 10.0, 210.0]],
+                "bbox": [10.0, 200.0, 100.0, 10.0],
+                "area": 1000.0,
+                "iscrowd": 0,
+                "attributes": {"type": "locking_screw"},
+            },
+        ],
+        "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
+    }
+    path = tmp_path / "screws.json"
+    path.write_text(json.dumps(labels))
+    recipe = Recipe(size=128, synth_train=1, synth_val=1, real_screws=str(path))
+    summary = build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    train = json.loads((tmp_path / "snap/annotations/train.json").read_text())
+    sources = {im["source"]: im for im in train["images"] if "source" in im}
+    assert set(sources) == {"A.jpg", "E.jpg"}  # C held out for the check, D never outlined
+    assert summary["real_screw_films_held_out"] == ["C.jpg"]
+    a_id = sources["A.jpg"]["id"]
+    cats = sorted(a["category_id"] for a in train["annotations"] if a["image_id"] == a_id)
+    assert cats == [1, 3, 6]  # unknown type -> the group's first type; locking; the fracture
+    (locking,) = [
+        a for a in train["annotations"] if a["image_id"] == a_id and a["category_id"] == 3
+    ]
+    assert locking["bbox"] == pytest.approx([3.2, 64.0, 32.0, 3.2])  # scaled to 128 px
+    assert locking["area"] == pytest.approx(102.4)
+    # labels changed: the snapshot is rebuilt, not reused
+    mtime = (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns
+    labels["images"][1]["split"] = "tune"
+    path.write_text(json.dumps(labels))
+    again = build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    assert (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns != mtime
+    assert again["real_screw_films_held_out"] == []
+
+    labels["images"][0]["split"] = "later"
+    path.write_text(json.dumps(labels))
+    with pytest.raises(RecipeError, match=r"A\.jpg: split must be tune or check"):
+        build_snapshot(tmp_path / "snap2", recipe=recipe, fracatlas_dir=fa)
