@@ -535,7 +535,25 @@ def publish_default(
                 "citation": FRACATLAS_CITATION,
                 "source": "figshare doi:10.6084/m9.figshare.22363012",
             },
+            *(
+                [
+                    {
+                        "name": "Screws outlined on FracAtlas implant films (tune split)",
+                        "file": f"resources/{summary['recipe']['real_screws']}",
+                        "sha256": summary.get("real_screws_sha256"),
+                        "licence": "CC BY 4.0 (FracAtlas images)",
+                        "drawn_by": "the OrthoGUI project team (not radiologists)",
+                    }
+                ]
+                if summary.get("recipe", {}).get("real_screws")
+                else []
+            ),
         ],
+        **(
+            {"real_screw_films_held_out": summary["real_screw_films_held_out"]}
+            if summary.get("real_screw_films_held_out")
+            else {}
+        ),
         "weights_dtype": "float16 (loaded into float32)",
         "backbone": _backbone_provenance(card.architecture),
     }

@@ -78,3 +78,15 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
         publish_default(candidate.source, tmp_path / "m2", summary=summary, command="c")
     )
     assert again.postprocessing.score_threshold == 0.42
+    assert len(again.training_data["datasets"]) == 2  # no real-screw labels in that recipe
+    # trained with the real-screw outlines: the card names them and the films held out
+    summary["recipe"]["real_screws"] = "real-screws/fracatlas-screws.json"
+    summary["real_screws_sha256"] = "ab" * 32
+    summary["real_screw_films_held_out"] = ["IMG1.jpg"]
+    third = load_card(
+        publish_default(candidate.source, tmp_path / "m3", summary=summary, command="c")
+    )
+    screws = third.training_data["datasets"][2]
+    assert screws["file"] == "resources/real-screws/fracatlas-screws.json"
+    assert screws["sha256"] == "ab" * 32 and "not radiologists" in screws["drawn_by"]
+    assert third.training_data["real_screw_films_held_out"] == ["IMG1.jpg"]
