@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -43,6 +43,7 @@ LABELS = ROOT / "resources" / "real-screws" / "fracatlas-screws.json"
 IMAGES = ROOT.parent / "shared" / "data" / "fracatlas" / "images"
 SCREWS = {c.name for c in DEFAULT_CATEGORIES if c.supercategory == "screw"}
 AP_THRESHOLD = 0.05
+SWEEP = (0.3, 0.5, 0.7, 0.9)  # display thresholds a reviewer might set
 TILE = 360
 
 
@@ -63,6 +64,20 @@ def load_labels(path: Path, split: str) -> dict[str, Any]:
     }
 
 
+def _match(gts: list[NDArray[np.bool_]], shown: list[NDArray[np.bool_]]) -> tuple[int, int]:
+    """Labelled screws found (one proposal each, mask IoU >= 0.5, best first) and the
+    proposals left over (false screws)."""
+    used: set[int] = set()
+    for g in gts:
+        best, best_iou = -1, 0.5
+        for k, m in enumerate(shown):
+            if k not in used and (iou := _iou_masks(g, m)) >= best_iou:
+                best, best_iou = k, iou
+        if best >= 0:
+            used.add(best)
+    return len(used), len(shown) - len(used)
+
+
 def _iou_masks(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
     union = int(np.count_nonzero(a | b))
     return int(np.count_nonzero(a & b)) / union if union else 0.0
@@ -73,7 +88,7 @@ def run(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[NDArray[np.uint8]]]:
     """COCO results of every film, what a reviewer sees at ``display``, and the sheet tiles."""
     results: list[dict[str, Any]] = []
-    found = shown_false = 0
+    tally: dict[float, list[int]] = {}  # score threshold -> [screws found, false proposals]
     seconds: list[float] = []
     tiles: list[NDArray[np.uint8]] = []
     by_image: dict[int, list[dict[str, Any]]] = {}
@@ -111,24 +126,29 @@ def run(
             ).astype(bool)
             for a in by_image.get(int(im["id"]), [])
         ]
+        for t in sorted({display, *SWEEP}):
+            found, false = _match(gts, [m for p, m in masks if p.score >= t])
+            tally.setdefault(t, [0, 0])
+            tally[t][0] += found
+            tally[t][1] += false
         shown = [(p, m) for p, m in masks if p.score >= display]
-        used: set[int] = set()
-        for g in gts:  # greedy, best IoU first per labelled screw
-            best, best_iou = -1, 0.5
-            for k, (_, m) in enumerate(shown):
-                if k not in used and (iou := _iou_masks(g, m)) >= best_iou:
-                    best, best_iou = k, iou
-            if best >= 0:
-                used.add(best)
-                found += 1
-        shown_false += len(shown) - len(used)
         tiles.append(_tile(rg, predictor, by_image.get(int(im["id"]), []), shown, im["file_name"]))
     n_gt = len(coco["annotations"])
+    films = max(len(coco["images"]), 1)
+
+    def row(t: float) -> dict[str, Any]:
+        found, false = tally.get(t, [0, 0])
+        return {
+            "threshold": t,
+            "screws_found": found,
+            "screws_found_share": round(found / n_gt, 4) if n_gt else None,
+            "false_screws_per_film": round(false / films, 3),
+        }
+
     seen = {
+        **row(display),
         "display_threshold": display,
-        "screws_found": found,
-        "screws_found_share": round(found / n_gt, 4) if n_gt else None,
-        "false_screws_per_film": round(shown_false / max(len(coco["images"]), 1), 3),
+        "sweep": [row(t) for t in sorted(tally)],
         "cpu_seconds_per_image_median": round(statistics.median(seconds), 3) if seconds else None,
     }
     return results, seen, tiles
@@ -186,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         "screws": len(coco["annotations"]),
         "score_threshold_for_ap": AP_THRESHOLD,
     }
-    for iou_type, key in (("bbox", "box"), ("segm", "mask")):
+    kinds: tuple[tuple[Literal["bbox", "segm"], str], ...] = (("bbox", "box"), ("segm", "mask"))
+    for iou_type, key in kinds:
         report = evaluate(gt, results, iou_type=iou_type) if results else None
         c = report["coco"] if report else {"AP50": 0.0, "AP": 0.0}
         out[f"screw_{key}_AP50"] = round(float(c["AP50"]), 4)
