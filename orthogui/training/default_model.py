@@ -549,6 +549,7 @@ def publish_default(
                 else []
             ),
         ],
+        **({"fine_tune": summary["fine_tune"]} if summary.get("fine_tune") else {}),
         **(
             {"real_screw_films_held_out": summary["real_screw_films_held_out"]}
             if summary.get("real_screw_films_held_out")
@@ -562,7 +563,6 @@ def publish_default(
         card,
         training_data=training_data,
         postprocessing=replace(card.postprocessing, score_threshold=threshold),
-        source=None,
     )
     out = save_weights(model, final, models_dir, half=True)
     assert out.source is not None

@@ -126,3 +126,22 @@ def test_a_fine_tune_from_a_typed_card_elsewhere_publishes_with_its_type_stage(
     assert again.type_weights_path is not None
     assert again.type_weights_path.parent == tuned.card.source.parent
     assert file_sha256(again.type_weights_path) == file_sha256(types)
+
+
+def test_publishing_a_typed_candidate_into_the_models_folder_keeps_its_type_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``publish_default`` (the bundled model's last step) copies the type stage beside the
+    published card, from wherever the process runs."""
+    from orthogui.io.fileops import file_sha256
+    from orthogui.ml.card import load_card
+    from orthogui.training.default_model import publish_default
+
+    _, start = _typed_card(tmp_path / "run" / "candidate")
+    assert start.source is not None and start.type_stage is not None
+    monkeypatch.chdir(tmp_path)  # not the candidate's folder
+    path = publish_default(start.source, tmp_path / "models", summary={"recipe": {}}, command="c")
+    card = load_card(path)
+    assert card.type_weights_path is not None
+    assert card.type_weights_path.parent == tmp_path / "models"
+    assert file_sha256(card.type_weights_path) == start.type_stage.weights_sha256
