@@ -3,7 +3,7 @@ whose screws the project outlined (``resources/real-screws/``).
 
     python bench/real_screws.py --card models/orthogui-default-light-4.json \
         [--labels resources/real-screws/fracatlas-screws.json] [--split check|tune|all] \
-        [--json out.json] [--sheet docs/real-screws.png]
+        [--json out.json] [--sheet docs/real-screws.png] [--write-card]
 
 Any-type screw detection (a screw's type is rarely visible at FracAtlas' 454 px): box and mask
 AP50 and AP (COCOeval, predictions at score >= 0.05, every screw type counted as "screw"), and
@@ -21,6 +21,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from orthogui.core.geometry import Polygon
 from orthogui.evaluation import evaluate
 from orthogui.io.masks import mask_to_rle, polygons_to_mask
 from orthogui.io.readers import read_radiograph
-from orthogui.ml.card import load_card
+from orthogui.ml.card import load_card, save_card
 from orthogui.ml.predictor import MaskRCNNPredictor
 from orthogui.ml.preprocess import to_unit_image
 
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--sheet", type=Path, default=None, help="contact sheet of the split")
     parser.add_argument("--cols", type=int, default=5)
+    parser.add_argument(
+        "--write-card", action="store_true", help="store the figures in the card's metrics"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     coco = load_labels(args.labels, args.split)
@@ -220,6 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(args.sheet), np.vstack(rows))
         out["sheet"] = str(args.sheet)
+    if args.write_card:
+        prefix = f"real_screws_{args.split}"
+        figures = {
+            f"{prefix}/screw_box_AP50": out["screw_box_AP50"],
+            f"{prefix}/screw_mask_AP50": out["screw_mask_AP50"],
+            f"{prefix}/screws_found_share": seen["screws_found_share"],
+            f"{prefix}/false_screws_per_film": seen["false_screws_per_film"],
+        }
+        metrics = {k: float(v) for k, v in figures.items() if v is not None}
+        save_card(replace(card, metrics={**card.metrics, **metrics}), args.card)
+        print(f"metrics written to {args.card}", file=sys.stderr)
     text = json.dumps(out)
     print(text)
     if args.json is not None:

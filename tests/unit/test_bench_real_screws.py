@@ -87,8 +87,13 @@ def test_real_screw_bench_reports_ap_the_reviewers_view_and_a_sheet(
     assert found == sorted(found, reverse=True)  # a higher threshold never finds more
     assert cv2.imread(str(sheet)).shape == (360, 720, 3)
 
-    assert module.main([*args, "--split", "check"]) == 0
+    assert module.main([*args, "--split", "check", "--write-card"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["films"] == 1
+    from orthogui.ml.card import load_card
+
+    metrics = load_card(card).metrics
+    assert 0.0 <= metrics["real_screws_check/screw_box_AP50"] <= 1.0
+    assert metrics["real_screws_check/false_screws_per_film"] >= 0.0
 
     cv2.imwrite(str(root / "images" / "F1.png"), np.zeros((50, 50), np.uint8))
     with pytest.raises(SystemExit, match=r"F1\.png: is 50x50 px, the labels say 100x120"):
