@@ -6,9 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orthogui.training.default_model import Recipe
 
 COMMAND = "train-default"
-HELP = "train the bundled default model from scratch: synthetic radiographs + FracAtlas train"
+HELP = (
+    "train the bundled default model from scratch (synthetic radiographs + FracAtlas train + "
+    "outlined real screws), or fine-tune a published one (--from-card)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--prepare-only", action="store_true", help="write the snapshot and job.json, do not train"
+    )
+    parser.add_argument(
+        "--from-card",
+        default=None,
+        help="fine-tune this published model (its next version) on the recipe's data instead "
+        "of training from scratch: phantoms, FracAtlas, and the films with outlined real "
+        "screws weighted up; the type stage is carried over",
     )
 
 
@@ -61,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as exc:
         print(f"orthogui: {exc}", file=sys.stderr)
         return 1
+    if args.from_card is not None:
+        return _fine_tune(args, recipe)
     print(f"job: {job_path}", file=sys.stderr)
     if args.prepare_only:
         return 0
@@ -95,4 +111,66 @@ def run(args: argparse.Namespace) -> int:
 
     typed = train_type_stage(load_card(card), log=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"type stage attached: {typed.source}", file=sys.stderr)
+    return 0
+
+
+def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
+    """``--from-card``: the fine-tuning mix beside the recipe snapshot, its job, the run, and
+    the published next version (threshold and mix stated in its card)."""
+    from dataclasses import replace
+
+    from orthogui.training.default_model import (
+        FineTune,
+        RecipeError,
+        fine_tune_job,
+        fine_tune_snapshot,
+        publish_default,
+    )
+    from orthogui.training.job import save_job
+
+    fine = FineTune()
+    if args.steps is not None:
+        fine = replace(fine, steps=args.steps)
+    work = Path(args.work)
+    try:
+        summary = fine_tune_snapshot(
+            work / "snapshot", work / "finetune" / "snapshot", fine_tune=fine
+        )
+    except RecipeError as exc:
+        print(f"orthogui: {exc}", file=sys.stderr)
+        return 1
+    job = fine_tune_job(
+        work / "finetune" / "snapshot",
+        work / "finetune" / "run",
+        start_card=args.from_card,
+        recipe=recipe,
+        fine_tune=fine,
+        models_dir=args.models_dir,
+        device=args.device,
+        threads=args.threads,
+    )
+    job_path = save_job(job, work / "finetune" / "job.json")
+    print(f"job: {job_path}", file=sys.stderr)
+    if args.prepare_only:
+        return 0
+    from orthogui.training.worker import main
+
+    code = main([str(job_path)])
+    if code != 0 or args.models_dir is None:
+        return code
+    candidates = sorted((work / "finetune" / "run" / "candidate").glob("*.json"))
+    if not candidates:
+        print(f"orthogui: {work / 'finetune' / 'run'}: no trained candidate", file=sys.stderr)
+        return 1
+    summary["recipe"] = {**summary["recipe"], "display_threshold": fine.display_threshold}
+    card = publish_default(
+        candidates[-1],
+        args.models_dir,
+        summary=summary,
+        command=(
+            "python -m orthogui train-default --work WORK --models-dir models "
+            f"--from-card {Path(args.from_card).name}"
+        ),
+    )
+    print(f"published: {card}", file=sys.stderr)
     return 0

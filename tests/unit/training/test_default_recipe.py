@@ -181,3 +181,67 @@ def test_real_screw_labels_come_along_and_unlabelled_implant_films_stay_out(
     path.write_text(json.dumps(labels))
     with pytest.raises(RecipeError, match=r"A\.jpg: split must be tune or check"):
         build_snapshot(tmp_path / "snap2", recipe=recipe, fracatlas_dir=fa)
+
+
+def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
+    tmp_path: Path,
+) -> None:
+    """The next version's fine-tuning snapshot: the first phantoms, the first FracAtlas films
+    without outlined screws, every film with outlined screws repeated; val is the recipe's;
+    the job starts from the given card with the fine-tuning schedule."""
+    from orthogui.training.default_model import FineTune, fine_tune_job, fine_tune_snapshot
+
+    fa = _fake_fracatlas(tmp_path / "fa")
+    (fa / "dataset.csv").write_text(
+        "image_id,split,hardware\nA.jpg,train,1\nB.jpg,valid,0\nC.jpg,train,0\n", encoding="utf-8"
+    )
+    labels = {
+        "images": [{"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[10.0, 100.0, 110.0, 100.0, 110.0, 110.0, 10.0, 110.0]],
+                "bbox": [10.0, 100.0, 100.0, 10.0],
+                "area": 1000.0,
+                "iscrowd": 0,
+            }
+        ],
+        "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
+    }
+    (tmp_path / "screws.json").write_text(json.dumps(labels))
+    recipe = Recipe(size=128, synth_train=3, synth_val=2, real_screws=str(tmp_path / "screws.json"))
+    build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    fine = FineTune(synthetic=2, fracatlas=5, real_screw_repeats=3, steps=7)
+    summary = fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft", fine_tune=fine)
+    train = json.loads((tmp_path / "ft/annotations/train.json").read_text())
+    sources = [im.get("source", "synth") for im in train["images"]]
+    assert sources == ["synth", "synth", "C.jpg", "A.jpg", "A.jpg", "A.jpg"]
+    assert [im["id"] for im in train["images"]] == [1, 2, 3, 4, 5, 6]
+    a_ids = {im["id"] for im in train["images"] if im.get("source") == "A.jpg"}
+    screws = [a for a in train["annotations"] if a["image_id"] in a_ids and a["category_id"] == 1]
+    assert len(screws) == 3  # the one outlined screw, once per repeat
+    assert len({a["id"] for a in train["annotations"]}) == len(train["annotations"])
+    for im in train["images"]:
+        assert (tmp_path / "ft" / im["file_name"]).is_file()
+    val = (tmp_path / "ft/annotations/val.json").read_bytes()
+    assert val == (tmp_path / "snap/annotations/val.json").read_bytes()
+    assert summary["train_images"] == 6 and summary["train_synthetic_images"] == 2
+    assert summary["fine_tune"]["real_screw_films"] == 1 and summary["fine_tune"]["steps"] == 7
+
+    job = fine_tune_job(
+        tmp_path / "ft",
+        tmp_path / "run",
+        start_card=tmp_path / "m-4.json",
+        recipe=recipe,
+        fine_tune=fine,
+        models_dir=None,
+    )
+    assert job.start_card == (tmp_path / "m-4.json").resolve()
+    assert job.categories == () and job.category_groups == {}
+    assert (job.hyper.max_steps, job.hyper.lr, job.hyper.warmup_steps) == (7, 0.005, 50)
+
+    (tmp_path / "snap/summary.json").unlink()
+    with pytest.raises(RecipeError, match=r"summary\.json: the recipe snapshot is not complete"):
+        fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft2", fine_tune=fine)
