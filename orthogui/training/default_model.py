@@ -96,6 +96,12 @@ class RealScrewFilm:
     types: tuple[str, ...]
 
 
+def _labels_path(real_screws: str) -> Path:
+    """The recipe's real-screw labels: a path among the shipped resources, or an absolute one."""
+    given = Path(real_screws)
+    return given if given.is_absolute() else resource(*given.parts)
+
+
 def load_real_screws(path: str | Path) -> dict[str, RealScrewFilm]:
     """The screw labels of real films by file name (a COCO file with one category "screw",
     each image with a ``split``, each annotation's ``attributes.type``)."""
@@ -321,8 +327,7 @@ def build_snapshot(
     screws: dict[str, RealScrewFilm] | None = None
     screws_sha: str | None = None
     if recipe.real_screws is not None and fracatlas_dir is not None:
-        given = Path(recipe.real_screws)
-        labels = given if given.is_absolute() else resource(*given.parts)
+        labels = _labels_path(recipe.real_screws)
         screws = load_real_screws(labels)
         screws_sha = file_sha256(labels)
     if summary_path.is_file():
@@ -462,14 +467,14 @@ def write_default_job(
 @dataclass(frozen=True)
 class FineTune:
     """How a published default model is fine-tuned into the next version on the recipe's
-    data: a mix that gives the films with outlined real screws more weight than their share."""
+    data: a mix that gives the films outlined for real screws more weight than their share."""
 
     steps: int = 500
     lr: float = 0.005
     warmup_steps: int = 50
     synthetic: int = 300  # the recipe snapshot's first phantoms
-    fracatlas: int = 300  # its first FracAtlas films without outlined screws
-    real_screw_repeats: int = 4  # each film with outlined screws, this many times per epoch
+    fracatlas: int = 300  # its first other FracAtlas films
+    real_screw_repeats: int = 4  # each film outlined for real screws, this many times per epoch
     # Real check films: at 0.3 a reviewer is shown ~9 false screws per film, at 0.5 ~4, while
     # 0.5 still finds a third of the screws (bench/real_screws.py's threshold sweep).
     display_threshold: float = 0.5
@@ -490,16 +495,19 @@ def fine_tune_snapshot(
         train = load_coco(src / "annotations" / "train.json")
     except CocoError as exc:
         raise RecipeError(exc.path, exc.reason) from exc
-    real_films = {
-        int(a["image_id"])
-        for a in train["annotations"]
-        if int(a["category_id"]) in {c.id for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP}
-    }
+    # The films outlined for training ("tune"), with or without screws: those without teach
+    # what is not a screw (wires, staples, a nail without locking screws).
+    labels = summary.get("recipe", {}).get("real_screws")
+    tune = (
+        {n for n, f in load_real_screws(_labels_path(labels)).items() if f.split == "tune"}
+        if labels
+        else set()
+    )
     fracatlas = [im for im in train["images"] if "source" in im]
     parts = (
         ([im for im in train["images"] if "source" not in im][: fine_tune.synthetic], 1),
-        ([im for im in fracatlas if int(im["id"]) not in real_films][: fine_tune.fracatlas], 1),
-        ([im for im in fracatlas if int(im["id"]) in real_films], fine_tune.real_screw_repeats),
+        ([im for im in fracatlas if im["source"] not in tune][: fine_tune.fracatlas], 1),
+        ([im for im in fracatlas if im["source"] in tune], fine_tune.real_screw_repeats),
     )
     by_image: dict[int, list[dict[str, Any]]] = {}
     for a in train["annotations"]:
@@ -538,9 +546,8 @@ def fine_tune_snapshot(
             "real_screw_films": len(parts[2][0]),
             "mix": (
                 f"the recipe snapshot's first {len(parts[0][0])} phantoms, its first "
-                f"{len(parts[1][0])} FracAtlas films without outlined screws, and its "
-                f"{len(parts[2][0])} films with outlined screws {fine_tune.real_screw_repeats} "
-                "times each"
+                f"{len(parts[1][0])} other FracAtlas films, and its {len(parts[2][0])} films "
+                f"outlined for real screws {fine_tune.real_screw_repeats} times each"
             ),
         },
     }
