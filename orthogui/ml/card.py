@@ -78,6 +78,10 @@ class Postprocessing:
     # ``max_boxes_per_category`` boxes of one category are proposed per image.
     box_containment: float = 0.7
     max_boxes_per_category: int = 4
+    # Mask categories (screws, vertebral fractures): a mask that covers more than this share of
+    # a higher-scoring mask of its category, or is covered that much by it, is the same finding
+    # proposed twice (a screw found whole and again by half); 1.0 keeps every mask.
+    mask_containment: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,13 @@ def _problems(card: ModelCard) -> list[str]:
         )
     if any(s <= 0 for s in pre.std):
         out.append("preprocessing.std must be positive")
-    for key in ("score_threshold", "nms_iou", "mask_threshold", "box_containment"):
+    for key in (
+        "score_threshold",
+        "nms_iou",
+        "mask_threshold",
+        "box_containment",
+        "mask_containment",
+    ):
         v = getattr(post, key)
         if not 0.0 <= v <= 1.0:
             out.append(f"postprocessing.{key} must be in [0, 1], got {v}")

@@ -109,6 +109,20 @@ def _contained(a: Box, b: Box) -> float:
     return w * h / max(min(a.area, b.area), 1e-9)
 
 
+def _mask_overlap(a: MaskCrop, b: MaskCrop) -> float:
+    """Pixels two pasted masks share, over the smaller mask's pixels."""
+    ha, wa = a.mask.shape
+    hb, wb = b.mask.shape
+    x0, y0 = max(a.x0, b.x0), max(a.y0, b.y0)
+    x1, y1 = min(a.x0 + wa, b.x0 + wb), min(a.y0 + ha, b.y0 + hb)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    sa = a.mask[y0 - a.y0 : y1 - a.y0, x0 - a.x0 : x1 - a.x0]
+    sb = b.mask[y0 - b.y0 : y1 - b.y0, x0 - b.x0 : x1 - b.x0]
+    shared = int(np.count_nonzero(sa & sb))
+    return shared / max(min(int(np.count_nonzero(a.mask)), int(np.count_nonzero(b.mask))), 1)
+
+
 def one_box_per_finding(preds: list[Prediction], post: Postprocessing) -> list[Prediction]:
     """Drop box predictions nested in a higher-scoring box of their category and cap each box
     category at ``post.max_boxes_per_category``: one fracture is one box, not a stack."""
@@ -138,11 +152,14 @@ def to_predictions(
 
     A mask's polygon is the outer ring of its largest component (holes and small fragments
     dropped); a detection whose mask is empty or below ``post.min_area`` is dropped. Boxes
-    go through ``one_box_per_finding``. Highest score first.
+    go through ``one_box_per_finding``; a mask mostly shared with a higher-scoring mask of its
+    category (``post.mask_containment``) is that finding again and is dropped. Highest score
+    first.
     """
     out: list[Prediction] = []
     rows, cols = det.image_size
-    for i in range(len(det)):
+    kept_masks: dict[str, list[MaskCrop]] = {}
+    for i in sorted(range(len(det)), key=lambda k: -float(det.scores[k])):
         cat = categories.get(int(det.labels[i]))
         if cat is None:
             continue
@@ -163,11 +180,15 @@ def to_predictions(
             crop = det.masks[i]
             if crop.mask.size == 0 or not crop.mask.any():
                 continue
+            same = kept_masks.setdefault(cat.project_category, [])
+            if any(_mask_overlap(crop, k) > post.mask_containment for k in same):
+                continue  # the same finding, proposed again with a lower score
             polys = mask_to_polygons(
                 crop.mask, tolerance=post.polygon_tolerance, min_area=post.min_area
             )
             if not polys:
                 continue
+            same.append(crop)
             shape = polys[0].translated(crop.x0, crop.y0)
         out.append(
             Prediction(

@@ -117,3 +117,49 @@ def test_one_fracture_is_one_box() -> None:
     inside_screw = Prediction("cortical_screw", 0.2, Polygon([(1, 1), (9, 1), (9, 30)]))
     kept = one_box_per_finding([nested, third, screw, apart, big, inside_screw], post)
     assert kept == [big, apart, screw, inside_screw]  # score order; polygons untouched
+
+
+def test_a_screw_proposed_twice_is_one_finding_and_neighbours_stay() -> None:
+    """A whole screw (0.9) and its half again (0.6) are one finding; a parallel screw beside it
+    and a screw crossing it stay; another category is never merged into a screw."""
+    size = (100, 200)
+
+    def bar(x0: int, x1: int, y0: int, y1: int) -> MaskCrop:
+        return MaskCrop(x0, y0, np.ones((y1 - y0, x1 - x0), bool))
+
+    crops = (
+        bar(20, 120, 40, 48),  # the screw
+        bar(20, 70, 40, 48),  # its half, proposed again
+        bar(20, 120, 52, 60),  # the next screw in the plate, 4 px away
+        bar(66, 74, 10, 90),  # a screw crossing it
+        bar(20, 120, 40, 48),  # the same pixels as another category (label 3: locking)
+    )
+    det = Detections(
+        image_size=size,
+        boxes=np.array(
+            [[c.x0, c.y0, c.x0 + c.mask.shape[1], c.y0 + c.mask.shape[0]] for c in crops],
+            np.float32,
+        ),
+        scores=np.array([0.9, 0.6, 0.8, 0.7, 0.5], np.float32),
+        labels=np.array([1, 1, 1, 1, 3]),
+        masks=crops,
+    )
+    card = card_for()
+
+    def run(containment: float) -> list[tuple[str, float]]:
+        preds = to_predictions(
+            det,
+            categories=card.category_for_label(),
+            post=Postprocessing(mask_containment=containment),
+            model_name="m",
+            model_version="1",
+        )
+        return [(p.category, round(p.score, 2)) for p in preds]
+
+    assert run(0.6) == [
+        ("cortical_screw", 0.9),
+        ("cortical_screw", 0.8),
+        ("cortical_screw", 0.7),
+        ("locking_screw", 0.5),
+    ]
+    assert len(run(1.0)) == 5  # off: every mask kept
