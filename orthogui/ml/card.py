@@ -81,7 +81,7 @@ class Postprocessing:
     # Mask categories (screws, vertebral fractures): a mask that covers more than this share of
     # a higher-scoring mask of its category, or is covered that much by it, is the same finding
     # proposed twice (a screw found whole and again by half); 1.0 keeps every mask.
-    mask_containment: float = 0.6
+    mask_containment: float = 0.8
 
 
 @dataclass(frozen=True)
