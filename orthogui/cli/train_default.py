@@ -77,28 +77,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.from_card is not None:
         return _fine_tune(args, recipe)
-    print(f"job: {job_path}", file=sys.stderr)
-    if args.prepare_only:
-        return 0
-    from orthogui.training.worker import main
-
-    code = main([str(job_path)])
-    if code != 0 or args.models_dir is None:
+    code, candidate = _train(args, job_path, Path(args.work) / "run")
+    if candidate is None:
         return code
     import json
 
     from orthogui.training.default_model import publish_default
 
     work = Path(args.work)
-    candidates = sorted((work / "run" / "candidate").glob("*.json"))
-    if not candidates:
-        print(f"orthogui: {work / 'run' / 'candidate'}: no trained candidate", file=sys.stderr)
-        return 1
     summary = json.loads((work / "snapshot" / "summary.json").read_text(encoding="utf-8"))
     # The snapshot is reused across optimiser changes: the card states this run's schedule.
     summary["recipe"] = {**summary["recipe"], "hyper": asdict(recipe.hyper)}
     card = publish_default(
-        candidates[-1],
+        candidate,
         args.models_dir,
         summary=summary,
         command="python -m orthogui train-default --work WORK --models-dir models",
@@ -150,21 +141,12 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
         threads=args.threads,
     )
     job_path = save_job(job, work / "finetune" / "job.json")
-    print(f"job: {job_path}", file=sys.stderr)
-    if args.prepare_only:
-        return 0
-    from orthogui.training.worker import main
-
-    code = main([str(job_path)])
-    if code != 0 or args.models_dir is None:
+    code, candidate = _train(args, job_path, work / "finetune" / "run")
+    if candidate is None:
         return code
-    candidates = sorted((work / "finetune" / "run" / "candidate").glob("*.json"))
-    if not candidates:
-        print(f"orthogui: {work / 'finetune' / 'run'}: no trained candidate", file=sys.stderr)
-        return 1
     summary["recipe"] = {**summary["recipe"], "display_threshold": fine.display_threshold}
     card = publish_default(
-        candidates[-1],
+        candidate,
         args.models_dir,
         summary=summary,
         command=(
@@ -174,3 +156,21 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
     )
     print(f"published: {card}", file=sys.stderr)
     return 0
+
+
+def _train(args: argparse.Namespace, job_path: Path, run_dir: Path) -> tuple[int, Path | None]:
+    """Run the job unless ``--prepare-only``; the exit status, and the candidate card to
+    publish (None: nothing to publish — not trained, failed, or no ``--models-dir``)."""
+    print(f"job: {job_path}", file=sys.stderr)
+    if args.prepare_only:
+        return 0, None
+    from orthogui.training.worker import main
+
+    code = main([str(job_path)])
+    if code != 0 or args.models_dir is None:
+        return code, None
+    candidates = sorted((run_dir / "candidate").glob("*.json"))
+    if not candidates:
+        print(f"orthogui: {run_dir / 'candidate'}: no trained candidate", file=sys.stderr)
+        return 1, None
+    return 0, candidates[-1]

@@ -18,3 +18,21 @@ def load_bench(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up while being made
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_card(folder: Path, labels: list[int]) -> Path:
+    """A tiny published model at 128 px (random weights made to propose ``labels``)."""
+    import torch
+
+    from orthogui.ml.architectures import build_model
+    from orthogui.ml.weights import build_options, save_weights
+    from tests.unit.ml.conftest import card_for, wake_up
+
+    torch.set_num_threads(1)
+    card = card_for(size=128, score_threshold=0.3)
+    torch.manual_seed(0)
+    model = build_model(card.architecture, build_options(card))
+    wake_up(model, card, labels, bias=2.0)
+    published = save_weights(model, card, folder)
+    assert published.source is not None
+    return published.source

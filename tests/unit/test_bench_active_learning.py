@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit._bench import load_bench
+from tests.unit._bench import load_bench, tiny_card
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
@@ -20,20 +20,7 @@ METRICS = {"segm_AP50", "bbox_AP50", "segm_AP", "bbox_AP"}
 @pytest.fixture(scope="module")
 def start_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny published model at 128 px (random weights made to detect screws and fractures)."""
-    import torch
-
-    from orthogui.ml.architectures import build_model
-    from orthogui.ml.weights import build_options, save_weights
-    from tests.unit.ml.conftest import card_for, wake_up
-
-    torch.set_num_threads(1)
-    card = card_for(size=128, score_threshold=0.3)
-    torch.manual_seed(0)
-    model = build_model(card.architecture, build_options(card))
-    wake_up(model, card, [1, 3, 6], bias=2.0)
-    published = save_weights(model, card, tmp_path_factory.mktemp("models"))
-    assert published.source is not None
-    return published.source
+    return tiny_card(tmp_path_factory.mktemp("models"), [1, 3, 6])
 
 
 def test_tiny_run_prints_rounds_and_plots_both_curves(

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.unit._bench import load_bench
+from tests.unit._bench import load_bench, tiny_card
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
@@ -19,20 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def card(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny published model at 128 px made to propose screws (random weights)."""
-    import torch
-
-    from orthogui.ml.architectures import build_model
-    from orthogui.ml.weights import build_options, save_weights
-    from tests.unit.ml.conftest import card_for, wake_up
-
-    torch.set_num_threads(1)
-    c = card_for(size=128, score_threshold=0.3)
-    torch.manual_seed(0)
-    model = build_model(c.architecture, build_options(c))
-    wake_up(model, c, [1, 3], bias=2.0)
-    published = save_weights(model, c, tmp_path_factory.mktemp("models"))
-    assert published.source is not None
-    return published.source
+    return tiny_card(tmp_path_factory.mktemp("models"), [1, 3])
 
 
 def _films(root: Path) -> Path:

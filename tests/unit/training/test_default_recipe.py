@@ -42,6 +42,20 @@ def _fake_fracatlas(root: Path) -> Path:
     return root
 
 
+def _screw(ann_id: int, image_id: int, y: float, kind: str) -> dict:
+    """An outlined screw of the real-screw labels: 100 x 10 px from x = 10 at height ``y``."""
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "segmentation": [[10.0, y, 110.0, y, 110.0, y + 10, 10.0, y + 10]],
+        "bbox": [10.0, y, 100.0, 10.0],
+        "area": 1000.0,
+        "iscrowd": 0,
+        "attributes": {"type": kind},
+    }
+
+
 def test_snapshot_mixes_synthetic_and_scaled_fracatlas_train(tmp_path: Path) -> None:
     fa = _fake_fracatlas(tmp_path / "fa")
     recipe = Recipe(size=128, synth_train=3, synth_val=2)
@@ -129,28 +143,7 @@ def test_real_screw_labels_come_along_and_unlabelled_implant_films_stay_out(
             {"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"},
             {"id": 2, "file_name": "C.jpg", "width": 200, "height": 400, "split": "check"},
         ],
-        "annotations": [
-            {
-                "id": 1,
-                "image_id": 1,
-                "category_id": 1,
-                "segmentation": [[10.0, 100.0, 110.0, 100.0, 110.0, 110.0, 10.0, 110.0]],
-                "bbox": [10.0, 100.0, 100.0, 10.0],
-                "area": 1000.0,
-                "iscrowd": 0,
-                "attributes": {"type": "unknown"},
-            },
-            {
-                "id": 2,
-                "image_id": 1,
-                "category_id": 1,
-                "segmentation": [[10.0, 200.0, 110.0, 200.0, 110.0, 210.0, 10.0, 210.0]],
-                "bbox": [10.0, 200.0, 100.0, 10.0],
-                "area": 1000.0,
-                "iscrowd": 0,
-                "attributes": {"type": "locking_screw"},
-            },
-        ],
+        "annotations": [_screw(1, 1, 100.0, "unknown"), _screw(2, 1, 200.0, "locking_screw")],
         "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
     }
     path = tmp_path / "screws.json"
@@ -197,17 +190,7 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     )
     labels = {
         "images": [{"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"}],
-        "annotations": [
-            {
-                "id": 1,
-                "image_id": 1,
-                "category_id": 1,
-                "segmentation": [[10.0, 100.0, 110.0, 100.0, 110.0, 110.0, 10.0, 110.0]],
-                "bbox": [10.0, 100.0, 100.0, 10.0],
-                "area": 1000.0,
-                "iscrowd": 0,
-            }
-        ],
+        "annotations": [_screw(1, 1, 100.0, "unknown")],
         "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
     }
     (tmp_path / "screws.json").write_text(json.dumps(labels))
