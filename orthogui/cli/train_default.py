@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         recipe = replace(recipe, synth_train=args.synth_train)
     if args.size is not None:
         recipe = replace(recipe, size=args.size)
+    if args.from_card is not None and not Path(args.from_card).is_file():
+        print(f"orthogui: {args.from_card}: no such model card (--from-card)", file=sys.stderr)
+        return 1
     fracatlas = None if args.fracatlas == "none" else Path(args.fracatlas)
     if fracatlas is not None and not (fracatlas / "annotations.json").is_file():
         print(f"orthogui: {fracatlas}: no FracAtlas annotations.json here", file=sys.stderr)

@@ -228,3 +228,43 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     (tmp_path / "snap/summary.json").unlink()
     with pytest.raises(RecipeError, match=r"summary\.json: the recipe snapshot is not complete"):
         fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft2", fine_tune=fine)
+
+
+def test_the_command_prepares_a_fine_tune_from_a_published_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``orthogui-cli train-default --from-card CARD --prepare-only``: the recipe snapshot, then
+    the fine-tuning mix and its job beside it, starting from the card."""
+    from orthogui import cli
+    from orthogui.training import default_model
+
+    fa = _fake_fracatlas(tmp_path / "fa")
+    labels = tmp_path / "screws.json"
+    labels.write_text(
+        json.dumps(
+            {
+                "images": [
+                    {"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"}
+                ],
+                "annotations": [_screw(1, 1, 100.0, "unknown")],
+                "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
+            }
+        )
+    )
+    small = Recipe(size=128, synth_size=256, synth_train=2, synth_val=1, real_screws=str(labels))
+    monkeypatch.setattr(default_model, "Recipe", lambda: small)
+    work = tmp_path / "work"
+    args = ["train-default", "--work", str(work), "--fracatlas", str(fa), "--prepare-only"]
+    card = tmp_path / "m-4.json"
+    assert cli.main([*args, "--from-card", str(card)]) == 1  # no such card: nothing built
+    assert "m-4.json: no such model card (--from-card)" in capsys.readouterr().err
+    assert not work.exists()
+    card.write_text("{}")  # preparing reads no card; the worker loads it when training
+    assert cli.main([*args, "--from-card", str(card), "--steps", "9"]) == 0
+    assert "finetune/job.json" in capsys.readouterr().err
+    job = load_job(work / "finetune" / "job.json")
+    assert job.start_card == (tmp_path / "m-4.json").resolve() and job.hyper.max_steps == 9
+    train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
+    sources = [im.get("source", "synth") for im in train["images"]]
+    assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
+    assert not (work / "finetune" / "run").exists()  # prepared, not trained
