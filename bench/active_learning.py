@@ -259,20 +259,7 @@ def fine_tune(
     outcome = run_job(job, emit=emit)
     if outcome.card is None or outcome.card.source is None or outcome.decision is None:
         raise RuntimeError(f"{output}: the training run published no candidate")
-    carry_type_stage(card_path, outcome.card.source)
     return outcome.card.source, dict(outcome.metrics), current, outcome.decision.promote
-
-
-def carry_type_stage(start: Path, candidate: Path) -> None:
-    """Copy the start card's type-stage weights next to the candidate's card when the candidate
-    names them but the training run did not write them (it fine-tunes the detector only), so
-    the candidate loads for the next round's scoring."""
-    from orthogui.ml.card import load_card
-
-    new = load_card(candidate).type_weights_path
-    old = load_card(start).type_weights_path
-    if new is not None and old is not None and not new.is_file() and old.is_file():
-        shutil.copy2(old, new)
 
 
 def screw_ap50(card_path: Path, test: Dataset, cfg: Config) -> float:
