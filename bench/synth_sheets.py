@@ -1,12 +1,14 @@
 """Make the docs figures of the synthetic radiographs: screw-type contact sheet, synth vs real.
 
-Run: ``.venv/bin/python bench/synth_sheets.py`` (writes docs/synth-screw-types.png and
-docs/synth-vs-real.png; the real images come from ../shared/data/fracatlas when present).
+Run: ``.venv/bin/python bench/synth_sheets.py`` (writes docs/synth-screw-types.png,
+docs/synth-vs-real.png and docs/composites.png; the real images come from
+../shared/data/fracatlas when present).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from orthogui.synth.anatomy import BODY_PARTS
+from orthogui.synth.composite import composite_screws
 from orthogui.synth.dataset import export_8bit
 from orthogui.synth.phantom import Scene, chord, frame_coords
 from orthogui.synth.physics import expose, window_presets
@@ -114,13 +117,72 @@ def scenes_sheet(size: int = 300, cols: int = 6) -> NDArray[np.uint8]:
     return np.vstack([np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)])
 
 
+def _crop_at(img: NDArray[np.uint8], cx: int, cy: int, half: int, size: int) -> NDArray[np.uint8]:
+    crop = img[max(0, cy - half) : cy + half, max(0, cx - half) : cx + half]
+    crop = cv2.copyMakeBorder(
+        crop, 0, 2 * half - crop.shape[0], 0, 2 * half - crop.shape[1], cv2.BORDER_CONSTANT
+    )
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _at_640(name: str) -> tuple[NDArray[np.uint8], float] | None:
+    im = cv2.imread(str(FRACATLAS / "images" / name), cv2.IMREAD_GRAYSCALE)
+    if im is None:
+        return None
+    s = 640 / max(im.shape)
+    small = cv2.resize(im, (round(im.shape[1] * s), round(im.shape[0] * s)), cv2.INTER_AREA)
+    return small, s
+
+
+def composites_sheet(size: int = 300, cols: int = 4) -> NDArray[np.uint8] | None:
+    """Phantom screws drawn into FracAtlas films without implants (as the fine-tuning mix has
+    them, at the network's 640 px), above screws on real implant films (outlined tune films)."""
+    if not (FRACATLAS / "dataset.csv").is_file():
+        return None
+    with (FRACATLAS / "dataset.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["hardware"] == "0" and r["split"] == "train"]
+    made: list[NDArray[np.uint8]] = []
+    for k, row in enumerate(rows[::23]):
+        loaded = _at_640(row["image_id"])
+        if loaded is None:
+            continue
+        film, screws = composite_screws(loaded[0], np.random.default_rng([9101, k]))
+        if not screws:
+            continue
+        ys, xs = np.nonzero(screws[0].mask)
+        tile = _crop_at(film, int(xs.mean()), int(ys.mean()), 80, size)
+        made.append(label(tile, "composite"))
+        if len(made) == 2 * cols:
+            break
+    labels = json.loads((ROOT / "resources/real-screws/fracatlas-screws.json").read_text())
+    tune = {im["id"]: im for im in labels["images"] if im["split"] == "tune"}
+    real: list[NDArray[np.uint8]] = []
+    for a in labels["annotations"]:
+        im = tune.pop(a["image_id"], None)
+        loaded = _at_640(im["file_name"]) if im else None
+        if loaded is None:
+            continue
+        x, y, w, h = (v * loaded[1] for v in a["bbox"])
+        real.append(label(_crop_at(loaded[0], int(x + w / 2), int(y + h / 2), 80, size), "real"))
+        if len(real) == cols:
+            break
+    tiles = made + real
+    tiles += [np.zeros((size, size), np.uint8)] * (-len(tiles) % cols)
+    return np.vstack([np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)])
+
+
 def main() -> None:
     cv2.setNumThreads(1)
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     cv2.imwrite(str(docs / "synth-screw-types.png"), screw_sheet())
     cv2.imwrite(str(docs / "synth-vs-real.png"), scenes_sheet())
-    print('{"written": ["docs/synth-screw-types.png", "docs/synth-vs-real.png"]}')
+    written = ["docs/synth-screw-types.png", "docs/synth-vs-real.png"]
+    sheet = composites_sheet()
+    if sheet is not None:
+        cv2.imwrite(str(docs / "composites.png"), sheet)
+        written.append("docs/composites.png")
+    print(json.dumps({"written": written}))
 
 
 if __name__ == "__main__":

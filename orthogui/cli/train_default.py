@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prepare-only", action="store_true", help="write the snapshot and job.json, do not train"
     )
     parser.add_argument(
+        "--composites",
+        type=int,
+        default=None,
+        help="with --from-card: FracAtlas films with phantom screws drawn in (recipe: 0)",
+    )
+    parser.add_argument(
         "--from-card",
         default=None,
         help="fine-tune this published model (its next version) on the recipe's data instead "
@@ -125,6 +131,8 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
     fine = FineTune()
     if args.steps is not None:
         fine = replace(fine, steps=args.steps)
+    if args.composites is not None:
+        fine = replace(fine, composites=args.composites)
     work = Path(args.work)
     try:
         summary = fine_tune_snapshot(

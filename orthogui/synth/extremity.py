@@ -146,9 +146,10 @@ def hand_wrist(rng: np.random.Generator, view: str) -> Layout:
         ((0.0, 36.0), (63.0, 44.0, 28.0, 19.0), 4.5, 0.0),
         ((10.0, 34.0), (67.0, 41.0, 25.0, 18.0), 4.4, -0.14),
     )
-    splay = float(rng.uniform(0.6, 1.4))
+    # The rays fan out from the carpus: the little finger ulnar-wards, the index radial-wards.
+    splay = float(rng.uniform(0.4, 0.9))
     for (bx, by), lens, r, ang in digits:
-        a = np.pi / 2 - ang * splay * sp
+        a = np.pi / 2 + ang * splay * sp
         _ray(bones, soft, (bx * sp, by), float(a), lens, r, first="metacarpal", soft_r=8.5, fat=fat)
     thumb_ang = np.pi / 2 - lerp(0.6, 0.3, t) * float(rng.uniform(0.7, 1.2))
     _ray(

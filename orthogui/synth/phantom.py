@@ -165,12 +165,19 @@ def frame_coords(
     return s_map.astype(np.float32), d_map.astype(np.float32)
 
 
-def burn_side_marker(scene: Scene, rng: np.random.Generator, *, steel_mm: float = 3.0) -> None:
+def burn_side_marker(
+    scene: Scene, rng: np.random.Generator, *, steel_mm: float = 3.0, clinical: bool = False
+) -> None:
     """Lead letter (L or R) in a corner: very dense metal with crisp edges, not an instance.
 
     ``steel_mm`` is the marker's attenuation as mm of steel; a clinical lead letter shows near
     white after a processing curve with black air, which needs more than the default.
+    ``clinical`` draws it as clinical films show it: small (2–4 % of the image), in one of
+    several typefaces, framed only sometimes, anywhere along the border.
     """
+    if clinical:
+        _clinical_marker(scene, rng, steel_mm)
+        return
     h, w = scene.shape
     size = max(min(h, w) // 14, 12)
     marker = np.zeros((size + 8, size + 8), dtype=np.uint8)
@@ -183,4 +190,49 @@ def burn_side_marker(scene: Scene, rng: np.random.Generator, *, steel_mm: float 
     y = margin if corner < 2 else h - margin - marker.shape[0]
     x = margin if corner % 2 == 0 else w - margin - marker.shape[1]
     region = (slice(y, y + marker.shape[0]), slice(x, x + marker.shape[1]))
+    scene.thickness["metal"][region] += marker.astype(np.float32) / 255.0 * np.float32(steel_mm)
+
+
+_MARKER_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX)
+
+
+def _clinical_marker(scene: Scene, rng: np.random.Generator, steel_mm: float) -> None:
+    h, w = scene.shape
+    unit = min(h, w)
+    height = max(float(rng.uniform(0.018, 0.04)) * unit, 8.0)
+    font = _MARKER_FONTS[int(rng.integers(len(_MARKER_FONTS)))]
+    scale = height / cv2.getTextSize(scene.side, font, 1.0, 1)[0][1]
+    thick = max(round(height / float(rng.uniform(6.0, 10.0))), 1)
+    (tw, th), base = cv2.getTextSize(scene.side, font, scale, thick)
+    pad = max(round(0.3 * height), 2)
+    marker = np.zeros((th + base + 2 * pad, tw + 2 * pad), dtype=np.uint8)
+    cv2.putText(marker, scene.side, (pad, pad + th), font, scale, 255, thick, cv2.LINE_AA)
+    if rng.random() < 0.35:
+        frame = max(thick // 2, 1)
+        mh, mw = marker.shape
+        cv2.rectangle(marker, (0, 0), (mw - 1, mh - 1), int(rng.integers(60, 160)), frame)
+    mh, mw = marker.shape
+    if mh >= h or mw >= w:
+        return
+    lo = int(0.02 * unit)
+    busy = scene.thickness["metal"] > 0
+    for inst in scene.instances:
+        busy |= inst.mask
+    region = (slice(0, 0), slice(0, 0))
+    for _ in range(8):  # somewhere along the border, clear of findings and metal
+        along = float(rng.uniform(0.05, 0.95))
+        edge = int(rng.integers(4))  # top, bottom, left, right
+        inset = int(rng.integers(lo, max(int(0.1 * unit), lo + 1)))
+        if edge < 2:
+            x = int(along * (w - mw))
+            y = inset if edge == 0 else h - inset - mh
+        else:
+            y = int(along * (h - mh))
+            x = inset if edge == 2 else w - inset - mw
+        y, x = min(max(y, 0), h - mh), min(max(x, 0), w - mw)
+        region = (slice(y, y + mh), slice(x, x + mw))
+        if not busy[region].any():
+            break
+    else:
+        return
     scene.thickness["metal"][region] += marker.astype(np.float32) / 255.0 * np.float32(steel_mm)

@@ -134,7 +134,7 @@ def synthesize(spec: SceneSpec, rng: np.random.Generator) -> SynthImage:
     # Clinical films carry a lead letter about half the time; the console adds text, an
     # electronic marker or a ruler on top of the processed image.
     if rng.random() < 0.5:
-        burn_side_marker(scene, rng, steel_mm=12.0)
+        burn_side_marker(scene, rng, steel_mm=12.0, clinical=True)
     stored, acq = expose_realistic(scene, rng)
     for seam in scene.seams:
         stored = burn_seam(stored, seam, rng, bits=acq.bits)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from orthogui.synth.limb import Fracture, fracture_side, fragment_coords
-from orthogui.synth.phantom import Instance, Scene
+from orthogui.synth.phantom import FloatMap, Instance, Scene
 from orthogui.synth.sites import BoneSite
 from orthogui.synth.tissue import (
     Arc,
@@ -22,9 +22,12 @@ from orthogui.synth.tissue import (
     Hole,
     Shape,
     Tube,
+    Warp,
     evaluate_union,
+    shape_size,
     shapes_box,
     sub_boxes,
+    warp_fields,
 )
 
 
@@ -270,6 +273,90 @@ def random_fracture(
     )
 
 
+@dataclass(frozen=True)
+class BoneShape:
+    """How one drawn bone departs from its solids: a bow and a varying width along the shaft
+    (about ``vertex``, where the bow is zero and the shaft axis is the site's) and a smooth
+    wobble of every outline, ``rel`` of each part's size (less along the shaft)."""
+
+    bow_mm: float
+    vertex: float
+    half_len: float
+    width_amp: tuple[float, float]
+    width_wave: tuple[float, float]
+    width_phase: tuple[float, float]
+    rel: float
+    feature_mm: float
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, bone: Bone, vertex: float | None) -> BoneShape:
+        shaft = bone.shaft
+        size = max(shape_size(sh) for sh in bone.shapes)
+        bow = 0.0 if shaft is None else float(rng.uniform(-1.0, 1.0)) * BOW_REL * shaft.radius
+        mid = 0.0 if shaft is None else (shaft.s0 + shaft.s1) / 2
+        half = 1.0 if shaft is None else max((shaft.s1 - shaft.s0) / 2, 1.0)
+        amp = rng.uniform(0.3, 1.0, size=2) * WIDTH_REL
+        wave = rng.uniform(50.0, 180.0, size=2)
+        phase = rng.uniform(0.0, 2 * np.pi, size=2)
+        return cls(
+            bow,
+            mid if vertex is None else vertex,
+            half,
+            (float(amp[0]), float(amp[1])),
+            (float(wave[0]), float(wave[1])),
+            (float(phase[0]), float(phase[1])),
+            BONE_WOBBLE_REL * float(rng.uniform(0.6, 1.3)) * (1.0 if shaft else 1.5),
+            size * float(rng.uniform(2.2, 3.8)),
+        )
+
+    def margins_mm(self, bone: Bone) -> tuple[float, ...]:
+        """How far each drawn part can reach beyond its solid (the wobble's peaks, the bow)."""
+        cap = self.cap_mm
+        return tuple(
+            abs(self.bow_mm) * 1.5 + 3.5 * min(self.rel * shape_size(sh), cap) + 1.0
+            for sh in bone.shapes
+        )
+
+    @property
+    def cap_mm(self) -> float:
+        """The largest wobble (mm): well below the feature size, so outlines never fold."""
+        return 0.08 * self.feature_mm
+
+    def coords(
+        self, bone: Bone, s: FloatMap, d: FloatMap
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Bone-frame coordinates of the bent, widened and narrowed bone (``d`` image-handed)."""
+        if bone.shaft is None:
+            return s, d
+        q = np.clip((s - np.float32(self.vertex)) / np.float32(self.half_len), -1.4, 1.4)
+        bent = d - np.float32(self.bow_mm) * q * q
+        width = np.ones_like(s)
+        for a, w, p in zip(self.width_amp, self.width_wave, self.width_phase, strict=True):
+            # Never narrower than the shaft's radius: implants sized to it stay on bone.
+            width += np.float32(a) * (1.0 + np.cos(s * np.float32(2 * np.pi / w) + np.float32(p)))
+        return s, np.asarray(bent / width, dtype=np.float32)
+
+    def warp(self, bone: Bone, s: FloatMap, ds: FloatMap, dd: FloatMap) -> Warp:
+        """The outline wobble: full at the ends and on short bones, faint along a shaft."""
+        shaft = bone.shaft
+        if shaft is not None:
+            out = np.maximum(np.maximum(shaft.s0 - s, s - shaft.s1), 0.0)
+            ramp = np.clip(out / np.float32(2.0 * shaft.radius), 0.0, 1.0)
+            env = np.float32(SHAFT_WOBBLE) + np.float32(1.0 - SHAFT_WOBBLE) * ramp
+            ds, dd = ds * env, dd * env
+        # No fold: the displacement stays well below the feature size.
+        return Warp(ds, dd, self.rel, self.cap_mm)
+
+
+# A bone's outline wobbles by this fraction of each part's size; along a shaft by
+# ``SHAFT_WOBBLE`` of that. A shaft bows by up to ``BOW_REL`` of its radius at its ends and its
+# width grows by up to four times ``WIDTH_REL`` here and there along it.
+BONE_WOBBLE_REL = 0.2
+SHAFT_WOBBLE = 0.08
+BOW_REL = 0.15
+WIDTH_REL = 0.02
+
+
 def draw_bone(
     scene: Scene,
     bone: Bone,
@@ -277,22 +364,34 @@ def draw_bone(
     *,
     fracture: Fracture | None = None,
     rng: np.random.Generator | None = None,
+    vertex: float | None = None,
 ) -> NDArray[np.bool_] | None:
     """Add a bone to the cortical and cancellous maps; returns the fracture region if fractured.
 
     The fracture is given in the bone's image frame (``s``, ``d`` as ``sites.BoneSite``): the
-    distal fragment (``s`` beyond the fracture line) is moved rigidly and a gap opened.
+    distal fragment (``s`` beyond the fracture line) is moved rigidly and a gap opened. With an
+    ``rng`` the bone departs smoothly from its solids (``BoneShape``; bow zero at ``vertex``).
     """
     frame = place.frame(bone.origin, bone.angle)
     margin = 0.0 if fracture is None else abs(fracture.shift_d) + abs(fracture.shift_s) + 12.0
+    form = None if rng is None else BoneShape.random(rng, bone, vertex)
+    if form is not None:
+        margin += max(form.margins_mm(bone))
     box = shapes_box(bone.shapes, frame, scene.shape, margin)
     if box is None:
         return None
     s, d = frame.coords(box)  # image-handed d: the BoneSite frame
     sign = np.float32(frame.dsign)
+    warp = None
+    if form is not None and rng is not None:
+        s, d = form.coords(bone, s, d)
+        scale = max(form.feature_mm / place.spacing_mm, 3.0)
+        ds, dd = warp_fields(rng, s.shape, scale_px=scale)
+        warp = form.warp(bone, s, ds, dd)
+    wide = None if form is None else form.margins_mm(bone)
     if fracture is None:
-        sub = sub_boxes(bone.shapes, frame, box, scene.shape)
-        outer, inner, fill = evaluate_union(bone.shapes, bone.holes, s, d * sign, sub)
+        sub = sub_boxes(bone.shapes, frame, box, scene.shape, margins_mm=wide)
+        outer, inner, fill = evaluate_union(bone.shapes, bone.holes, s, d * sign, sub, warp)
         scene.thickness["cortical"][box] += outer - inner
         scene.thickness["cancellous"][box] += inner * fill
         return None
@@ -310,10 +409,10 @@ def draw_bone(
         frame.dsign,
         frame.spacing_mm,
     )
-    sub_a = sub_boxes(bone.shapes, frame, box, scene.shape)
-    sub_b = sub_boxes(bone.shapes, moved, box, scene.shape)
-    oa, ia, fa = evaluate_union(bone.shapes, bone.holes, s, d * sign, sub_a)
-    ob, ib, fb = evaluate_union(bone.shapes, bone.holes, sb, db * sign, sub_b)
+    sub_a = sub_boxes(bone.shapes, frame, box, scene.shape, margins_mm=wide)
+    sub_b = sub_boxes(bone.shapes, moved, box, scene.shape, margins_mm=wide)
+    oa, ia, fa = evaluate_union(bone.shapes, bone.holes, s, d * sign, sub_a, warp)
+    ob, ib, fb = evaluate_union(bone.shapes, bone.holes, sb, db * sign, sub_b, warp)
     keep_a = side_a < -half
     keep_b = side_b > half
     # Where the fragments overlap (shortening) both are drawn, as the projection would show.
@@ -433,8 +532,10 @@ def draw_skeleton(
         pad = min(0.15 * (view[1] - view[0]), 3.0 * spec.radius)
         fracture = random_fracture(rng, s_range=(view[0] + pad, view[1] - pad), radius=spec.radius)
     for i, bone in enumerate(bones):
+        seen = views[i]
+        vertex = None if seen is None else (seen[0] + seen[1]) / 2
         if i == fractured:
-            region = draw_bone(scene, bone, place, fracture=fracture, rng=rng)
+            region = draw_bone(scene, bone, place, fracture=fracture, rng=rng, vertex=vertex)
             if region is None or not region.any():
                 fracture = None
             else:
@@ -446,7 +547,7 @@ def draw_skeleton(
                 }
                 scene.instances.append(Instance("fracture", region, attrs))
         else:
-            draw_bone(scene, bone, place)
+            draw_bone(scene, bone, place, rng=rng, vertex=vertex)
     for i, v in views.items():
         if v is not None:
             scene.sites.append(make_site(bones[i], place, v, fracture if i == fractured else None))

@@ -4,6 +4,8 @@ A ``Body`` is a union of primitives in its own frame (``s`` along, ``d`` across,
 the shell of each primitive as cortex and its core as cancellous bone; soft tissue uses the same
 shell as the subcutaneous fat layer and the core as muscle, cut by intermuscular fat planes.
 Everything is computed on bounding-box crops: outside a body every map stays exactly zero.
+A ``Warp`` displaces the frame coordinates smoothly, so outlines drawn from these solids come
+out irregular (skin lines, epiphyses, carpals) instead of perfect ellipses and straight lines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from numpy.typing import NDArray
 from orthogui.synth.phantom import FloatMap, Scene, smooth_noise
 
 Slices = tuple[slice, slice]
+
+# The skin line's wobble: displacement as a fraction of a part's girth, and its ceiling (mm).
+SKIN_WOBBLE_REL = 0.14
+SKIN_WOBBLE_CAP_MM = 7.0
 
 
 def _sqrt_pos(x: NDArray[Any]) -> NDArray[np.float32]:
@@ -260,27 +266,73 @@ def union_box(boxes: list[Slices | None]) -> Slices | None:
     )
 
 
+def shape_size(shape: Shape) -> float:
+    """The smallest in-plane half-width of a primitive (mm): what its outline's wobble scales to."""
+    if isinstance(shape, Tube):
+        return shape.radius
+    if isinstance(shape, Blob):
+        return min(shape.a, shape.b)
+    return shape.r
+
+
+@dataclass(frozen=True)
+class Warp:
+    """A smooth displacement of frame coordinates that makes outlines irregular.
+
+    ``ds`` and ``dd`` are unit fields over the coordinate arrays; each primitive is displaced by
+    ``rel`` times its ``shape_size``, at most ``cap_mm``, so a finger and a thigh wobble alike
+    relative to their size. Anatomy is never a perfect ellipse or a straight line.
+    """
+
+    ds: FloatMap
+    dd: FloatMap
+    rel: float
+    cap_mm: float
+
+    def amplitude(self, shape: Shape) -> np.float32:
+        """Displacement (mm) of the unit fields for ``shape``."""
+        return np.float32(min(self.rel * shape_size(shape), self.cap_mm))
+
+
+def warp_fields(
+    rng: np.random.Generator, shape: tuple[int, int], *, scale_px: float
+) -> tuple[FloatMap, FloatMap]:
+    """Two unit displacement fields: a coarse octave of feature size ``scale_px`` plus a finer one."""
+    out = []
+    for _ in range(2):
+        coarse = smooth_noise(rng, shape, scale_px=scale_px)
+        fine = smooth_noise(rng, shape, scale_px=max(scale_px / 2.7, 2.0))
+        out.append(np.asarray(0.85 * coarse + 0.5 * fine, dtype=np.float32))
+    return out[0], out[1]
+
+
 def evaluate_union(
     shapes: tuple[Shape, ...],
     holes: tuple[Hole, ...],
     s: FloatMap,
     d: FloatMap,
     sub: list[list[Slices]] | None = None,
+    warp: Warp | None = None,
 ) -> tuple[FloatMap, FloatMap, FloatMap]:
     """Union of shapes at frame coordinates: outer chord, inner chord, fill of the core.
 
     The union takes the longest chord per pixel (exact for nested convex parts, close enough
     where parts merge); the fill comes from the part with the longest core. ``sub`` limits each
     shape to sub-boxes of the coordinate arrays (None: everywhere); a shape evaluated on
-    overlapping boxes gives the same values twice, which the union leaves unchanged.
+    overlapping boxes gives the same values twice, which the union leaves unchanged. ``warp``
+    displaces each shape's coordinates in proportion to its size (irregular outlines).
     """
     outer = np.zeros(s.shape, dtype=np.float32)
     inner = np.zeros(s.shape, dtype=np.float32)
     fill = np.zeros(s.shape, dtype=np.float32)
     full = (slice(0, s.shape[0]), slice(0, s.shape[1]))
     for i, shape in enumerate(shapes):
+        amp = None if warp is None else warp.amplitude(shape)
         for box in [full] if sub is None else sub[i]:
-            o, n, f = shape.shape(s[box], d[box])
+            if warp is None or amp is None:
+                o, n, f = shape.shape(s[box], d[box])
+            else:
+                o, n, f = shape.shape(s[box] + amp * warp.ds[box], d[box] + amp * warp.dd[box])
             np.maximum(outer[box], o, out=outer[box])
             win = n > inner[box]
             inner[box] = np.where(win, n, inner[box])
@@ -311,15 +363,25 @@ def _pieces(shape: Shape) -> list[tuple[NDArray[np.float64], float]]:
 
 
 def sub_boxes(
-    shapes: tuple[Shape, ...], frame: Frame, box: Slices, shape: tuple[int, int]
+    shapes: tuple[Shape, ...],
+    frame: Frame,
+    box: Slices,
+    shape: tuple[int, int],
+    *,
+    margin_mm: float = 0.0,
+    margins_mm: tuple[float, ...] | None = None,
 ) -> list[list[Slices]]:
-    """Per-shape lists of boxes relative to the crop ``box`` (empty where out of view)."""
+    """Per-shape lists of boxes relative to the crop ``box`` (empty where out of view).
+
+    Each shape's boxes are padded by ``margin_mm``, or by its own entry of ``margins_mm``.
+    """
     out: list[list[Slices]] = []
     oy, ox = box[0].start, box[1].start
-    for sh in shapes:
+    for i, sh in enumerate(shapes):
         boxes: list[Slices] = []
+        extra = margin_mm if margins_mm is None else margins_mm[i]
         for pts, pad in _pieces(sh):
-            b = frame.box(pts, pad, shape)
+            b = frame.box(pts, pad + extra, shape)
             if b is None:
                 continue
             y0, y1 = max(b[0].start, box[0].start), min(b[0].stop, box[0].stop)
@@ -358,7 +420,7 @@ def add_soft_tissue(
     body = np.zeros(scene.shape, dtype=bool)
     # Soft tissue has no marrow: the whole core is muscle, less the fat planes.
     shapes = tuple(replace(s, marrow=1.0) if isinstance(s, Tube) else s for s in shapes)
-    box = shapes_box(shapes, frame, scene.shape)
+    box = shapes_box(shapes, frame, scene.shape, SKIN_WOBBLE_CAP_MM * 3.5 + 1.0)
     if box is None:
         return body
     # Soft tissue is smooth: draw it on a grid of about 1 mm and interpolate (zeros stay zero).
@@ -372,11 +434,19 @@ def add_soft_tissue(
     cbox = (slice(y0, y1), slice(x0, x1))
     s, d = coarse.coords(cbox)
     d *= np.float32(frame.dsign)
-    outer, inner, fill = evaluate_union(shapes, (), s, d, sub_boxes(shapes, coarse, cbox, cshape))
-    h, w = outer.shape
+    h, w = s.shape
+    # The skin line is irregular and the limb asymmetric: coordinates are displaced by a
+    # smooth field (tens of mm), each part in proportion to its girth; the fat under the skin
+    # thickens and thins along it.
+    ds, dd = warp_fields(rng, (h, w), scale_px=float(rng.uniform(70.0, 130.0)) / coarse.spacing_mm)
+    warp = Warp(ds, dd, SKIN_WOBBLE_REL * float(rng.uniform(0.6, 1.3)), SKIN_WOBBLE_CAP_MM)
+    reach = tuple(3.5 * float(warp.amplitude(sh)) + 1.0 for sh in shapes)
+    sub = sub_boxes(shapes, coarse, cbox, cshape, margins_mm=reach)
+    outer, inner, fill = evaluate_union(shapes, (), s, d, sub, warp)
     wobble = 1.0 + 0.035 * smooth_noise(rng, (h, w), scale_px=45.0 / coarse.spacing_mm)
     outer *= wobble
-    inner *= wobble
+    fat_layer = 1.0 + 0.3 * smooth_noise(rng, (h, w), scale_px=60.0 / coarse.spacing_mm)
+    inner = np.minimum(inner * wobble * np.clip(fat_layer, 0.5, 1.5), outer)
     muscle = inner * fill
     fat = outer - muscle
     if cavities:

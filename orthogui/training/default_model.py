@@ -475,6 +475,12 @@ class FineTune:
     synthetic: int = 300  # the recipe snapshot's first phantoms
     fracatlas: int = 300  # its first other FracAtlas films
     real_screw_repeats: int = 4  # each film outlined for real screws, this many times per epoch
+    # Phantom screws drawn into other FracAtlas films (synth.composite): real anatomy, exact
+    # masks; backgrounds taken in turn from the films the plain mix does not use first. Off in
+    # the recipe: 366-600 of them left the real check films where they were
+    # (docs/benchmarks.md, "Phantom screws drawn into real films").
+    composites: int = 0
+    composite_seed: int = 9101
     # Real check films (bench/real_screws.py's threshold sweep, version 5): at 0.3 a reviewer
     # is shown ~5 false screws per film, at 0.5 ~2.6, and finds 34 % and 28 % of the screws.
     display_threshold: float = 0.5
@@ -493,6 +499,7 @@ def fine_tune_snapshot(
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     try:
         train = load_coco(src / "annotations" / "train.json")
+        val = load_coco(src / "annotations" / "val.json")
     except CocoError as exc:
         raise RecipeError(exc.path, exc.reason) from exc
     # The films outlined for training ("tune"), with or without screws: those without teach
@@ -522,7 +529,11 @@ def fine_tune_snapshot(
                 images.append({**im, "id": len(images) + 1})
                 for a in by_image.get(int(im["id"]), []):
                     annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
-    for name in {str(im["file_name"]) for im in images}:
+    plain = {str(im["file_name"]) for im in images + val["images"]}
+    extra = [im for im in fracatlas if im["source"] not in tune]
+    extra = extra[fine_tune.fracatlas :] + extra[: fine_tune.fracatlas]
+    n_comp = _add_composites(src, dst, extra, by_image, images, annotations, fine_tune)
+    for name in plain:
         target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -540,17 +551,79 @@ def fine_tune_snapshot(
         "train_images": len(images),
         "train_synthetic_images": len(parts[0][0]),
         "train_fracatlas_images": len(parts[1][0]) + len(parts[2][0]),
+        "train_composite_images": n_comp,
         "train_instances": dict(sorted(per.items())),
         "fine_tune": {
             **asdict(fine_tune),
             "real_screw_films": len(parts[2][0]),
             "mix": (
                 f"the recipe snapshot's first {len(parts[0][0])} phantoms, its first "
-                f"{len(parts[1][0])} other FracAtlas films, and its {len(parts[2][0])} films "
-                f"outlined for real screws {fine_tune.real_screw_repeats} times each"
+                f"{len(parts[1][0])} other FracAtlas films, its {len(parts[2][0])} films "
+                f"outlined for real screws {fine_tune.real_screw_repeats} times each, and "
+                f"{n_comp} other FracAtlas films with phantom screws drawn in"
             ),
         },
     }
+
+
+def _add_composites(
+    src: Path,
+    dst: Path,
+    backgrounds: list[dict[str, Any]],
+    by_image: dict[int, list[dict[str, Any]]],
+    images: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+    fine_tune: FineTune,
+) -> int:
+    """Append ``fine_tune.composites`` films with phantom screws drawn in (their own fracture
+    annotations kept) to ``images`` and ``annotations``; returns how many were written."""
+    from orthogui.synth.composite import composite_screws
+    from orthogui.synth.dataset import segmentation
+
+    written = 0
+    for i in range(fine_tune.composites if backgrounds else 0):
+        im = backgrounds[i % len(backgrounds)]
+        pixels = cv2.imread(str(src / im["file_name"]), cv2.IMREAD_UNCHANGED)
+        if pixels is None:
+            raise RecipeError(src / im["file_name"], "cannot read the snapshot image")
+        gray = np.asarray(
+            pixels
+            if pixels.dtype == np.uint8
+            else cv2.normalize(pixels, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8),
+            dtype=np.uint8,
+        )
+        rng = np.random.default_rng([fine_tune.composite_seed, i])
+        film, screws = composite_screws(gray, rng)
+        if not screws:
+            continue
+        name = f"composite/{i:05d}.png"
+        (dst / "composite").mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(dst / name), film):
+            raise RecipeError(dst / name, "cannot write the composite image")
+        images.append({**im, "id": len(images) + 1, "file_name": name, "composite": True})
+        for a in by_image.get(int(im["id"]), []):
+            annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
+        for sc in screws:
+            rows = np.flatnonzero(sc.mask.any(axis=1))
+            cols = np.flatnonzero(sc.mask.any(axis=0))
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": len(images),
+                    "category_id": DEFAULT_CATEGORIES.by_name(sc.type_name).id,
+                    "segmentation": segmentation(sc.mask),
+                    "bbox": [
+                        float(cols[0]),
+                        float(rows[0]),
+                        float(cols[-1] + 1 - cols[0]),
+                        float(rows[-1] + 1 - rows[0]),
+                    ],
+                    "area": float(np.count_nonzero(sc.mask)),
+                    "iscrowd": 0,
+                }
+            )
+        written += 1
+    return written
 
 
 def fine_tune_job(

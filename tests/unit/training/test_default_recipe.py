@@ -176,6 +176,19 @@ def test_real_screw_labels_come_along_and_unlabelled_implant_films_stay_out(
         build_snapshot(tmp_path / "snap2", recipe=recipe, fracatlas_dir=fa)
 
 
+def _outline_a_as_tune(fa: Path, labels_path: Path) -> None:
+    """A.jpg an implant film with one outlined screw (tune), C.jpg a plain train film."""
+    (fa / "dataset.csv").write_text(
+        "image_id,split,hardware\nA.jpg,train,1\nB.jpg,valid,0\nC.jpg,train,0\n", encoding="utf-8"
+    )
+    labels = {
+        "images": [{"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"}],
+        "annotations": [_screw(1, 1, 100.0, "unknown")],
+        "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
+    }
+    labels_path.write_text(json.dumps(labels))
+
+
 def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     tmp_path: Path,
 ) -> None:
@@ -185,18 +198,10 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     from orthogui.training.default_model import FineTune, fine_tune_job, fine_tune_snapshot
 
     fa = _fake_fracatlas(tmp_path / "fa")
-    (fa / "dataset.csv").write_text(
-        "image_id,split,hardware\nA.jpg,train,1\nB.jpg,valid,0\nC.jpg,train,0\n", encoding="utf-8"
-    )
-    labels = {
-        "images": [{"id": 1, "file_name": "A.jpg", "width": 200, "height": 400, "split": "tune"}],
-        "annotations": [_screw(1, 1, 100.0, "unknown")],
-        "categories": [{"id": 1, "name": "screw", "supercategory": "screw"}],
-    }
-    (tmp_path / "screws.json").write_text(json.dumps(labels))
+    _outline_a_as_tune(fa, tmp_path / "screws.json")
     recipe = Recipe(size=128, synth_train=3, synth_val=2, real_screws=str(tmp_path / "screws.json"))
     build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
-    fine = FineTune(synthetic=2, fracatlas=5, real_screw_repeats=3, steps=7)
+    fine = FineTune(synthetic=2, fracatlas=5, real_screw_repeats=3, steps=7, composites=0)
     summary = fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft", fine_tune=fine)
     train = json.loads((tmp_path / "ft/annotations/train.json").read_text())
     sources = [im.get("source", "synth") for im in train["images"]]
@@ -208,6 +213,8 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     assert len({a["id"] for a in train["annotations"]}) == len(train["annotations"])
     for im in train["images"]:
         assert (tmp_path / "ft" / im["file_name"]).is_file()
+    for im in json.loads((tmp_path / "ft/annotations/val.json").read_text())["images"]:
+        assert (tmp_path / "ft" / im["file_name"]).is_file()  # the worker evaluates on these
     val = (tmp_path / "ft/annotations/val.json").read_bytes()
     assert val == (tmp_path / "snap/annotations/val.json").read_bytes()
     assert summary["train_images"] == 6 and summary["train_synthetic_images"] == 2
@@ -228,6 +235,47 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     (tmp_path / "snap/summary.json").unlink()
     with pytest.raises(RecipeError, match=r"summary\.json: the recipe snapshot is not complete"):
         fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft2", fine_tune=fine)
+
+
+def test_fine_tune_mix_adds_films_with_phantom_screws_drawn_in(tmp_path: Path) -> None:
+    """Composites: other FracAtlas films (never the outlined ones) with phantom screws drawn
+    in, their own fracture kept, each screw an exact mask of its type."""
+    from orthogui.core.categories import DEFAULT_CATEGORIES
+    from orthogui.training.default_model import FineTune, fine_tune_snapshot
+
+    fa = _fake_fracatlas(tmp_path / "fa")
+    film = np.full((400, 200), 12, np.uint8)
+    film[:, 40:170] = 85
+    film[30:370, 80:130] = 170  # a shaft
+    cv2.imwrite(str(fa / "images" / "C.jpg"), film)
+    cv2.imwrite(str(fa / "images" / "A.jpg"), film)
+    _outline_a_as_tune(fa, tmp_path / "screws.json")
+    recipe = Recipe(size=400, synth_train=1, synth_val=1, real_screws=str(tmp_path / "screws.json"))
+    build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    fine = FineTune(synthetic=1, fracatlas=1, real_screw_repeats=1, composites=4)
+    summary = fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft", fine_tune=fine)
+    train = json.loads((tmp_path / "ft/annotations/train.json").read_text())
+    comp = [im for im in train["images"] if im.get("composite")]
+    assert 1 <= len(comp) == summary["train_composite_images"] <= 4
+    assert {im["source"] for im in comp} == {"C.jpg"}  # never the outlined film
+    assert "phantom screws drawn in" in summary["fine_tune"]["mix"]
+    screw_ids = {c.id for c in DEFAULT_CATEGORIES if c.group == "screw"}
+    for im in comp:
+        pixels = cv2.imread(str(tmp_path / "ft" / im["file_name"]), cv2.IMREAD_GRAYSCALE)
+        plain = cv2.imread(str(tmp_path / "snap/images/fracatlas/C.png"), cv2.IMREAD_GRAYSCALE)
+        assert pixels.shape == plain.shape == (im["height"], im["width"])
+        anns = [a for a in train["annotations"] if a["image_id"] == im["id"]]
+        cats = [a["category_id"] for a in anns]
+        assert cats.count(6) == 1  # the film's own fracture
+        screws = [a for a in anns if a["category_id"] in screw_ids]
+        assert screws
+        for a in screws:
+            mask = decode_segmentation(a["segmentation"], im["height"], im["width"]) > 0
+            # the metal is where the label says: the film is much brighter there
+            lift = pixels[mask].astype(int) - plain[mask].astype(int)
+            assert np.median(lift) > 25
+            x, y, w, h = a["bbox"]
+            assert min(x, y) >= 0 and x + w <= im["width"] and y + h <= im["height"]
 
 
 def test_the_command_prepares_a_fine_tune_from_a_published_card(
@@ -260,7 +308,7 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     assert "m-4.json: no such model card (--from-card)" in capsys.readouterr().err
     assert not work.exists()
     card.write_text("{}")  # preparing reads no card; the worker loads it when training
-    assert cli.main([*args, "--from-card", str(card), "--steps", "9"]) == 0
+    assert cli.main([*args, "--from-card", str(card), "--steps", "9", "--composites", "2"]) == 0
     assert "finetune/job.json" in capsys.readouterr().err
     job = load_job(work / "finetune" / "job.json")
     assert job.start_card == (tmp_path / "m-4.json").resolve() and job.hyper.max_steps == 9
