@@ -20,8 +20,11 @@ from orthogui.synth.dataset import write_dataset
 from orthogui.training.default_model import DEFAULT_MODEL_NAME, Recipe
 
 SCREWS = {c.name for c in DEFAULT_CATEGORIES if c.supercategory == "screw"}
-MIN_FOUND = 11  # versions 4 and 5 find 13 of the 17 held-out screws at mask IoU >= 0.5
-MIN_TYPED = 10  # and type 12 (version 4) and 11 (version 5) of those 13 right
+# Versions 4 and 5 find 13 of the 17 held-out screws at mask IoU >= 0.5 and type 12 and 11 of
+# them right; version 6 (version 5 read at 800 px: better on real films, worse on phantoms,
+# docs/benchmarks.md) finds 11 and types 8 right. A random-weight network finds none.
+MIN_FOUND = 10
+MIN_TYPED = 7
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,14 @@ def test_the_shipped_card_describes_its_weights_data_and_metrics(card) -> None: 
     card.check_categories(DEFAULT_CATEGORIES)
     assert card.preprocessing.window == "percentile"
     assert card.preprocessing.percentiles == recipe.window_percentiles
-    assert card.preprocessing.min_size == card.preprocessing.max_size == recipe.size
     data = card.training_data
+    # Trained at the recipe's size; read at it, or at the larger size the card states and
+    # justifies (version 6 reads version 5's weights at 800 px).
+    read_at = data.get("input_size", {}).get("read_at", recipe.size)
+    assert card.preprocessing.min_size == card.preprocessing.max_size == read_at >= recipe.size
+    if read_at != recipe.size:
+        assert data["input_size"]["trained_at"] == recipe.size
+        assert data["input_size"]["why"] and data["input_size"]["chosen_on"]
     fracatlas = [d for d in data["datasets"] if d["name"].startswith("FracAtlas")]
     assert fracatlas and fracatlas[0]["licence"] == "CC BY 4.0"
     assert "10.1038/s41597-023-02432-4" in fracatlas[0]["citation"]
@@ -115,10 +124,8 @@ def test_it_finds_the_screws_on_held_out_synthetic_radiographs(card, tmp_path: P
                 found += 1
                 typed += best[1] == names[a["category_id"]]
     assert total >= 10
-    # Measured when version 4 was published: 13 of these 17 screws at mask IoU >= 0.5 and the
-    # card's threshold, 12 of them with the right type; version 5 at its threshold 0.5: 13 and
-    # 11 (version 3 found 13 at the looser IoU >= 0.3, mostly with the wrong type; a
-    # random-weight network finds none). This guards that the shipped weights, preprocessing,
+    # Figures per version at MIN_FOUND above (version 3 found 13 at the looser IoU >= 0.3,
+    # mostly with the wrong type). This guards that the shipped weights, preprocessing,
     # thresholds and type stage still work together.
     assert found >= MIN_FOUND, f"found {found} of {total} screws"
     assert typed >= MIN_TYPED, f"{typed} of {found} found screws typed right"
