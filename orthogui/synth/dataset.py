@@ -72,7 +72,8 @@ def plan_image(
     return SceneSpec("spine", size, screws, fracture_level=level, realistic=scene == "mixed")
 
 
-def _bbox(mask: NDArray[np.bool_]) -> list[float]:
+def mask_bbox(mask: NDArray[np.bool_]) -> list[float]:
+    """COCO box ``[x, y, width, height]`` of a non-empty mask."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     x0, y0 = int(cols[0]), int(rows[0])
@@ -112,7 +113,7 @@ def annotate(scene: Scene, *, image_id: int, first_id: int) -> list[dict[str, An
                 "image_id": image_id,
                 "category_id": cat.id,
                 "segmentation": segmentation(inst.mask),
-                "bbox": _bbox(inst.mask),
+                "bbox": mask_bbox(inst.mask),
                 "area": float(np.count_nonzero(inst.mask)),
                 "iscrowd": 0,
                 "attributes": dict(inst.attributes),

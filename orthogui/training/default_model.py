@@ -578,7 +578,7 @@ def _add_composites(
     """Append ``fine_tune.composites`` films with phantom screws drawn in (their own fracture
     annotations kept) to ``images`` and ``annotations``; returns how many were written."""
     from orthogui.synth.composite import composite_screws
-    from orthogui.synth.dataset import segmentation
+    from orthogui.synth.dataset import mask_bbox, segmentation
 
     written = 0
     for i in range(fine_tune.composites if backgrounds else 0):
@@ -604,20 +604,13 @@ def _add_composites(
         for a in by_image.get(int(im["id"]), []):
             annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
         for sc in screws:
-            rows = np.flatnonzero(sc.mask.any(axis=1))
-            cols = np.flatnonzero(sc.mask.any(axis=0))
             annotations.append(
                 {
                     "id": len(annotations) + 1,
                     "image_id": len(images),
                     "category_id": DEFAULT_CATEGORIES.by_name(sc.type_name).id,
                     "segmentation": segmentation(sc.mask),
-                    "bbox": [
-                        float(cols[0]),
-                        float(rows[0]),
-                        float(cols[-1] + 1 - cols[0]),
-                        float(rows[-1] + 1 - rows[0]),
-                    ],
+                    "bbox": mask_bbox(sc.mask),
                     "area": float(np.count_nonzero(sc.mask)),
                     "iscrowd": 0,
                 }
