@@ -8,9 +8,8 @@ Plates and wires are distractors and never labelled. The metal is added the way 
 shows it: each millimetre of steel pushes the displayed value towards white, saturating; the
 layer is blurred like the film's own edges and the result is JPEG-compressed like the source.
 
-Sizes follow the film: a screw is about as long as the bone it crosses is wide, and its width
-over its length is drawn from ``width_ratios`` (by default the ratios measured on screws
-outlined on real films, see ``resources/real-screws``).
+Sizes follow the film: a screw is about as long as the bone it crosses is wide, and its thread
+diameter over its length is drawn from ``width_ratios`` (``WIDTH_RATIOS`` explains the default).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ class CompositeScrew:
 
     type_name: str
     mask: NDArray[np.bool_]
-    length_px: float
 
 
 def bone_mask(gray: NDArray[np.uint8]) -> NDArray[np.bool_]:
@@ -160,7 +158,7 @@ def _screw_row(
             continue
         metal[crop] += thick
         taken |= full
-        screws.append(CompositeScrew(type_name, full, length_px))
+        screws.append(CompositeScrew(type_name, full))
         heads.append(head)
     return screws, heads
 
@@ -169,7 +167,6 @@ def composite_screws(
     gray: NDArray[np.uint8],
     rng: np.random.Generator,
     *,
-    rows: int | None = None,
     width_ratios: tuple[float, ...] = WIDTH_RATIOS,
 ) -> tuple[NDArray[np.uint8], list[CompositeScrew]]:
     """Draw rows of screws into ``gray``: along a plate (its heads on the plate), through an
@@ -185,7 +182,7 @@ def composite_screws(
     metal = np.zeros((h, w), np.float32)  # steel path length, mm
     taken = np.zeros((h, w), bool)
     screws: list[CompositeScrew] = []
-    n_rows = rows if rows is not None else int(rng.choice([1, 2, 2, 3, 3]))
+    n_rows = int(rng.choice([1, 2, 2, 3, 3]))
     for _ in range(n_rows if len(xs) else 0):
         k = int(rng.integers(len(xs)))
         cx, cy = float(xs[k]), float(ys[k])
