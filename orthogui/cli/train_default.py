@@ -162,11 +162,22 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
         summary=summary,
         command=(
             "python -m orthogui train-default --work WORK --models-dir models "
-            f"--from-card {Path(args.from_card).name}"
+            f"--from-card {Path(args.from_card).name}" + _stated_options(args)
         ),
     )
     print(f"published: {card}", file=sys.stderr)
     return 0
+
+
+def _stated_options(args: argparse.Namespace) -> str:
+    """The data and schedule options given on the command line, as the card repeats them."""
+    given = (
+        ("--size", args.size),
+        ("--synth-train", args.synth_train),
+        ("--steps", args.steps),
+        ("--composites", args.composites),
+    )
+    return "".join(f" {flag} {value}" for flag, value in given if value is not None)
 
 
 def _train(args: argparse.Namespace, job_path: Path, run_dir: Path) -> tuple[int, Path | None]:

@@ -316,3 +316,19 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     sources = [im.get("source", "synth") for im in train["images"]]
     assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
     assert not (work / "finetune" / "run").exists()  # prepared, not trained
+
+
+def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
+    """The card's command repeats the data and schedule options given (an 800-px fine-tune on
+    300 phantoms is not the recipe's 640 px and 800), and nothing when none were."""
+    import argparse
+
+    from orthogui.cli import train_default
+
+    parser = argparse.ArgumentParser()
+    train_default.add_arguments(parser)
+    given = parser.parse_args(
+        ["--work", "W", "--from-card", "c.json", "--size", "800", "--synth-train", "300"]
+    )
+    assert train_default._stated_options(given) == " --size 800 --synth-train 300"
+    assert train_default._stated_options(parser.parse_args(["--work", "W"])) == ""
