@@ -22,6 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-images", type=int, default=d.test_images, help="held-out phantoms")
     parser.add_argument("--test-seed", type=int, default=d.test_seed, help="held-out seed")
     parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument(
+        "--detector-images",
+        type=int,
+        default=d.detector_images,
+        help="of the training phantoms, this many also give strips where the card's detector "
+        "outlines their screws (default: none)",
+    )
+    parser.add_argument(
+        "--from-stage",
+        action="store_true",
+        help="continue from the card's type stage instead of ImageNet weights",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
@@ -45,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
         test_images=args.test_images,
         test_seed=args.test_seed,
         epochs=args.epochs,
+        detector_images=args.detector_images,
+        from_stage=args.from_stage,
     )
-    out = train_type_stage(card, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        out = train_type_stage(card, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except ValueError as exc:  # --from-stage on a card without one
+        print(f"orthogui: {exc}", file=sys.stderr)
+        return 1
     assert out.type_stage is not None
     print(json.dumps({"card": str(out.source), **out.type_stage.metrics}), flush=True)
     return 0

