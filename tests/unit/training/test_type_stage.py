@@ -32,6 +32,9 @@ def test_train_screw_types_attaches_a_measured_stage(tmp_path: Path, capsys) -> 
     saved = save_weights(model, card, tmp_path)
     args = ["train-screw-types", "--card", str(saved.source), "--images", "4"]
     args += ["--test-images", "2", "--epochs", "1", "--copies", "1", "--threads", "1"]
+    assert main([*args, "--from-stage"]) == 1  # nothing to continue from: said, nothing written
+    assert "has no type stage to continue from" in capsys.readouterr().err
+    assert load_card(saved.source).type_stage is None
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     typed = load_card(saved.source)
@@ -43,3 +46,47 @@ def test_train_screw_types_attaches_a_measured_stage(tmp_path: Path, capsys) -> 
     assert stage.training_data["recipe"]["images"] == 4
     classifier = load_type_stage(typed, torch.device("cpu"))
     assert classifier is not None and not classifier.training
+
+
+def test_detector_outlines_are_matched_one_to_one_by_mask_iou() -> None:
+    from orthogui.training.screw_types import _matched
+
+    def box(x0: int, x1: int) -> np.ndarray:
+        m = np.zeros((20, 40), bool)
+        m[5:15, x0:x1] = True
+        return m
+
+    truth = [box(0, 10), box(20, 30)]
+    # two outlines on the first screw (the better one wins), one half on the second, one on air
+    found = [box(1, 10), box(0, 10), box(25, 30), box(32, 40)]
+    assert _matched(truth, found, 0.5) == [(0, 1), (1, 2)]
+    assert _matched(truth, found, 0.6) == [(0, 1)]  # the half outline (IoU 0.5) is not enough
+    assert _matched([], found, 0.5) == [] and _matched(truth, [], 0.5) == []
+
+
+@pytest.mark.slow
+def test_detector_strips_are_cut_where_the_bundled_detector_outlines_true_screws() -> None:
+    """The bundled detector on two phantoms: a strip per screw it finds, labelled with the true
+    type, shaped like the type stage's input."""
+    from orthogui.ml.card import default_models_dir, list_cards
+    from orthogui.synth.dataset import plan_image
+    from orthogui.synth.scenes import synthesize
+    from orthogui.training.default_model import DEFAULT_MODEL_NAME
+    from orthogui.training.screw_types import SCREW_TYPES, detector_strips
+
+    card = [c for c in list_cards(default_models_dir()) if c.name == DEFAULT_MODEL_NAME][-1]
+    strips = detector_strips(card, n_images=2, seed=8203)
+    from collections import Counter
+
+    placed: Counter[str] = Counter()
+    truth = []
+    for i in range(2):
+        rng = np.random.default_rng([8203, i])
+        img = synthesize(plan_image(rng, scene="mixed", size=1024, placed=placed), rng)
+        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+        truth += [inst.category for inst in img.scene.instances if inst.category in SCREW_TYPES]
+    assert 0 < len(strips.labels) <= len(truth)
+    assert Counter(SCREW_TYPES[k] for k in strips.labels) <= Counter(truth)
+    spec = card.type_stage
+    assert spec is not None
+    assert {s.shape for s in strips.images} == {(spec.crop_width, spec.crop_length)}
