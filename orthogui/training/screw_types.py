@@ -155,9 +155,7 @@ def detector_strips(
         img = synthesize(plan, rng)
         placed.update(inst.category for inst in img.scene.instances if inst.metal)
         screws = [
-            inst
-            for inst in img.scene.instances
-            if inst.category in SCREW_TYPES and inst.mask.any()
+            inst for inst in img.scene.instances if inst.category in SCREW_TYPES and inst.mask.any()
         ]
         if not screws:
             continue
@@ -197,14 +195,16 @@ def train_classifier(
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
-    start: torch.nn.Module | None = None,
+    initial: torch.nn.Module | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> torch.nn.Module:
-    """Fine-tune an ImageNet EfficientNet-Lite0 (or ``start``, a trained type classifier) on
+    """Fine-tune an ImageNet EfficientNet-Lite0 (or ``initial``, a trained type classifier) on
     ``train`` (AdamW, cosine, augmentation)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = start if start is not None else build_type_classifier(len(SCREW_TYPES), pretrained=True)
+    model = (
+        initial if initial is not None else build_type_classifier(len(SCREW_TYPES), pretrained=True)
+    )
     images = torch.from_numpy(np.stack(train.images))
     labels = torch.tensor(train.labels)
     steps = epochs * math.ceil(len(labels) / batch_size)
@@ -331,7 +331,7 @@ def train_type_stage(
         train = Strips(train.images + found.images, train.labels + found.labels)
         test_found = detector_strips(card, n_images=recipe.test_images, seed=recipe.test_seed)
     log(f"{len(train.labels)} training strips, {len(test.labels)} held-out strips")
-    model = train_classifier(train, epochs=recipe.epochs, start=start, log=log)
+    model = train_classifier(train, epochs=recipe.epochs, initial=start, log=log)
     accuracy, matrix, _ = confusion(model, test)
     log(f"held-out accuracy {accuracy:.4f}")
     metrics: dict[str, Any] = {
