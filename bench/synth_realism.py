@@ -228,9 +228,13 @@ def sheet(
 
 
 def _label(tile: NDArray[np.uint8], text: str) -> NDArray[np.uint8]:
+    """``text`` once, white on a dark band (an outline under it would read as a second label)."""
     out = tile.copy()
-    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 3, cv2.LINE_AA)
-    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    band = out[: th + base + 8, : tw + 10]
+    band[:] = (band.astype(np.float32) * 0.25).astype(np.uint8)
+    cv2.putText(out, text, (5, th + 4), font, scale, 255, 1, cv2.LINE_AA)
     return out
 
 

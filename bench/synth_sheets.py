@@ -34,9 +34,14 @@ def to8(img: SynthImage) -> NDArray[np.uint8]:
 
 
 def label(tile: NDArray[np.uint8], text: str) -> NDArray[np.uint8]:
+    """The tile with ``text`` once, in white on a dark band (a thick outline drawn under the
+    text is wider than the text itself and reads as a second, shifted label)."""
     out = tile.copy()
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 4, cv2.LINE_AA)
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    band = out[: th + base + 10, : tw + 12]
+    band[:] = (band.astype(np.float32) * 0.25).astype(np.uint8)
+    cv2.putText(out, text, (6, th + 5), font, scale, 255, 1, cv2.LINE_AA)
     return out
 
 

@@ -111,6 +111,7 @@ def hand_wrist(rng: np.random.Generator, view: str) -> Layout:
             short_bone(name, (cx * sp, cy), a, b, depth=lerp(8.0, 11.0, t), angle=ang, cortex=1.0)
         )
     fat = float(rng.uniform(2.5, 5.0))
+    palm = float(rng.uniform(0.92, 1.08))
     soft: list[Shape] = [
         Tube(
             (0.0, -320.0),
@@ -126,19 +127,31 @@ def hand_wrist(rng: np.random.Generator, view: str) -> Layout:
             depth=lerp(0.7, 1.3, t),
             planes=(-0.2, 0.35),
         ),
+        # The palm widens from the wrist to the knuckles and is flat (thin in AP); the thenar
+        # and hypothenar eminences bulge on either side of it.
         Tube(
-            (0.0, 20.0),
-            (lerp(-3.0, 0.0, t), 95.0),
-            lerp(38.0, 14.0, t),
+            (0.0, 10.0),
+            (lerp(-3.0, 0.0, t), 97.0),
+            lerp(26.0, 14.0, t) * palm,
             fat,
             0.0,
-            0.0,
+            lerp(16.0, 4.0, t) * palm,
             1.0,
-            1.0,
-            15.0,
-            12.0,
-            lerp(0.4, 1.8, t),
+            72.0,
+            6.0,
+            9.0,
+            lerp(0.5, 1.7, t),
         ),
+        Blob(
+            (lerp(24.0, 6.0, t), 42.0),
+            lerp(13.0, 9.0, t),
+            27.0,
+            lerp(11.0, 16.0, t),
+            -0.45,
+            fat,
+            1.0,
+        ),
+        Blob((lerp(-26.0, -5.0, t), 50.0), lerp(10.0, 8.0, t), 28.0, 10.0, 0.1, fat, 1.0),
     ]
     digits = (
         ((-18.0, 33.0), (50.0, 33.0, 20.0, 17.0), 3.9, 0.3),
@@ -166,7 +179,7 @@ def hand_wrist(rng: np.random.Generator, view: str) -> Layout:
     return Layout(
         bones,
         tuple(soft),
-        (200.0, 260.0),
+        (280.0, 364.0),
         focus=(0.0, 30.0),
         jitter=0.4,
         prefer=("radius", "metacarpal"),
@@ -236,7 +249,7 @@ def forearm(rng: np.random.Generator, view: str) -> Layout:
         Blob((0.0, 175.0), 40.0, 40.0, 18.0, 0.0, fat, 1.0),
     )
     return Layout(
-        bones, soft, (250.0, 330.0), focus=(0.0, 0.0), jitter=0.5, prefer=("radius", "ulna")
+        bones, soft, (350.0, 462.0), focus=(0.0, 0.0), jitter=0.5, prefer=("radius", "ulna")
     )
 
 
@@ -328,7 +341,7 @@ def elbow(rng: np.random.Generator, view: str) -> Layout:
             planes=(-0.3, 0.3),
         ),
     )
-    return Layout([humerus, radius, ulna], soft, (200.0, 260.0), focus=(0.0, -10.0), jitter=0.4)
+    return Layout([humerus, radius, ulna], soft, (280.0, 364.0), focus=(0.0, -10.0), jitter=0.4)
 
 
 def shoulder(rng: np.random.Generator, view: str) -> Layout:
@@ -427,7 +440,7 @@ def shoulder(rng: np.random.Generator, view: str) -> Layout:
     return Layout(
         [ribs, scapula, clav, humerus],
         soft,
-        (260.0, 360.0),
+        (364.0, 504.0),
         focus=(50.0, 30.0),
         jitter=0.15,
         lateral_x=-1.0,

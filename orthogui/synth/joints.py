@@ -7,9 +7,11 @@ bones slide over each other, condyles superimpose, the foot turns edge-on.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from orthogui.synth.skeleton import Bone, Layout, long_bone, plate_bone, short_bone
+from orthogui.synth.skeleton import Bone, Layout, long_bone, mirror_bone, plate_bone, short_bone
 from orthogui.synth.tissue import Arc, Blob, Hole, Shape, Tube
 
 
@@ -142,7 +144,7 @@ def knee(rng: np.random.Generator, view: str) -> Layout:
         ),
     )
     bones: list[Bone] = [femur, tibia, fibula, patella]
-    return Layout(bones, soft, (250.0, 330.0), focus=(0.0, 0.0), jitter=0.3 if t < 0.5 else 0.9)
+    return Layout(bones, soft, (350.0, 462.0), focus=(0.0, 0.0), jitter=0.3 if t < 0.5 else 0.9)
 
 
 def leg_ankle(rng: np.random.Generator, view: str) -> Layout:
@@ -246,29 +248,115 @@ def leg_ankle(rng: np.random.Generator, view: str) -> Layout:
             *soft,
             Tube((lerp(0.0, -30.0, t), 40.0), (lerp(0.0, 190.0, t), 58.0), 30.0, fat, depth=1.3),
         )
-    return Layout(bones, soft, (220.0, 300.0), focus=(0.0, -30.0), jitter=0.25, prefer=("fibula",))
+    return Layout(bones, soft, (308.0, 420.0), focus=(0.0, -30.0), jitter=0.25, prefer=("fibula",))
+
+
+def _hemipelvis(rh: float, mid: float, wing: float) -> Bone:
+    """One innominate bone as the AP film shows it; origin at the femoral head, ``x`` medial.
+
+    The ilium is a thin fan (mid-grey) edged by its bright crest and the pelvic brim; the
+    acetabular roof is sclerotic; the ischium and the two pubic rami ring the obturator
+    foramen, an open window; the pubic body stops just short of the symphysis at ``x = mid``.
+    """
+    w = wing
+    shapes: tuple[Shape, ...] = (
+        # Ilium: the wing fans out up and laterally from the acetabulum, thin, so mid-grey;
+        # thicker behind, at the sacroiliac joint.
+        Blob((-4.0 * w, -84.0 * w), 60.0 * w, 44.0 * w, 7.0, 0.35, 1.2, 0.7),
+        Blob((16.0, -46.0 * w), 34.0, 28.0 * w, 9.0, 0.5, 1.3, 0.65),
+        Blob((mid - 50.0, -86.0 * w), 14.0, 34.0 * w, 10.0, 0.2, 1.5, 0.6),
+        # Iliac crest (the bright rim of the wing) and the pelvic brim (iliopectineal line).
+        Arc((0.0, -68.0 * w), 58.0 * w, -3.0, -1.05, 3.2, 1.5, 0.5, 1.1),
+        Arc((mid - 18.0, -22.0), 48.0, 1.95, 4.1, 2.4, 1.0, 0.5, 0.9),
+        # Acetabulum: roof over the head, posterior rim, teardrop.
+        Blob((10.0, -22.0), 30.0, 16.0, 16.0, 0.15, 1.6, 0.65),
+        Arc((0.0, 0.0), rh + 3.5, -2.9, -0.2, 4.0, 1.6, 0.6, 1.5),
+        Arc((0.0, 0.0), rh + 1.5, 0.2, 1.3, 2.4, 1.0, 0.5),
+        Blob((rh + 9.0, 6.0), 5.0, 14.0, 8.0, 0.0, 1.5, 0.6),
+        # Ischium down to its tuberosity; superior and inferior pubic rami to the pubic body.
+        Tube((6.0, 14.0), (22.0, 70.0), 10.0, 1.6, 0.0, 5.0, 1.0, 18.0, 6.0, 8.0, 0.9, 0.55),
+        Blob((28.0, 76.0), 17.0, 11.0, 10.0, 0.35, 1.5, 0.6),
+        Tube((14.0, 4.0), (mid - 6.0, 24.0), 7.0, 1.4, 2.5, 3.0, 20.0, 15.0, 6.0, 4.0, 0.8, 0.55),
+        Tube((34.0, 80.0), (mid - 8.0, 50.0), 5.0, 1.3, 0.0, 2.0, 1.0, 12.0, 5.0, 3.0, 0.8, 0.55),
+        Blob((mid - 12.0, 34.0), 9.0, 19.0, 10.0, 0.1, 1.4, 0.6),
+    )
+    return plate_bone("pelvis", shapes, (Hole((45.0, 44.0), 14.0, 22.0, 0.45),))
+
+
+def _sacrum(mid: float, wing: float) -> list[Bone]:
+    """Sacrum with its foramina, coccyx, and the lowest lumbar vertebra above it (midline)."""
+    # The sacrum narrows from its alae to the tip: a tube flaring upwards, flattened.
+    sacrum = plate_bone(
+        "sacrum",
+        (
+            Tube(
+                (mid, 4.0),
+                (mid, -112.0 * wing),
+                7.0,
+                1.3,
+                0.0,
+                36.0,
+                1.0,
+                100.0,
+                7.0,
+                14.0,
+                0.22,
+                0.55,
+            ),
+            Blob((mid, -100.0 * wing), 48.0, 20.0, 7.0, 0.0, 1.4, 0.6),
+        ),
+        tuple(
+            Hole((mid + side * (20.0 - 3.5 * i), (-96.0 + 19.0 * i) * wing), 3.5, 3.0, 0.0, 0.75)
+            for i in range(4)
+            for side in (-1.0, 1.0)
+        ),
+    )
+    top = -130.0 * wing
+    lumbar = plate_bone(
+        "lumbar",
+        (
+            Blob((mid, top - 24.0), 25.0, 16.0, 20.0, 0.0, 1.8, 0.55),
+            Tube(
+                (mid - 44.0, top - 20.0),
+                (mid + 44.0, top - 20.0),
+                6.0,
+                1.5,
+                0.0,
+                0.0,
+                1.0,
+                1.0,
+                6.0,
+                6.0,
+                0.8,
+                0.5,
+            ),
+            Blob((mid, top - 14.0), 6.0, 12.0, 10.0, 0.0, 1.4, 0.6),
+        ),
+    )
+    return [sacrum, lumbar]
 
 
 def hip_femur(rng: np.random.Generator, view: str) -> Layout:
-    """Hemipelvis with acetabulum, femoral head, neck, trochanters and proximal femur.
+    """AP pelvis: both hemipelves, sacrum, both hips and proximal femurs (frog-leg lateral).
 
-    ``x`` points medially (towards the pubic symphysis); the origin is the centre of the head.
+    ``x`` points medially from the side of interest (towards the pubic symphysis at
+    ``x = mid``); the origin is the centre of that femoral head. The film is centred on the
+    midline (whole pelvis) or on the hip of interest.
     """
     t = view_t(rng, view)
     rh = float(rng.uniform(22.0, 26.0))
     rf = float(rng.uniform(13.0, 15.5))
-    abduct = lerp(0.0, 0.75, t)  # frog-leg lateral: the femur swings out
+    abduct = lerp(0.0, 0.75, t)  # frog-leg lateral: the femurs swing out
     neck_len = lerp(1.0, 0.55, t)
+    mid = float(rng.uniform(84.0, 96.0))
 
     def fem(p: tuple[float, float]) -> tuple[float, float]:
         return rotate(p, abduct, (0.0, 0.0))
 
-    top = fem((-44.0 * neck_len - 8.0, 10.0))
-    shaft_end = fem((-28.0, 480.0))
     femur = long_bone(
         "femur",
-        top,
-        shaft_end,
+        fem((-44.0 * neck_len - 8.0, 10.0)),
+        fem((-28.0, 480.0)),
         radius=rf,
         cortex=rf * 0.32,
         flare=(rf * 0.9, 0.0),
@@ -296,62 +384,69 @@ def hip_femur(rng: np.random.Generator, view: str) -> Layout:
         joints=(),
     )
     wing = float(rng.uniform(0.9, 1.1))
-    pelvis = plate_bone(
-        "pelvis",
-        (
-            # Ilium: a broad thin plate, bright along its crest and at the pelvic brim.
-            Blob((40.0 * wing, -80.0 * wing), 82.0 * wing, 62.0 * wing, 6.0, -0.35, 1.2, 0.7),
-            Arc((60.0, -60.0), 95.0 * wing, -2.75, -1.25, 5.0, 1.6, 0.5),
-            Arc((150.0, -10.0), 120.0, 2.5, 3.5, 4.0, 1.8, 0.5, 1.4),
-            # Acetabulum: the sclerotic roof over the head, the posterior rim and the teardrop.
-            Blob((12.0, -20.0), 34.0, 30.0, 18.0, 0.2, 1.4, 0.65),
-            Arc((0.0, 0.0), rh + 3.5, -2.9, -0.15, 4.2, 1.6, 0.6, 1.6),
-            Arc((0.0, 0.0), rh + 2.0, 0.1, 1.3, 2.6, 1.0, 0.5),
-            Blob((rh + 12.0, 8.0), 6.0, 16.0, 9.0, 0.0, 1.5, 0.6),
-            # Ischium and pubis: a ring around the obturator foramen, rami to the symphysis.
-            Blob((42.0, 50.0), 44.0, 42.0, 12.0, 0.3, 1.6, 0.6),
-            Tube((30.0, 18.0), (128.0, 30.0), 9.0, 1.6, 0.0, 4.0, 1.0, 20.0, 8.0, 6.0, 1.1, 0.6),
-            Tube((60.0, 78.0), (126.0, 52.0), 7.0, 1.5, 0.0, 3.0, 1.0, 15.0, 6.0, 6.0, 1.0, 0.6),
-            Blob((20.0, 72.0), 22.0, 18.0, 18.0, 0.5, 1.6, 0.6),
-        ),
-        holes=(Hole((50.0, 52.0), 20.0, 26.0, 0.35),),
-    )
-    sacrum = plate_bone(
-        "sacrum",
-        (
-            Blob((165.0, -75.0), 45.0, 70.0, 22.0, 0.1, 1.4, 0.5),
-            Arc((190.0, -80.0), 75.0, 2.5, 3.5, 4.0, 1.4, 0.5),
-        ),
-        holes=tuple(Hole((150.0, -115.0 + 24.0 * i), 4.5, 3.5, 0.0, 0.6) for i in range(4)),
-    )
-    bones: list[Bone] = [pelvis, sacrum, femur]
+    pelvis = _hemipelvis(rh, mid, wing)
+    bones: list[Bone] = [
+        pelvis,
+        mirror_bone(pelvis, mid),
+        *_sacrum(mid, wing),
+        femur,
+        mirror_bone(femur, mid),
+    ]
     fat = float(rng.uniform(12.0, 30.0))
     r_thigh = float(rng.uniform(78.0, 95.0))
-    soft: tuple[Shape, ...] = (
-        Blob((160.0, -250.0), 320.0, 560.0, float(rng.uniform(95.0, 120.0)), 0.0, fat, 1.0),
-        Tube(
-            fem((-45.0, -80.0)),
-            fem((-30.0, 600.0)),
-            r_thigh,
-            fat,
-            0.0,
-            0.0,
-            1.0,
-            1.0,
-            80.0,
-            0.0,
-            1.0,
-            planes=(-0.5, 0.0, 0.4),
-        ),
+    thigh = Tube(
+        fem((-45.0, -80.0)),
+        fem((-30.0, 600.0)),
+        r_thigh,
+        fat,
+        0.0,
+        0.0,
+        1.0,
+        1.0,
+        80.0,
+        0.0,
+        1.0,
+        planes=(-0.5, 0.0, 0.4),
     )
+    trunk = Blob(
+        (mid, -200.0),
+        mid + float(rng.uniform(95.0, 125.0)),
+        330.0,
+        float(rng.uniform(95.0, 120.0)),
+        0.0,
+        fat,
+        1.0,
+    )
+    # Bowel gas over the sacrum and the iliac fossae: dark, irregular pockets.
+    gas = tuple(
+        Blob(
+            (mid + float(rng.uniform(-95.0, 95.0)), float(rng.uniform(-200.0, -30.0))),
+            float(rng.uniform(6.0, 22.0)),
+            float(rng.uniform(5.0, 16.0)),
+            float(rng.uniform(5.0, 16.0)),
+            float(rng.uniform(0.0, np.pi)),
+            0.0,
+            1.0,
+        )
+        for _ in range(int(rng.integers(3, 10)))
+    )
+    whole = rng.random() < 0.6
     return Layout(
         bones,
-        soft,
-        (300.0, 400.0),
-        focus=(40.0, 10.0),
-        jitter=0.12,
+        (trunk, thigh, _mirror_shape(thigh, mid)),
+        (360.0, 440.0) if whole else (300.0, 380.0),
+        focus=(mid, -10.0) if whole else (25.0, 40.0),
+        jitter=0.08,
         lateral_x=-1.0,
+        cavities=gas,
         prefer=("femur",),
+    )
+
+
+def _mirror_shape(shape: Tube, mid: float) -> Tube:
+    """A tube reflected about the canonical line ``x = mid`` (the other thigh)."""
+    return replace(
+        shape, a=(2 * mid - shape.a[0], shape.a[1]), b=(2 * mid - shape.b[0], shape.b[1])
     )
 
 
@@ -477,5 +572,5 @@ def foot(rng: np.random.Generator, view: str) -> Layout:
     if t > 0.5:
         soft = (*soft, Tube((-20.0, -25.0), (-400.0, -35.0), 42.0, fat, depth=0.95))
     return Layout(
-        bones, soft, (220.0, 300.0), focus=(0.0, 40.0), jitter=0.35, prefer=("metatarsal",)
+        bones, soft, (308.0, 420.0), focus=(0.0, 40.0), jitter=0.35, prefer=("metatarsal",)
     )

@@ -150,6 +150,33 @@ def plate_bone(name: str, shapes: tuple[Shape, ...], holes: tuple[Hole, ...] = (
     return Bone(name, (0.0, 0.0), 0.0, shapes, holes)
 
 
+def _flip(shape: Shape) -> Shape:
+    """A primitive reflected across its frame's ``s`` axis (``d`` -> ``-d``)."""
+    if isinstance(shape, Tube):
+        return replace(shape, a=(shape.a[0], -shape.a[1]), b=(shape.b[0], -shape.b[1]))
+    if isinstance(shape, Blob):
+        return replace(shape, c=(shape.c[0], -shape.c[1]), angle=-shape.angle)
+    return replace(shape, c=(shape.c[0], -shape.c[1]), a0=-shape.a1, a1=-shape.a0)
+
+
+def mirror_bone(bone: Bone, mid: float, name: str | None = None) -> Bone:
+    """The bone of the other side: ``bone`` reflected about the canonical line ``x = mid``.
+
+    The frame's origin is reflected and its axis turned to ``pi - angle``; in that frame the
+    primitives are flipped across the axis, so each canonical point ``(x, y)`` of the bone
+    lands at ``(2 mid - x, y)``. The shaft (along the axis) is unchanged.
+    """
+    holes = tuple(replace(h, c=(h.c[0], -h.c[1]), angle=-h.angle) for h in bone.holes)
+    return replace(
+        bone,
+        name=name or bone.name,
+        origin=(2.0 * mid - bone.origin[0], bone.origin[1]),
+        angle=float(np.pi - bone.angle),
+        shapes=tuple(_flip(s) for s in bone.shapes),
+        holes=holes,
+    )
+
+
 def _scale_shape(shape: Shape, z: float) -> Shape:
     if isinstance(shape, Tube):
         return replace(
@@ -211,7 +238,9 @@ class Layout:
 
     ``lateral_x`` is +1 when canonical +x points to the patient's lateral side, -1 when medial
     (it sets the mirror for the side). ``focus`` is the canonical point framed near the image
-    centre; ``axis`` the image angle of canonical +y before jitter.
+    centre; ``axis`` the image angle of canonical +y before jitter. ``fov_mm`` is the range
+    the film's width is drawn from: wide, as clinical films frame a limb with much air around
+    it (FracAtlas shows a hand with its forearm, a leg with its foot).
     """
 
     bones: list[Bone]

@@ -83,8 +83,8 @@ def test_pycocotools_loads_and_categories_are_the_defaults(dataset: Path) -> Non
 def test_annotations_carry_their_attributes(dataset: Path) -> None:
     data = json.loads((dataset / "annotations.json").read_text())
     for img in data["images"]:
-        # Hand films ~200 mm across, hip and shoulder films up to ~420 mm.
-        assert 0.15 <= img["pixel_spacing_mm"] * SIZE / 1024 <= 0.45
+        # Spines from 240 mm across, hand films ~280-360 mm, shoulder films up to ~500 mm.
+        assert 0.2 <= img["pixel_spacing_mm"] * SIZE / 1024 <= 0.5
         assert (dataset / img["file_name"]).is_file()
     for ann in data["annotations"]:
         name = DEFAULT_CATEGORIES.by_id(ann["category_id"]).name
