@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -32,7 +32,7 @@ from orthogui.ml.screw_type import (
     type_probabilities,
 )
 from orthogui.synth.dataset import plan_image
-from orthogui.synth.scenes import synthesize
+from orthogui.synth.scenes import SynthImage, synthesize
 
 SCREW_TYPES: tuple[str, ...] = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
 WINDOW_PERCENTILES = (0.5, 99.95)  # the default model's input window (see its recipe)
@@ -71,6 +71,20 @@ def jittered(points: NDArray[np.float32], rng: np.random.Generator) -> NDArray[n
     return ((points - centre) @ rot.T * scale + centre + shift).astype(np.float32)
 
 
+def mixed_phantoms(
+    n_images: int, seed: int, size: int = 1024
+) -> Iterator[tuple[SynthImage, np.random.Generator]]:
+    """The ``mixed`` phantoms of ``seed`` one by one (as ``orthogui synth`` makes them: the
+    hardware placed so far steers the next plan), each with its generator, whose later draws
+    are the strip jitter's."""
+    placed: Counter[str] = Counter()
+    for i in range(n_images):
+        rng = np.random.default_rng([seed, i])
+        img = synthesize(plan_image(rng, scene="mixed", size=size, placed=placed), rng)
+        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+        yield img, rng
+
+
 def synth_strips(
     *,
     n_images: int,
@@ -82,13 +96,8 @@ def synth_strips(
     log: Callable[[str], None] = lambda _m: None,
 ) -> Strips:
     """Strips of every screw in ``n_images`` limb and spine phantoms of ``seed``."""
-    placed: Counter[str] = Counter()
     out = Strips([], [])
-    for i in range(n_images):
-        rng = np.random.default_rng([seed, i])
-        plan = plan_image(rng, scene="mixed", size=size, placed=placed)
-        img = synthesize(plan, rng)
-        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+    for i, (img, rng) in enumerate(mixed_phantoms(n_images, seed, size)):
         unit = unit_of(img.stored)
         for inst in img.scene.instances:
             if inst.category not in SCREW_TYPES or not inst.mask.any():
@@ -147,13 +156,8 @@ def detector_strips(
     from orthogui.ml.predictor import MaskRCNNPredictor
 
     predictor = MaskRCNNPredictor.from_card(replace(card, type_stage=None), device="cpu")
-    placed: Counter[str] = Counter()
     out = Strips([], [])
-    for i in range(n_images):
-        rng = np.random.default_rng([seed, i])
-        plan = plan_image(rng, scene="mixed", size=size, placed=placed)
-        img = synthesize(plan, rng)
-        placed.update(inst.category for inst in img.scene.instances if inst.metal)
+    for i, (img, _rng) in enumerate(mixed_phantoms(n_images, seed, size)):
         screws = [
             inst for inst in img.scene.instances if inst.category in SCREW_TYPES and inst.mask.any()
         ]

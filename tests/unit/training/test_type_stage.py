@@ -68,23 +68,20 @@ def test_detector_outlines_are_matched_one_to_one_by_mask_iou() -> None:
 def test_detector_strips_are_cut_where_the_bundled_detector_outlines_true_screws() -> None:
     """The bundled detector on two phantoms: a strip per screw it finds, labelled with the true
     type, shaped like the type stage's input."""
+    from collections import Counter
+
     from orthogui.ml.card import default_models_dir, list_cards
-    from orthogui.synth.dataset import plan_image
-    from orthogui.synth.scenes import synthesize
     from orthogui.training.default_model import DEFAULT_MODEL_NAME
-    from orthogui.training.screw_types import SCREW_TYPES, detector_strips
+    from orthogui.training.screw_types import SCREW_TYPES, detector_strips, mixed_phantoms
 
     card = [c for c in list_cards(default_models_dir()) if c.name == DEFAULT_MODEL_NAME][-1]
     strips = detector_strips(card, n_images=2, seed=8203)
-    from collections import Counter
-
-    placed: Counter[str] = Counter()
-    truth = []
-    for i in range(2):
-        rng = np.random.default_rng([8203, i])
-        img = synthesize(plan_image(rng, scene="mixed", size=1024, placed=placed), rng)
-        placed.update(inst.category for inst in img.scene.instances if inst.metal)
-        truth += [inst.category for inst in img.scene.instances if inst.category in SCREW_TYPES]
+    truth = [
+        inst.category
+        for img, _rng in mixed_phantoms(2, 8203)
+        for inst in img.scene.instances
+        if inst.category in SCREW_TYPES
+    ]
     assert 0 < len(strips.labels) <= len(truth)
     assert Counter(SCREW_TYPES[k] for k in strips.labels) <= Counter(truth)
     spec = card.type_stage
