@@ -116,14 +116,10 @@ def _matched(
     truth: Sequence[NDArray[np.bool_]], found: Sequence[NDArray[np.bool_]], min_iou: float
 ) -> list[tuple[int, int]]:
     """One-to-one (truth, found) index pairs, greedily by mask IoU, each at least ``min_iou``."""
-    pairs = []
-    for t, gt in enumerate(truth):
-        for f, m in enumerate(found):
-            inter = int(np.count_nonzero(gt & m))
-            if inter:
-                iou = inter / int(np.count_nonzero(gt | m))
-                if iou >= min_iou:
-                    pairs.append((iou, t, f))
+    from orthogui.io.masks import mask_iou
+
+    ious = ((mask_iou(gt, m), t, f) for t, gt in enumerate(truth) for f, m in enumerate(found))
+    pairs = [p for p in ious if p[0] >= min_iou]
     used_t: set[int] = set()
     used_f: set[int] = set()
     out = []
