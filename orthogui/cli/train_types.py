@@ -34,6 +34,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue from the card's type stage instead of ImageNet weights",
     )
+    parser.add_argument(
+        "--limb-images",
+        type=int,
+        default=d.limb_images,
+        help="strips of this many limb phantoms too (default: none)",
+    )
+    parser.add_argument(
+        "--crop-context",
+        type=float,
+        default=d.crop_context,
+        help="screw lengths along a strip (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--crop-diameters",
+        type=float,
+        default=d.crop_diameters,
+        help="least screw diameters across a strip; 0: the length alone sets the scale "
+        "(default: %(default)s; the first bundled stages: context 1.2, diameters 2)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
@@ -59,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         detector_images=args.detector_images,
         from_stage=args.from_stage,
+        crop_context=args.crop_context,
+        limb_images=args.limb_images,
+        crop_diameters=args.crop_diameters,
     )
     try:
         out = train_type_stage(card, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -96,6 +96,7 @@ class TypeStage:
     crop_length: int = 256
     crop_width: int = 64
     crop_context: float = 1.2
+    crop_diameters: float = 2.0  # see ``orthogui.ml.screw_type.CropSpec``
     metrics: dict[str, Any] = field(default_factory=dict)
     training_data: dict[str, Any] = field(default_factory=dict)
 
@@ -239,6 +240,8 @@ def _problems(card: ModelCard) -> list[str]:
             out.append("type_stage.categories must include every category a label covers")
         if stage.crop_length < 16 or stage.crop_width < 16 or stage.crop_context < 1.0:
             out.append("type_stage crop sizes must be >= 16 px and crop_context >= 1")
+        if not 0.0 <= stage.crop_diameters <= 16.0:
+            out.append("type_stage.crop_diameters must be between 0 and 16")
     return out
 
 
@@ -279,6 +282,7 @@ def _type_stage(obj: Any) -> TypeStage | None:
         crop_length=int(obj.get("crop_length", defaults.crop_length)),
         crop_width=int(obj.get("crop_width", defaults.crop_width)),
         crop_context=float(obj.get("crop_context", defaults.crop_context)),
+        crop_diameters=float(obj.get("crop_diameters", defaults.crop_diameters)),
         metrics=dict(_get(obj, "metrics", dict, where)) if "metrics" in obj else {},
         training_data=dict(_get(obj, "training_data", dict, where))
         if "training_data" in obj

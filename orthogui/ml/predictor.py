@@ -43,7 +43,7 @@ from orthogui.ml.scoring import (
     score_image,
     scored_image,
 )
-from orthogui.ml.screw_type import CropSpec, aligned_crop, type_probabilities
+from orthogui.ml.screw_type import CropSpec, aligned_crop, strip_span, type_probabilities
 from orthogui.ml.uncertainty import predict_for_scoring
 from orthogui.ml.weights import configure, load_model, load_type_stage, select_device
 
@@ -193,7 +193,9 @@ class MaskRCNNPredictor:
         if not outlines:
             return preds
         todo = list(outlines)
-        spec = CropSpec(stage.crop_length, stage.crop_width, stage.crop_context)
+        spec = CropSpec(
+            stage.crop_length, stage.crop_width, stage.crop_context, stage.crop_diameters
+        )
         strips = [full_resolution_strip(unit, outlines[i], spec) for i in todo]
         with self._lock:
             probs = type_probabilities(self.type_model, strips, device=self.device)
@@ -389,7 +391,7 @@ def _strip_footprint(points: NDArray[np.float32], spec: CropSpec) -> tuple[int, 
     margin for interpolation."""
     (cx, cy), (w, h), _ = cv2.minAreaRect(points.astype(np.float32).reshape(-1, 1, 2))
     long_side, short_side = max(w, h), min(w, h)
-    span = max(long_side * spec.context, 2.0 * short_side * spec.length / spec.width, 8.0)
+    span = strip_span(long_side, short_side, spec)
     radius = 0.5 * span * math.hypot(1.0, spec.width / spec.length) + 4.0
     return (
         math.floor(cx - radius),

@@ -27,7 +27,12 @@ class CropSpec:
 
     length: int = 256  # px along the screw's axis
     width: int = 64  # px across it
-    context: float = 1.2  # the strip spans this many screw lengths
+    context: float = 1.2  # the strip spans at least this many screw lengths
+    # ...and its width at least this many screw diameters (the outline's short side); 0: the
+    # length alone sets the scale. A detector's outline is much less sure of a screw's width
+    # than of its length (thread tips and heads fall outside it), so a scale set by the width
+    # zooms a found screw's strip in and cuts its ends off.
+    diameters: float = 2.0
 
 
 def _axis(points: NDArray[np.float32]) -> tuple[tuple[float, float], float, float, float]:
@@ -39,6 +44,21 @@ def _axis(points: NDArray[np.float32]) -> tuple[tuple[float, float], float, floa
 
 
 DEFAULT_CROP = CropSpec()
+"""The crop of type stages whose card does not say otherwise (the first bundled ones)."""
+
+LENGTH_CROP = CropSpec(context=2.2, diameters=1.0)
+"""The crop new type stages are trained with: scaled by the screw's length, which a detector's
+outline gets right, not by its width, which it does not; 2.2 lengths keep a typical screw
+(length about 3.6 diameters) at the scale ``DEFAULT_CROP`` gives its true outline."""
+
+
+def strip_span(long_side: float, short_side: float, spec: CropSpec) -> float:
+    """Image pixels the strip's length covers for a screw of these sides: one isotropic scale
+    whose length holds ``context`` screw lengths and whose width at least ``diameters`` screw
+    diameters (short, thick screws)."""
+    return max(
+        long_side * spec.context, spec.diameters * short_side * spec.length / spec.width, 8.0
+    )
 
 
 def aligned_crop(
@@ -50,9 +70,7 @@ def aligned_crop(
     contrast whatever the image's global window.
     """
     (cx, cy), angle, long_side, short_side = _axis(points)
-    # One isotropic scale: the strip's length covers ``context`` screw lengths, and its width
-    # at least twice the screw's diameter (short, thick screws).
-    span = max(long_side * spec.context, 2.0 * short_side * spec.length / spec.width, 8.0)
+    span = strip_span(long_side, short_side, spec)
     scale = spec.length / span
     m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
     m[0, 2] += spec.length / 2.0 - cx

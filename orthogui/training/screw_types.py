@@ -11,7 +11,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
 from typing import Any
 
 import cv2
@@ -25,13 +25,14 @@ from orthogui.io.fileops import atomic_write_bytes, file_sha256
 from orthogui.ml.card import ModelCard, TypeStage, save_card
 from orthogui.ml.screw_type import (
     DEFAULT_CROP,
+    LENGTH_CROP,
     CropSpec,
     aligned_crop,
     build_type_classifier,
     strips_to_tensor,
     type_probabilities,
 )
-from orthogui.synth.dataset import plan_image
+from orthogui.synth.dataset import SceneChoice, plan_image
 from orthogui.synth.scenes import SynthImage, synthesize
 
 SCREW_TYPES: tuple[str, ...] = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
@@ -72,15 +73,15 @@ def jittered(points: NDArray[np.float32], rng: np.random.Generator) -> NDArray[n
 
 
 def mixed_phantoms(
-    n_images: int, seed: int, size: int = 1024
+    n_images: int, seed: int, size: int = 1024, scene: SceneChoice = "mixed"
 ) -> Iterator[tuple[SynthImage, np.random.Generator]]:
-    """The ``mixed`` phantoms of ``seed`` one by one (as ``orthogui synth`` makes them: the
-    hardware placed so far steers the next plan), each with its generator, whose later draws
-    are the strip jitter's."""
+    """The ``mixed`` (or ``scene``) phantoms of ``seed`` one by one (as ``orthogui synth``
+    makes them: the hardware placed so far steers the next plan), each with its generator,
+    whose later draws are the strip jitter's."""
     placed: Counter[str] = Counter()
     for i in range(n_images):
         rng = np.random.default_rng([seed, i])
-        img = synthesize(plan_image(rng, scene="mixed", size=size, placed=placed), rng)
+        img = synthesize(plan_image(rng, scene=scene, size=size, placed=placed), rng)
         placed.update(inst.category for inst in img.scene.instances if inst.metal)
         yield img, rng
 
@@ -93,11 +94,12 @@ def synth_strips(
     spec: CropSpec = DEFAULT_CROP,
     copies: int = 1,
     jitter: bool = True,
+    scene: SceneChoice = "mixed",
     log: Callable[[str], None] = lambda _m: None,
 ) -> Strips:
-    """Strips of every screw in ``n_images`` limb and spine phantoms of ``seed``."""
+    """Strips of every screw in ``n_images`` phantoms of ``scene`` and ``seed``."""
     out = Strips([], [])
-    for i, (img, rng) in enumerate(mixed_phantoms(n_images, seed, size)):
+    for i, (img, rng) in enumerate(mixed_phantoms(n_images, seed, size, scene)):
         unit = unit_of(img.stored)
         for inst in img.scene.instances:
             if inst.category not in SCREW_TYPES or not inst.mask.any():
@@ -273,6 +275,7 @@ def attach_type_stage(
         crop_length=spec.length,
         crop_width=spec.width,
         crop_context=spec.context,
+        crop_diameters=spec.diameters,
         metrics=metrics,
         training_data=training_data,
     )
@@ -305,6 +308,16 @@ class TypeRecipe:
     detector_images: int = 0
     # Continue from the card's present type stage instead of ImageNet weights.
     from_stage: bool = False
+    # How strips are cut (``CropSpec``): screw lengths along the strip, least diameters across.
+    crop_context: float = LENGTH_CROP.context
+    crop_diameters: float = LENGTH_CROP.diameters
+    # Strips of this many ``limb`` phantoms too (seed ``seed + 1``): the first, plainer scene,
+    # whose screws lie whole and sharp in the film.
+    limb_images: int = 0
+
+    @property
+    def crop(self) -> CropSpec:
+        return replace(LENGTH_CROP, context=self.crop_context, diameters=self.crop_diameters)
 
 
 def train_type_stage(
@@ -315,6 +328,11 @@ def train_type_stage(
 ) -> ModelCard:
     """Train the screw-type stage as ``recipe`` says, measure it on held-out phantoms and
     attach it to ``card`` (a card read from a file). Returns the re-saved card."""
+    if not (recipe.crop_context >= 1.0 and 0.0 <= recipe.crop_diameters <= 16.0):
+        raise ValueError(
+            f"crop context must be >= 1 and diameters between 0 and 16, got "
+            f"{recipe.crop_context} and {recipe.crop_diameters}"
+        )
     start = None
     if recipe.from_stage:
         from orthogui.ml.weights import load_type_stage
@@ -322,14 +340,41 @@ def train_type_stage(
         start = load_type_stage(card, torch.device("cpu"))
         if start is None:
             raise ValueError(f"{card.source}: the card has no type stage to continue from")
+    spec = recipe.crop
+    if start is not None and card.type_stage is not None:
+        stage = card.type_stage
+        was = (stage.crop_length, stage.crop_width, stage.crop_context, stage.crop_diameters)
+        if was != (spec.length, spec.width, spec.context, spec.diameters):
+            raise ValueError(
+                f"{card.source}: its type stage was trained on strips cut as {was} (length, "
+                f"width, context, diameters); continuing it on {astuple(spec)} would change "
+                "what it reads — give the same --crop-context and --crop-diameters"
+            )
     log(f"cutting strips from {recipe.images} phantoms (seed {recipe.seed})")
-    train = synth_strips(n_images=recipe.images, seed=recipe.seed, copies=recipe.copies, log=log)
-    test = synth_strips(n_images=recipe.test_images, seed=recipe.test_seed, jitter=True)
+    train = synth_strips(
+        n_images=recipe.images, seed=recipe.seed, copies=recipe.copies, spec=spec, log=log
+    )
+    if recipe.limb_images:
+        log(f"and from {recipe.limb_images} limb phantoms (seed {recipe.seed + 1})")
+        limb = synth_strips(
+            n_images=recipe.limb_images,
+            seed=recipe.seed + 1,
+            copies=recipe.copies,
+            spec=spec,
+            scene="limb",
+            log=log,
+        )
+        train = Strips(train.images + limb.images, train.labels + limb.labels)
+    test = synth_strips(n_images=recipe.test_images, seed=recipe.test_seed, spec=spec)
     test_found = Strips([], [])
     if recipe.detector_images:
-        found = detector_strips(card, n_images=recipe.detector_images, seed=recipe.seed, log=log)
+        found = detector_strips(
+            card, n_images=recipe.detector_images, seed=recipe.seed, spec=spec, log=log
+        )
         train = Strips(train.images + found.images, train.labels + found.labels)
-        test_found = detector_strips(card, n_images=recipe.test_images, seed=recipe.test_seed)
+        test_found = detector_strips(
+            card, n_images=recipe.test_images, seed=recipe.test_seed, spec=spec
+        )
     log(f"{len(train.labels)} training strips, {len(test.labels)} held-out strips")
     model = train_classifier(train, epochs=recipe.epochs, initial=start, log=log)
     accuracy, matrix, _ = confusion(model, test)
@@ -355,7 +400,9 @@ def train_type_stage(
             f"{recipe.detector_images} of them"
         )
     training_data = {
-        "data": "OrthoGUI synthetic radiographs at 1024 px, strips cut from each screw's "
+        "data": f"OrthoGUI synthetic radiographs at 1024 px ({recipe.images} mixed"
+        + (f" and {recipe.limb_images} limb phantoms" if recipe.limb_images else " phantoms")
+        + f"), strips cut {spec.context} screw lengths long from each screw's "
         + outlines,
         "recipe": asdict(recipe),
         "train_strips": len(train.labels),
@@ -366,4 +413,6 @@ def train_type_stage(
         ),
         "command": "python -m orthogui train-screw-types --card CARD",
     }
-    return attach_type_stage(card, model, metrics=metrics, training_data=training_data)
+    return attach_type_stage(
+        card, model, metrics=metrics, training_data=training_data, spec=spec
+    )

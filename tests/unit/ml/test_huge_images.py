@@ -4,6 +4,7 @@ normal-size images untouched."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import replace
 from typing import Any
@@ -28,7 +29,7 @@ from orthogui.ml.preprocess import (
     network_input,
     to_unit_image,
 )
-from orthogui.ml.screw_type import CropSpec, aligned_crop
+from orthogui.ml.screw_type import LENGTH_CROP, CropSpec, aligned_crop
 from orthogui.ml.weights import build_options
 from tests.unit.ml.conftest import card_for, synthetic_radiograph, wake_up
 
@@ -225,8 +226,7 @@ def test_type_strips_of_a_downsampled_image_are_cut_at_full_resolution() -> None
     inp = network_input(rg, prep, max_pixels=500 * 667)
     assert inp.downsampled
     full = to_unit_image(rg, prep)
-    spec = CropSpec()
-    for pts in outlines:
+    for spec, pts in itertools.product((CropSpec(), LENGTH_CROP), outlines):
         ours = full_resolution_strip(inp, pts, spec)
         ref = aligned_crop(full, pts, spec)
         # Equal up to OpenCV's fixed-point sampling positions (the warp's offset differs).

@@ -3,6 +3,7 @@ and the predictor typing grouped detections with every type's probability."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,9 +24,12 @@ from orthogui.ml.card import (  # noqa: E402
     load_card,
 )
 from orthogui.ml.screw_type import (  # noqa: E402
+    DEFAULT_CROP,
+    LENGTH_CROP,
     CropSpec,
     aligned_crop,
     build_type_classifier,
+    strip_span,
     type_probabilities,
 )
 from orthogui.ml.weights import load_type_stage  # noqa: E402
@@ -61,6 +65,30 @@ def test_strip_is_normalised_by_its_own_contrast() -> None:
     faint = 0.4 + 0.01 * img  # a 1 % contrast bar in a grey image
     strip = aligned_crop(faint, pts, CropSpec(length=128, width=32))
     assert strip.max() == pytest.approx(1.0) and strip.min() == pytest.approx(0.0)
+
+
+def test_a_length_crop_does_not_care_how_wide_the_outline_is() -> None:
+    # A detector's outline of a screw is often narrower than the screw (heads, thread tips):
+    # cut by length, its strip is the true outline's; cut by width, it is zoomed in.
+    img, true_pts = _rotated_bar(30.0, length=120, width=40)
+    thin_pts = cv2.boxPoints(((150.0, 140.0), (120.0, 25.0), 30.0)).astype(np.float32)
+    by_length = replace(LENGTH_CROP, length=128, width=32)
+    np.testing.assert_allclose(
+        aligned_crop(img, thin_pts, by_length), aligned_crop(img, true_pts, by_length), atol=1e-5
+    )
+    by_width = replace(DEFAULT_CROP, length=128, width=32)
+    moved = np.abs(aligned_crop(img, thin_pts, by_width) - aligned_crop(img, true_pts, by_width))
+    assert moved.mean() > 0.05
+
+
+def test_a_short_thick_screw_still_fits_across_a_length_crop() -> None:
+    # Length 60, diameter 50: by its length alone the strip would be narrower than the screw.
+    def across(spec: CropSpec) -> float:  # image pixels across the strip
+        return strip_span(60.0, 50.0, spec) * spec.width / spec.length
+
+    assert across(LENGTH_CROP) >= 50.0
+    assert across(replace(LENGTH_CROP, diameters=0.0)) < 50.0
+    assert across(DEFAULT_CROP) >= 100.0  # the first stages' rule: two diameters
 
 
 def test_probabilities_are_read_both_ways() -> None:
@@ -112,6 +140,51 @@ def test_attached_stage_round_trips_and_types_screws(tmp_path: Path) -> None:
     assert typed[0].category == max(probs, key=probs.get)
     assert typed[0].score == 0.9  # the detection score is kept
     assert typed[1] == preds[1]  # a fracture is not typed
+
+
+def test_the_stage_cuts_strips_as_its_card_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classifier = build_type_classifier(5).eval()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old_card, new_card = _grouped_card(tmp_path / "old"), _grouped_card(tmp_path / "new")
+    old = attach_type_stage(old_card, classifier, metrics={}, training_data={})
+    new = attach_type_stage(new_card, classifier, metrics={}, training_data={}, spec=LENGTH_CROP)
+    assert new.type_stage is not None and old.type_stage is not None
+    reread = load_card(new.source)
+    assert reread.type_stage is not None
+    assert (reread.type_stage.crop_context, reread.type_stage.crop_diameters) == (2.2, 1.0)
+    # A card written before the rule had a name reads as the first stages were cut.
+    raw = json.loads(Path(new.source).read_text())
+    del raw["type_stage"]["crop_diameters"]
+    raw["type_stage"]["crop_context"] = 1.2
+    Path(new.source).write_text(json.dumps(raw))
+    assert load_card(new.source).type_stage.crop_diameters == DEFAULT_CROP.diameters
+    raw["type_stage"]["crop_diameters"] = -1
+    Path(new.source).write_text(json.dumps(raw))
+    with pytest.raises(ModelCardError, match="crop_diameters"):
+        load_card(new.source)
+    # The predictor cuts a thin outline of a wide screw as the true one under the length rule
+    # only (the strips its classifier is given are compared).
+    import orthogui.ml.predictor as predictor_module
+
+    img, true_pts = _rotated_bar(30.0, length=120, width=40)
+    thin_pts = cv2.boxPoints(((150.0, 140.0), (120.0, 25.0), 30.0)).astype(np.float32)
+    seen: list[np.ndarray] = []
+
+    def spy(model, strips, **kw):
+        seen.extend(strips)
+        return type_probabilities(model, strips, **kw)
+
+    monkeypatch.setattr(predictor_module, "type_probabilities", spy)
+    for c in (reread, old):
+        predictor = predictor_module.MaskRCNNPredictor.from_card(c, device="cpu")
+        for pts in (thin_pts, true_pts):
+            predictor.typed([Prediction(SCREW_TYPES[0], 0.9, Polygon(pts))], img)
+    assert len(seen) == 4
+    np.testing.assert_allclose(seen[0], seen[1], atol=1e-5)
+    assert np.abs(seen[2] - seen[3]).mean() > 0.05
 
 
 def test_changed_type_weights_are_refused(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_train_screw_types_attaches_a_measured_stage(tmp_path: Path, capsys) -> 
     assert main([*args, "--from-stage"]) == 1  # nothing to continue from: said, nothing written
     assert "has no type stage to continue from" in capsys.readouterr().err
     assert load_card(saved.source).type_stage is None
-    assert main(args) == 0
+    assert main([*args, "--limb-images", "2"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     typed = load_card(saved.source)
     stage = typed.type_stage
@@ -44,8 +44,18 @@ def test_train_screw_types_attaches_a_measured_stage(tmp_path: Path, capsys) -> 
     matrix = np.asarray(stage.metrics["confusion"])
     assert matrix.shape == (5, 5) and matrix.sum() == stage.metrics["held_out_strips"]
     assert stage.training_data["recipe"]["images"] == 4
+    assert stage.training_data["recipe"]["limb_images"] == 2
+    assert "4 mixed and 2 limb phantoms" in stage.training_data["data"]
     classifier = load_type_stage(typed, torch.device("cpu"))
     assert classifier is not None and not classifier.training
+    # Cut by the screw's length, as the card records; continuing the stage on strips cut
+    # another way, or cutting them with a context under one length, is refused before training.
+    assert (stage.crop_context, stage.crop_diameters) == (2.2, 1.0)
+    assert main([*args, "--from-stage", "--crop-context", "1.2", "--crop-diameters", "2"]) == 1
+    assert "was trained on strips cut as" in capsys.readouterr().err
+    assert main([*args, "--crop-context", "0.5"]) == 1
+    assert "crop context must be >= 1" in capsys.readouterr().err
+    assert load_card(saved.source).type_stage == stage
 
 
 def test_detector_outlines_are_matched_one_to_one_by_mask_iou() -> None:
