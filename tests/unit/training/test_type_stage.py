@@ -46,6 +46,8 @@ def test_train_screw_types_attaches_a_measured_stage(tmp_path: Path, capsys) -> 
     assert stage.training_data["recipe"]["images"] == 4
     assert stage.training_data["recipe"]["limb_images"] == 2
     assert "4 mixed and 2 limb phantoms" in stage.training_data["data"]
+    command = stage.training_data["command"]
+    assert "--images 4 " in command and "--limb-images 2" in command and "--seed" not in command
     classifier = load_type_stage(typed, torch.device("cpu"))
     assert classifier is not None and not classifier.training
     # Cut by the screw's length, as the card records; continuing the stage on strips cut
