@@ -72,12 +72,12 @@ def jittered(points: NDArray[np.float32], rng: np.random.Generator) -> NDArray[n
     return ((points - centre) @ rot.T * scale + centre + shift).astype(np.float32)
 
 
-def mixed_phantoms(
+def scene_phantoms(
     n_images: int, seed: int, size: int = 1024, scene: SceneChoice = "mixed"
 ) -> Iterator[tuple[SynthImage, np.random.Generator]]:
-    """The ``mixed`` (or ``scene``) phantoms of ``seed`` one by one (as ``orthogui synth``
-    makes them: the hardware placed so far steers the next plan), each with its generator,
-    whose later draws are the strip jitter's."""
+    """The ``scene`` phantoms of ``seed`` one by one (as ``orthogui synth`` makes them: the
+    hardware placed so far steers the next plan), each with its generator, whose later draws
+    are the strip jitter's."""
     placed: Counter[str] = Counter()
     for i in range(n_images):
         rng = np.random.default_rng([seed, i])
@@ -99,7 +99,7 @@ def synth_strips(
 ) -> Strips:
     """Strips of every screw in ``n_images`` phantoms of ``scene`` and ``seed``."""
     out = Strips([], [])
-    for i, (img, rng) in enumerate(mixed_phantoms(n_images, seed, size, scene)):
+    for i, (img, rng) in enumerate(scene_phantoms(n_images, seed, size, scene)):
         unit = unit_of(img.stored)
         for inst in img.scene.instances:
             if inst.category not in SCREW_TYPES or not inst.mask.any():
@@ -155,7 +155,7 @@ def detector_strips(
 
     predictor = MaskRCNNPredictor.from_card(replace(card, type_stage=None), device="cpu")
     out = Strips([], [])
-    for i, (img, _rng) in enumerate(mixed_phantoms(n_images, seed, size)):
+    for i, (img, _rng) in enumerate(scene_phantoms(n_images, seed, size)):
         screws = [
             inst for inst in img.scene.instances if inst.category in SCREW_TYPES and inst.mask.any()
         ]

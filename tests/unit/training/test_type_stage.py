@@ -84,13 +84,13 @@ def test_detector_strips_are_cut_where_the_bundled_detector_outlines_true_screws
 
     from orthogui.ml.card import default_models_dir, list_cards
     from orthogui.training.default_model import DEFAULT_MODEL_NAME
-    from orthogui.training.screw_types import SCREW_TYPES, detector_strips, mixed_phantoms
+    from orthogui.training.screw_types import SCREW_TYPES, detector_strips, scene_phantoms
 
     card = [c for c in list_cards(default_models_dir()) if c.name == DEFAULT_MODEL_NAME][-1]
     strips = detector_strips(card, n_images=2, seed=8203)
     truth = [
         inst.category
-        for img, _rng in mixed_phantoms(2, 8203)
+        for img, _rng in scene_phantoms(2, 8203)
         for inst in img.scene.instances
         if inst.category in SCREW_TYPES
     ]
