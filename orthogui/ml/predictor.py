@@ -43,7 +43,13 @@ from orthogui.ml.scoring import (
     score_image,
     scored_image,
 )
-from orthogui.ml.screw_type import CropSpec, aligned_crop, strip_span, type_probabilities
+from orthogui.ml.screw_type import (
+    CropSpec,
+    aligned_crop,
+    crop_of,
+    strip_span,
+    type_probabilities,
+)
 from orthogui.ml.uncertainty import predict_for_scoring
 from orthogui.ml.weights import configure, load_model, load_type_stage, select_device
 
@@ -193,9 +199,7 @@ class MaskRCNNPredictor:
         if not outlines:
             return preds
         todo = list(outlines)
-        spec = CropSpec(
-            stage.crop_length, stage.crop_width, stage.crop_context, stage.crop_diameters
-        )
+        spec = crop_of(stage)
         strips = [full_resolution_strip(unit, outlines[i], spec) for i in todo]
         with self._lock:
             probs = type_probabilities(self.type_model, strips, device=self.device)

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from orthogui.ml.backbones import LITE_MEAN, LITE_STD, LITE_VARIANTS, imagenet_state_dict
+from orthogui.ml.card import TypeStage
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ LENGTH_CROP = CropSpec(context=2.2, diameters=1.0)
 """The crop new type stages are trained with: scaled by the screw's length, which a detector's
 outline gets right, not by its width, which it does not; 2.2 lengths keep a typical screw
 (length about 3.6 diameters) at the scale ``DEFAULT_CROP`` gives its true outline."""
+
+
+def crop_of(stage: TypeStage) -> CropSpec:
+    """How ``stage``'s strips are cut, as its card says."""
+    return CropSpec(stage.crop_length, stage.crop_width, stage.crop_context, stage.crop_diameters)
 
 
 def strip_span(long_side: float, short_side: float, spec: CropSpec) -> float:

@@ -29,6 +29,7 @@ from orthogui.ml.screw_type import (
     CropSpec,
     aligned_crop,
     build_type_classifier,
+    crop_of,
     strips_to_tensor,
     type_probabilities,
 )
@@ -353,9 +354,8 @@ def train_type_stage(
             raise ValueError(f"{card.source}: the card has no type stage to continue from")
     spec = recipe.crop
     if start is not None and card.type_stage is not None:
-        stage = card.type_stage
-        was = (stage.crop_length, stage.crop_width, stage.crop_context, stage.crop_diameters)
-        if was != (spec.length, spec.width, spec.context, spec.diameters):
+        was = astuple(crop_of(card.type_stage))
+        if was != astuple(spec):
             raise ValueError(
                 f"{card.source}: its type stage was trained on strips cut as {was} (length, "
                 f"width, context, diameters); continuing it on {astuple(spec)} would change "
