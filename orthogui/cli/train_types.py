@@ -1,5 +1,5 @@
-"""``orthogui train-screw-types``: train the screw-type stage on synthetic strips and attach it
-to a detector card (``orthogui.training.screw_types``)."""
+"""``orthogui train-screw-types``: train the screw-type stage on synthetic strips (and on the
+screws an expert reviewed) and attach it to a detector card (``orthogui.training.screw_types``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 
 COMMAND = "train-screw-types"
-HELP = "train the screw-type classifier on synthetic screws and add it to a model card"
+HELP = "train the screw-type classifier on synthetic and reviewed screws and add it to a card"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,12 +53,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="least screw diameters across a strip; 0: the length alone sets the scale "
         "(default: %(default)s; the first bundled stages: context 1.2, diameters 2)",
     )
+    parser.add_argument(
+        "--reviewed",
+        default=d.reviewed,
+        metavar="COCO",
+        help="screws an expert reviewed: a COCO file, or a snapshot folder made by `orthogui "
+        "export`; their strips join the training set, every fifth image checks the result",
+    )
+    parser.add_argument(
+        "--reviewed-copies",
+        type=int,
+        default=d.reviewed_copies,
+        help="strips per reviewed screw: as drawn, then jittered (default: %(default)s)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from orthogui.core.radiograph import RadiographError
     from orthogui.ml.card import ModelCardError, load_card
     from orthogui.training.screw_types import TypeRecipe, train_type_stage
 
@@ -81,10 +95,13 @@ def run(args: argparse.Namespace) -> int:
         crop_context=args.crop_context,
         limb_images=args.limb_images,
         crop_diameters=args.crop_diameters,
+        reviewed=args.reviewed,
+        reviewed_copies=args.reviewed_copies,
     )
     try:
         out = train_type_stage(card, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))
-    except ValueError as exc:  # --from-stage on a card without one
+    except (ValueError, RadiographError) as exc:
+        # --from-stage on a card without one, a bad reviewed file or an image it names
         print(f"orthogui: {exc}", file=sys.stderr)
         return 1
     assert out.type_stage is not None

@@ -7,11 +7,13 @@ makes (shift, rotation, length), so the classifier sees at training what it sees
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, astuple, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -22,7 +24,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
 from orthogui.io.fileops import atomic_write_bytes, file_sha256
-from orthogui.ml.card import ModelCard, TypeStage, save_card
+from orthogui.ml.card import ModelCard, Preprocessing, TypeStage, save_card
 from orthogui.ml.screw_type import (
     DEFAULT_CROP,
     LENGTH_CROP,
@@ -178,6 +180,126 @@ def detector_strips(
     return out
 
 
+UNKNOWN_TYPE = "unknown"
+"""An annotation attribute ``type`` with this value: a screw whose type nobody could tell."""
+
+
+@dataclass(frozen=True)
+class ReviewedStrips:
+    """Strips of reviewed screws, split by image into training and a check set."""
+
+    train: Strips
+    check: Strips
+    images: int  # images with at least one reviewed, typed screw
+    check_images: int
+    skipped: dict[str, int]  # screw annotations left out, by reason
+
+
+CHECK_EVERY = 5
+"""Of the images with reviewed screws (sorted by path), every fifth goes to the check set
+once there are at least this many."""
+
+
+def _reviewed_files(path: Path) -> list[tuple[Path, Path]]:
+    """``(COCO file, images root)`` pairs: a file's images are named relative to its folder; a
+    snapshot folder (``orthogui export``) holds ``annotations/<split>.json`` whose images are
+    named relative to the snapshot."""
+    if not path.is_dir():
+        return [(path, path.parent)]
+    files = sorted((path / "annotations").glob("*.json"))
+    if not files:
+        raise ValueError(f"{path}: a folder without annotations/*.json (not a COCO snapshot)")
+    return [(f, path) for f in files]
+
+
+def _category_names(path: Path) -> list[str]:
+    """The category names of a COCO file, or none where it cannot be read as one."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            cats = json.load(f).get("categories", [])
+        return [str(c["name"]) for c in cats if isinstance(c, dict) and "name" in c]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+
+
+def reviewed_strips(
+    coco_path: str | Path,
+    preprocessing: Preprocessing,
+    *,
+    spec: CropSpec = DEFAULT_CROP,
+    copies: int = 4,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda _m: None,
+) -> ReviewedStrips:
+    """Strips of the screws an expert reviewed in a COCO file whose categories are the screw
+    types (image paths relative to its folder), or in every split of a snapshot folder made by
+    ``orthogui export``.
+
+    A screw counts when its review state is accepted or corrected (a file from another tool
+    is taken as ground truth, as the importer does), its outline is a polygon and its type is
+    known (attribute ``type`` not ``"unknown"``); model proposals nobody looked at and
+    rejected findings are left out. Strips are cut from the full-resolution image windowed by
+    ``preprocessing`` (what the predictor cuts them from): the outline as drawn once, then
+    ``copies - 1`` times with a detector's error (``jittered``). Every fifth image (sorted by
+    path) is the check set, untouched by training, once there are five or more.
+
+    Raises
+    ------
+    ImportValidationError
+        The file is not a valid COCO file (the message names it and the field).
+    RadiographError
+        An image it names cannot be read (the message names the image).
+    ValueError
+        No reviewed screw of a known type is in the file.
+    """
+    from orthogui.core.annotation import ReviewState
+    from orthogui.core.geometry import Polygon
+    from orthogui.io.importers import LabelMap, read_import
+    from orthogui.io.readers import read_radiograph
+    from orthogui.ml.preprocess import to_unit_image
+
+    path = Path(coco_path)
+    results = []
+    for file, root in _reviewed_files(path):
+        # Only the screw types are read; the file's other labels (fracture, an untyped
+        # "screw") are dropped, not refused. Names it cannot read are the importer's to report.
+        others = frozenset(_category_names(file)) - set(SCREW_TYPES)
+        labels = LabelMap(DEFAULT_CATEGORIES, drop=others)
+        results.append(read_import("coco", file, label_map=labels, images_root=root))
+    reviewed = {ReviewState.ACCEPTED, ReviewState.CORRECTED}
+    skipped: Counter[str] = Counter()
+    by_image: dict[str, list[tuple[NDArray[np.float32], int]]] = {}
+    for ann in (a for result in results for a in result.annotations):
+        if ann.category not in SCREW_TYPES:
+            continue
+        if ann.review.state not in reviewed:
+            skipped[f"not reviewed ({ann.review.state.value})"] += 1
+        elif str(ann.attributes.get("type", "")).lower() == UNKNOWN_TYPE:
+            skipped["type unknown"] += 1
+        elif not isinstance(ann.shape, Polygon):
+            skipped["not an outline"] += 1
+        else:
+            points = ann.shape.points.astype(np.float32)
+            by_image.setdefault(ann.image_id, []).append((points, SCREW_TYPES.index(ann.category)))
+    images = (im for result in results for im in result.images if im.id in by_image)
+    records = sorted(images, key=lambda im: im.path)
+    if not records:
+        raise ValueError(f"{path}: no reviewed screw of a known type (skipped: {dict(skipped)})")
+    rng = np.random.default_rng(seed)
+    train, check = Strips([], []), Strips([], [])
+    held = {i for i in range(len(records)) if len(records) >= CHECK_EVERY and i % CHECK_EVERY == 4}
+    for i, record in enumerate(records):
+        unit = to_unit_image(read_radiograph(record.path), preprocessing)
+        out = check if i in held else train
+        for points, label in by_image[record.id]:
+            for k in range(1 if i in held else copies):
+                out.images.append(aligned_crop(unit, jittered(points, rng) if k else points, spec))
+                out.labels.append(label)
+        if (i + 1) % 50 == 0:
+            log(f"{i + 1}/{len(records)} reviewed images")
+    return ReviewedStrips(train, check, len(records), len(held), dict(skipped))
+
+
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random end-to-end and side flips, contrast/brightness and noise on a [0, 1] batch."""
     n = x.shape[0]
@@ -315,10 +437,31 @@ class TypeRecipe:
     # Strips of this many ``limb`` phantoms too (seed ``seed + 1``): the first, plainer scene,
     # whose screws lie whole and sharp in the film.
     limb_images: int = 0
+    # Screws an expert reviewed, a COCO file or an ``orthogui export`` snapshot folder: their
+    # strips join the training set, ``reviewed_copies`` per screw
+    # (the outline as drawn, then jittered); every fifth image is kept out to check the stage
+    # on the user's own films (``reviewed_strips``).
+    reviewed: str = ""
+    reviewed_copies: int = 4
 
     @property
     def crop(self) -> CropSpec:
         return replace(LENGTH_CROP, context=self.crop_context, diameters=self.crop_diameters)
+
+
+def _check_before(card: ModelCard, spec: CropSpec, check: Strips) -> float | None:
+    """Accuracy of ``card``'s present type stage on ``check``: None without strips, without a
+    stage, or with a stage that reads strips cut another way."""
+    if not check.labels or card.type_stage is None:
+        return None
+    if astuple(crop_of(card.type_stage)) != astuple(spec):
+        return None
+    if tuple(card.type_stage.categories) != SCREW_TYPES:
+        return None
+    from orthogui.ml.weights import load_type_stage
+
+    present = load_type_stage(card, torch.device("cpu"))
+    return None if present is None else confusion(present, check)[0]
 
 
 def _options(recipe: TypeRecipe) -> list[str]:
@@ -376,6 +519,26 @@ def train_type_stage(
             log=log,
         )
         train = Strips(train.images + limb.images, train.labels + limb.labels)
+    if recipe.reviewed_copies < 1:
+        raise ValueError(f"reviewed copies must be at least 1, got {recipe.reviewed_copies}")
+    mine = None
+    if recipe.reviewed:
+        log(f"cutting strips of the reviewed screws in {recipe.reviewed}")
+        mine = reviewed_strips(
+            recipe.reviewed,
+            card.preprocessing,
+            spec=spec,
+            copies=recipe.reviewed_copies,
+            seed=recipe.seed,
+            log=log,
+        )
+        log(
+            f"{len(mine.train.labels)} reviewed training strips, {len(mine.check.labels)} "
+            f"check strips ({mine.check_images} of {mine.images} images); skipped {mine.skipped}"
+        )
+        train = Strips(train.images + mine.train.images, train.labels + mine.train.labels)
+    if not train.labels:
+        raise ValueError("no training strips: give phantoms (--images) or reviewed screws")
     test = synth_strips(n_images=recipe.test_images, seed=recipe.test_seed, spec=spec)
     test_found = Strips([], [])
     if recipe.detector_images:
@@ -387,15 +550,17 @@ def train_type_stage(
             card, n_images=recipe.test_images, seed=recipe.test_seed, spec=spec
         )
     log(f"{len(train.labels)} training strips, {len(test.labels)} held-out strips")
+    before = _check_before(card, spec, mine.check) if mine is not None else None
     model = train_classifier(train, epochs=recipe.epochs, initial=start, log=log)
-    accuracy, matrix, _ = confusion(model, test)
-    log(f"held-out accuracy {accuracy:.4f}")
-    metrics: dict[str, Any] = {
-        "held_out_accuracy": accuracy,
-        "held_out_strips": len(test.labels),
-        "confusion": matrix,
-        "confusion_order": list(SCREW_TYPES),
-    }
+    metrics: dict[str, Any] = {"confusion_order": list(SCREW_TYPES)}
+    if test.labels:
+        accuracy, matrix, _ = confusion(model, test)
+        log(f"held-out accuracy {accuracy:.4f}")
+        metrics |= {
+            "held_out_accuracy": accuracy,
+            "held_out_strips": len(test.labels),
+            "confusion": matrix,
+        }
     if test_found.labels:
         found_accuracy, found_matrix, _ = confusion(model, test_found)
         log(f"held-out accuracy on the detector's outlines {found_accuracy:.4f}")
@@ -404,6 +569,20 @@ def train_type_stage(
             "held_out_detector_strips": len(test_found.labels),
             "detector_confusion": found_matrix,
         }
+    if mine is not None:
+        metrics |= {
+            "reviewed_images": mine.images,
+            "reviewed_train_strips": len(mine.train.labels),
+            "reviewed_check_images": mine.check_images,
+            "reviewed_check_strips": len(mine.check.labels),
+            "reviewed_skipped": mine.skipped,
+        }
+        if mine.check.labels:
+            after, after_matrix, _ = confusion(model, mine.check)
+            log(f"accuracy on the reviewed check images {after:.4f} (before: {before})")
+            metrics |= {"reviewed_check_accuracy": after, "reviewed_check_confusion": after_matrix}
+            if before is not None:
+                metrics["reviewed_check_accuracy_before"] = before
     outlines = "outline with detector-like error (+-4 deg, 90-110 % length, +-4 % shift)"
     if recipe.detector_images:
         outlines += (
@@ -414,7 +593,14 @@ def train_type_stage(
         "data": f"OrthoGUI synthetic radiographs at 1024 px ({recipe.images} mixed"
         + (f" and {recipe.limb_images} limb phantoms" if recipe.limb_images else " phantoms")
         + f"), strips cut {spec.context} screw lengths long from each screw's "
-        + outlines,
+        + outlines
+        + (
+            f"; and {len(mine.train.labels)} strips of the screws reviewed in "
+            f"{Path(recipe.reviewed).name} ({mine.images - mine.check_images} images, "
+            f"{mine.check_images} more kept out as a check)"
+            if mine is not None
+            else ""
+        ),
         "recipe": asdict(recipe),
         "train_strips": len(train.labels),
         "started_from": (

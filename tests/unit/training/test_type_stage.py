@@ -4,6 +4,7 @@ them, its held-out figures and weights attached to the detector's card."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,3 +100,159 @@ def test_detector_strips_are_cut_where_the_bundled_detector_outlines_true_screws
     spec = card.type_stage
     assert spec is not None
     assert {s.shape for s in strips.images} == {(spec.crop_width, spec.crop_length)}
+
+
+def _reviewed_file(root: Path, n: int = 9) -> tuple[Path, dict]:
+    """``n`` small limb phantoms as a COCO file with screw types (ground truth: reviewed),
+    one screw left as a model proposal nobody looked at and one whose type nobody knew."""
+    from orthogui.synth.dataset import write_dataset
+
+    summary = write_dataset(root, n=n, seed=5, scene="limb", size=256, fmt="png16")
+    coco = json.loads(summary.annotations_path.read_text())
+    screws = [a for a in coco["annotations"] if a["category_id"] in _screw_ids(coco)]
+    assert len(screws) >= 4
+    screws[0]["review_state"] = "proposed"
+    screws[1]["attributes"] = {"type": "unknown"}
+    summary.annotations_path.write_text(json.dumps(coco))
+    return summary.annotations_path, coco
+
+
+def _screw_ids(coco: dict) -> dict[int, str]:
+    from orthogui.training.screw_types import SCREW_TYPES
+
+    return {c["id"]: c["name"] for c in coco["categories"] if c["name"] in SCREW_TYPES}
+
+
+def test_reviewed_strips_take_the_reviewed_screws_of_known_type_and_keep_a_check_set(
+    tmp_path: Path,
+) -> None:
+    from collections import Counter
+
+    from orthogui.ml.card import Preprocessing
+    from orthogui.ml.screw_type import LENGTH_CROP
+    from orthogui.training.screw_types import SCREW_TYPES, reviewed_strips
+
+    path, coco = _reviewed_file(tmp_path / "reviewed")
+    ids = _screw_ids(coco)
+    usable = [
+        a
+        for a in coco["annotations"]
+        if a["category_id"] in ids
+        and a.get("review_state") != "proposed"
+        and a.get("attributes", {}).get("type") != "unknown"
+    ]
+    images = sorted({a["image_id"] for a in usable})
+    names = {im["id"]: im["file_name"] for im in coco["images"]}
+    ordered = sorted(images, key=lambda i: str(path.parent / names[i]))
+    held = ordered[4] if len(ordered) >= 5 else None
+    out = reviewed_strips(path, Preprocessing(), spec=LENGTH_CROP, copies=3, seed=1)
+    assert out.images == len(images) and out.check_images == (held is not None)
+    assert out.skipped == {"not reviewed (proposed)": 1, "type unknown": 1}
+    in_check = [a for a in usable if a["image_id"] == held]
+    in_train = [a for a in usable if a["image_id"] != held]
+    assert len(out.check.labels) == len(in_check)  # the check set: each outline once
+    assert len(out.train.labels) == 3 * len(in_train)
+    want = Counter(ids[a["category_id"]] for a in in_train for _ in range(3))
+    assert Counter(SCREW_TYPES[k] for k in out.train.labels) == want
+    shapes = {s.shape for s in out.train.images + out.check.images}
+    assert shapes == {(LENGTH_CROP.width, LENGTH_CROP.length)}
+    assert all(float(s.min()) >= 0.0 and float(s.max()) <= 1.0 for s in out.train.images)
+
+
+def test_reviewed_strips_refuse_a_file_without_reviewed_screws_or_with_a_bad_image(
+    tmp_path: Path,
+) -> None:
+    from orthogui.core.radiograph import RadiographError
+    from orthogui.ml.card import Preprocessing
+    from orthogui.training.screw_types import reviewed_strips
+
+    path, coco = _reviewed_file(tmp_path / "reviewed")
+    ids = _screw_ids(coco)
+    unreviewed = {
+        **coco,
+        "annotations": [
+            {**a, "review_state": "proposed"} if a["category_id"] in ids else a
+            for a in coco["annotations"]
+        ],
+    }
+    none = path.with_name("none.json")
+    none.write_text(json.dumps(unreviewed))
+    with pytest.raises(ValueError, match=r"none\.json: no reviewed screw of a known type"):
+        reviewed_strips(none, Preprocessing())
+    broken = path.with_name("broken.json")
+    broken.write_text(path.read_text()[:200])
+    with pytest.raises(ValueError, match=r"broken\.json"):
+        reviewed_strips(broken, Preprocessing())
+    # an image cut short on disk: the error names it
+    first = [a for a in coco["annotations"] if a["category_id"] in ids][2]["image_id"]
+    name = next(im["file_name"] for im in coco["images"] if im["id"] == first)
+    image = path.parent / name
+    image.write_bytes(image.read_bytes()[:300])
+    with pytest.raises(RadiographError, match=re.escape(image.name)):
+        reviewed_strips(path, Preprocessing())
+
+
+@pytest.mark.slow
+def test_train_screw_types_learns_from_reviewed_screws(tmp_path: Path, capsys) -> None:
+    """The command continues the bundled stage on reviewed screws alone, reports the check
+    images' accuracy before and after, and records how it was trained."""
+    import shutil
+
+    from orthogui.cli import main
+    from orthogui.ml.card import default_models_dir, list_cards, load_card
+    from orthogui.training.default_model import DEFAULT_MODEL_NAME
+
+    bundled = [c for c in list_cards(default_models_dir()) if c.name == DEFAULT_MODEL_NAME][-1]
+    assert bundled.source is not None and bundled.type_stage is not None
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in {bundled.source.name, bundled.weights_file, bundled.type_stage.weights_file}:
+        shutil.copy(bundled.source.parent / name, models / name)
+    card = models / bundled.source.name
+    path, _coco = _reviewed_file(tmp_path / "reviewed")
+    args = ["train-screw-types", "--card", str(card), "--from-stage", "--images", "0"]
+    args += ["--test-images", "0", "--epochs", "1", "--threads", "1", "--reviewed", str(path)]
+    assert main([*args, "--reviewed-copies", "0"]) == 1
+    assert "reviewed copies must be at least 1" in capsys.readouterr().err
+    assert main([*args, "--reviewed-copies", "2"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stage = load_card(card).type_stage
+    assert stage is not None and stage.weights_sha256 != bundled.type_stage.weights_sha256
+    metrics = stage.metrics
+    assert report["reviewed_check_accuracy"] == metrics["reviewed_check_accuracy"]
+    assert 0.0 <= metrics["reviewed_check_accuracy_before"] <= 1.0
+    assert metrics["reviewed_check_images"] == 1 and metrics["reviewed_images"] >= 5
+    assert metrics["reviewed_skipped"] == {"not reviewed (proposed)": 1, "type unknown": 1}
+    assert "held_out_accuracy" not in metrics  # no phantoms held out: no phantom figure
+    assert f"--reviewed {path}" in stage.training_data["command"]
+    assert "--reviewed-copies 2" in stage.training_data["command"]
+    assert "strips of the screws reviewed in annotations.json" in stage.training_data["data"]
+
+
+def test_reviewed_strips_read_a_project_snapshot(tmp_path: Path) -> None:
+    """What a user does: import labelled films into a project, export a snapshot, and hand
+    the snapshot folder to the type stage — every split's reviewed screws come back."""
+    from orthogui.cli import main
+    from orthogui.io.store import ProjectStore
+    from orthogui.ml.card import Preprocessing
+    from orthogui.training.screw_types import reviewed_strips
+
+    path, _coco = _reviewed_file(tmp_path / "films")
+    direct = reviewed_strips(path, Preprocessing(), copies=1)
+    project = tmp_path / "p.orthogui"
+    ProjectStore.create(project).close()
+    imported = ["import", "coco", str(path), "--project", str(project)]
+    assert main([*imported, "--images-root", str(path.parent)]) == 0
+    snap = tmp_path / "snap"
+    export = ["export", str(project), str(snap), "--all-images", "--split", "0.6,0.2,0.2"]
+    assert main([*export, "--trusted-images", str(path.parent / "images")]) == 0
+    assert len(list((snap / "annotations").glob("*.json"))) == 3
+    out = reviewed_strips(snap, Preprocessing(), copies=1)
+    assert out.images == direct.images
+    total = len(out.train.labels) + len(out.check.labels)
+    assert total == len(direct.train.labels) + len(direct.check.labels)
+    assert sorted(out.train.labels + out.check.labels) == sorted(
+        direct.train.labels + direct.check.labels
+    )
+    with pytest.raises(ValueError, match="not a COCO snapshot"):
+        reviewed_strips(tmp_path / "films" / "images", Preprocessing())
