@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.reviewed_copies,
         help="strips per reviewed screw: as drawn, then jittered (default: %(default)s)",
     )
+    parser.add_argument(
+        "--keep-worse",
+        action="store_true",
+        help="write the new stage even when it types fewer reviewed check screws right than "
+        "the card's present one (default: keep the present one and exit with 1)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         crop_diameters=args.crop_diameters,
         reviewed=args.reviewed,
         reviewed_copies=args.reviewed_copies,
+        keep_worse=args.keep_worse,
     )
     try:
         out = train_type_stage(card, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -195,6 +195,11 @@ class ReviewedStrips:
     skipped: dict[str, int]  # screw annotations left out, by reason
 
 
+class NotBetterError(ValueError):
+    """The new type stage types fewer reviewed check screws right than the card's present one;
+    the card is left as it was."""
+
+
 CHECK_EVERY = 5
 """Of the images with reviewed screws (sorted by path), every fifth goes to the check set
 once there are at least this many."""
@@ -443,6 +448,9 @@ class TypeRecipe:
     # on the user's own films (``reviewed_strips``).
     reviewed: str = ""
     reviewed_copies: int = 4
+    # With reviewed check images and a type stage to compare with: write the new stage even
+    # when it types fewer of the check screws right than the present one.
+    keep_worse: bool = False
 
     @property
     def crop(self) -> CropSpec:
@@ -583,6 +591,13 @@ def train_type_stage(
             metrics |= {"reviewed_check_accuracy": after, "reviewed_check_confusion": after_matrix}
             if before is not None:
                 metrics["reviewed_check_accuracy_before"] = before
+                if after < before and not recipe.keep_worse:
+                    raise NotBetterError(
+                        f"{card.source}: kept its present type stage — on the "
+                        f"{len(mine.check.labels)} screws of the {mine.check_images} reviewed "
+                        f"check images the new one is right for {after:.1%}, the present one "
+                        f"for {before:.1%} (--keep-worse writes it anyway)"
+                    )
     outlines = "outline with detector-like error (+-4 deg, 90-110 % length, +-4 % shift)"
     if recipe.detector_images:
         outlines += (

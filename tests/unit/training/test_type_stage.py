@@ -256,3 +256,57 @@ def test_reviewed_strips_read_a_project_snapshot(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="not a COCO snapshot"):
         reviewed_strips(tmp_path / "films" / "images", Preprocessing())
+
+
+def test_a_type_stage_worse_on_the_reviewed_check_images_is_not_written(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A new stage that types fewer of the reviewed check screws right than the present one
+    leaves the card and its weights as they were, says so, and exits 1; --keep-worse writes it."""
+    from orthogui.cli import main
+    from orthogui.io.fileops import file_sha256
+    from orthogui.ml.architectures import BuildOptions, build_model
+    from orthogui.ml.card import CardCategory, Preprocessing, load_card
+    from orthogui.ml.screw_type import LENGTH_CROP
+    from orthogui.ml.weights import save_weights
+    from orthogui.training import screw_types
+    from tests.unit.ml.conftest import card_for
+
+    path, _coco = _reviewed_file(tmp_path / "reviewed")
+    check = screw_types.reviewed_strips(path, Preprocessing(), spec=LENGTH_CROP, copies=1).check
+    absent = next(k for k in range(len(screw_types.SCREW_TYPES)) if k not in check.labels)
+
+    class Always(torch.nn.Module):  # names one type whatever it reads: none of the check's
+        def __init__(self) -> None:
+            super().__init__()
+            self.logits = torch.nn.Parameter(torch.zeros(len(screw_types.SCREW_TYPES)))
+            with torch.no_grad():
+                self.logits[absent] = 5.0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.logits.expand(x.shape[0], -1)
+
+    monkeypatch.setattr(screw_types, "train_classifier", lambda *a, **k: Always().eval())
+    monkeypatch.setattr(screw_types, "_check_before", lambda *a: 0.5)
+    screws = screw_types.SCREW_TYPES
+    card = replace(
+        card_for(num_classes=2),
+        categories=(CardCategory(1, "screw", screws[0], covers=screws),),
+    )
+    model = build_model(card.architecture, BuildOptions(num_classes=2, min_size=64, max_size=64))
+    saved = save_weights(model, card, tmp_path)
+    assert saved.source is not None
+    before = saved.source.read_bytes()
+    args = ["train-screw-types", "--card", str(saved.source), "--images", "0"]
+    args += ["--test-images", "0", "--epochs", "1", "--reviewed", str(path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "kept its present type stage" in err and "right for 0.0%" in err and "50.0%" in err
+    assert saved.source.read_bytes() == before
+    assert not list(tmp_path.glob("*.types.safetensors"))
+    assert main([*args, "--keep-worse"]) == 0
+    written = load_card(saved.source).type_stage
+    assert written is not None and written.metrics["reviewed_check_accuracy"] == 0.0
+    assert written.metrics["reviewed_check_accuracy_before"] == 0.5
+    assert file_sha256(saved.source.parent / written.weights_file) == written.weights_sha256
+    assert "--keep-worse" in written.training_data["command"]
