@@ -161,6 +161,11 @@ def test_real_screw_labels_come_along_and_unlabelled_implant_films_stay_out(
         a for a in train["annotations"] if a["image_id"] == a_id and a["category_id"] == 3
     ]
     assert locking["bbox"] == pytest.approx([3.2, 64.0, 32.0, 3.2])  # scaled to 128 px
+    # the screw of unknown type says so, so that the type stage never learns "cortical" from it
+    (unknown,) = [
+        a for a in train["annotations"] if a["image_id"] == a_id and a["category_id"] == 1
+    ]
+    assert unknown["attributes"] == {"type": "unknown"} and "attributes" not in locking
     assert locking["area"] == pytest.approx(102.4)
     # labels changed: the snapshot is rebuilt, not reused
     mtime = (tmp_path / "snap/annotations/train.json").stat().st_mtime_ns
