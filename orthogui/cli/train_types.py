@@ -57,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reviewed",
         default=d.reviewed,
         metavar="COCO",
-        help="screws an expert reviewed: a COCO file, or a snapshot folder made by `orthogui "
-        "export`; their strips join the training set, every fifth image checks the result",
+        help="screws an expert reviewed: a snapshot folder made by `orthogui export` (its "
+        "train split trains, its other splits check the result) or a COCO file (every fifth "
+        "image checks it)",
     )
     parser.add_argument(
         "--reviewed-copies",

@@ -205,16 +205,21 @@ CHECK_EVERY = 5
 once there are at least this many."""
 
 
-def _reviewed_files(path: Path) -> list[tuple[Path, Path]]:
-    """``(COCO file, images root)`` pairs: a file's images are named relative to its folder; a
-    snapshot folder (``orthogui export``) holds ``annotations/<split>.json`` whose images are
-    named relative to the snapshot."""
+def _reviewed_files(path: Path) -> list[tuple[Path, Path, str]]:
+    """``(COCO file, images root, role)`` of what ``path`` names. A snapshot folder (``orthogui
+    export``, the app's fine-tuning) holds ``annotations/<split>.json`` with images named
+    relative to the snapshot: its train split trains ("train"), its other splits, split by
+    study, check ("check"). A COCO file names images relative to its folder, as does a
+    folder's ``annotations.json`` (``orthogui synth``); their check images are every fifth
+    ("mixed")."""
     if not path.is_dir():
-        return [(path, path.parent)]
+        return [(path, path.parent, "mixed")]
     files = sorted((path / "annotations").glob("*.json"))
-    if not files:
-        raise ValueError(f"{path}: a folder without annotations/*.json (not a COCO snapshot)")
-    return [(f, path) for f in files]
+    if files:
+        return [(f, path, "train" if f.stem == "train" else "check") for f in files]
+    if (path / "annotations.json").is_file():
+        return [(path / "annotations.json", path, "mixed")]
+    raise ValueError(f"{path}: a folder without annotations/*.json or annotations.json")
 
 
 def _category_names(path: Path) -> list[str]:
@@ -245,8 +250,9 @@ def reviewed_strips(
     known (attribute ``type`` not ``"unknown"``); model proposals nobody looked at and
     rejected findings are left out. Strips are cut from the full-resolution image windowed by
     ``preprocessing`` (what the predictor cuts them from): the outline as drawn once, then
-    ``copies - 1`` times with a detector's error (``jittered``). Every fifth image (sorted by
-    path) is the check set, untouched by training, once there are five or more.
+    ``copies - 1`` times with a detector's error (``jittered``). The check set, untouched by
+    training: a snapshot's splits other than train, else every fifth image (sorted by path)
+    once there are five or more.
 
     Raises
     ------
@@ -265,12 +271,15 @@ def reviewed_strips(
 
     path = Path(coco_path)
     results = []
-    for file, root in _reviewed_files(path):
+    role_of: dict[str, str] = {}
+    for file, root, role in _reviewed_files(path):
         # Only the screw types are read; the file's other labels (fracture, an untyped
         # "screw") are dropped, not refused. Names it cannot read are the importer's to report.
         others = frozenset(_category_names(file)) - set(SCREW_TYPES)
         labels = LabelMap(DEFAULT_CATEGORIES, drop=others)
-        results.append(read_import("coco", file, label_map=labels, images_root=root))
+        result = read_import("coco", file, label_map=labels, images_root=root)
+        results.append(result)
+        role_of |= {im.id: role for im in result.images}
     reviewed = {ReviewState.ACCEPTED, ReviewState.CORRECTED}
     skipped: Counter[str] = Counter()
     by_image: dict[str, list[tuple[NDArray[np.float32], int]]] = {}
@@ -292,7 +301,10 @@ def reviewed_strips(
         raise ValueError(f"{path}: no reviewed screw of a known type (skipped: {dict(skipped)})")
     rng = np.random.default_rng(seed)
     train, check = Strips([], []), Strips([], [])
-    held = {i for i in range(len(records)) if len(records) >= CHECK_EVERY and i % CHECK_EVERY == 4}
+    mixed = [i for i, r in enumerate(records) if role_of[r.id] == "mixed"]
+    held = {i for i, r in enumerate(records) if role_of[r.id] == "check"}
+    if len(mixed) >= CHECK_EVERY:
+        held |= {i for k, i in enumerate(mixed) if k % CHECK_EVERY == CHECK_EVERY - 1}
     for i, record in enumerate(records):
         unit = to_unit_image(read_radiograph(record.path), preprocessing)
         out = check if i in held else train
@@ -443,9 +455,9 @@ class TypeRecipe:
     # whose screws lie whole and sharp in the film.
     limb_images: int = 0
     # Screws an expert reviewed, a COCO file or an ``orthogui export`` snapshot folder: their
-    # strips join the training set, ``reviewed_copies`` per screw
-    # (the outline as drawn, then jittered); every fifth image is kept out to check the stage
-    # on the user's own films (``reviewed_strips``).
+    # strips join the training set, ``reviewed_copies`` per screw (the outline as drawn, then
+    # jittered); some images are kept out to check the stage on the user's own films
+    # (``reviewed_strips``).
     reviewed: str = ""
     reviewed_copies: int = 4
     # With reviewed check images and a type stage to compare with: write the new stage even

@@ -117,6 +117,15 @@ def _reviewed_file(root: Path, n: int = 9) -> tuple[Path, dict]:
     return summary.annotations_path, coco
 
 
+_SCREWS = (
+    "cortical_screw",
+    "cancellous_screw",
+    "locking_screw",
+    "cannulated_screw",
+    "compression_screw",
+)
+
+
 def _screw_ids(coco: dict) -> dict[int, str]:
     from orthogui.training.screw_types import SCREW_TYPES
 
@@ -254,7 +263,24 @@ def test_reviewed_strips_read_a_project_snapshot(tmp_path: Path) -> None:
     assert sorted(out.train.labels + out.check.labels) == sorted(
         direct.train.labels + direct.check.labels
     )
-    with pytest.raises(ValueError, match="not a COCO snapshot"):
+    # the snapshot's own split (by study) decides: its val and test images are the check
+    held = 0
+    for split in ("val", "test"):
+        data = json.loads((snap / "annotations" / f"{split}.json").read_text())
+        names = {c["id"]: c["name"] for c in data["categories"]}
+        held += len(
+            {
+                a["image_id"]
+                for a in data["annotations"]
+                if names[a["category_id"]] in _SCREWS
+                and a.get("attributes", {}).get("type") != "unknown"
+            }
+        )
+    assert out.check_images == held > 0
+    # a folder with annotations.json (as `orthogui synth` writes) reads as its file does
+    folder = reviewed_strips(path.parent, Preprocessing(), copies=1)
+    assert folder.check.labels == direct.check.labels and folder.images == direct.images
+    with pytest.raises(ValueError, match="a folder without annotations"):
         reviewed_strips(tmp_path / "films" / "images", Preprocessing())
 
 
