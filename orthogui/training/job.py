@@ -51,6 +51,9 @@ class HyperParameters:
     augment: bool = True
     class_balanced: bool = True
     grad_clip: float = 0.0  # 0 = off
+    # Epochs of the screw-type stage on the snapshot's reviewed, typed screws after the
+    # detector's steps (``worker.teach_types``); 0: the start card's stage is carried unchanged.
+    type_epochs: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def _hyper(where: Path, obj: Any) -> HyperParameters:
         "accumulation": hp.accumulation >= 1,
         "max_steps": hp.max_steps >= 1,
         "grad_clip": hp.grad_clip >= 0,
+        "type_epochs": 0 <= hp.type_epochs <= 100,
     }
     for name, ok in checks.items():
         if not ok:

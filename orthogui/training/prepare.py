@@ -32,6 +32,7 @@ images holding it (rejected findings do not count): with fewer, about one image 
 held-out check, so the gate would judge the category on a single picture, and the training
 split teaches it little but noise. Categories with no approved image are simply not taught."""
 EPOCHS = 3
+TYPE_EPOCHS = 3  # the screw-type stage on the reviewed screws' strips, after the detector
 BATCH_SIZE = 2
 MAX_STEPS = (10, 600)  # a fine-tune on a laptop CPU stays within minutes to about an hour
 
@@ -197,6 +198,7 @@ def fine_tune_hyper(train_images: int) -> HyperParameters:
         batch_size=BATCH_SIZE,
         max_steps=steps,
         warmup_steps=min(20, steps // 10),
+        type_epochs=TYPE_EPOCHS,
     )
 
 

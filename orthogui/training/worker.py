@@ -554,6 +554,8 @@ class Trainer:
         published = save_weights(
             self.model, self.candidate_card(version, metrics), job.output / "candidate"
         )
+        if job.hyper.type_epochs:
+            published = teach_types(published, job)
         promote_to = job.models_dir if decision.promote else None
         if promote_to is not None:
             published = promote_candidate(published, promote_to, version=version)
@@ -570,6 +572,46 @@ class Trainer:
         self.dist.barrier()
         outcome.card, outcome.decision, outcome.metrics = published, decision, metrics
         return outcome
+
+
+def teach_types(card: ModelCard, job: TrainingJob) -> ModelCard:
+    """``card`` (a saved candidate) with its type stage continued for ``hyper.type_epochs`` on
+    the strips of the snapshot's reviewed, typed screws (``screw_types.reviewed_strips``: the
+    snapshot's train split trains, its held-out split checks). The stage it carried stays when
+    the new one types fewer check screws right, when the snapshot has no reviewed screw of a
+    known type, or when the strips cannot be cut; the reason goes to stderr. The detector's
+    run is never failed by its type stage."""
+    from orthogui.core.radiograph import RadiographError
+    from orthogui.training.screw_types import (
+        SCREW_TYPES,
+        NotBetterError,
+        TypeRecipe,
+        train_type_stage,
+    )
+
+    stage = card.type_stage
+    if stage is None or tuple(stage.categories) != SCREW_TYPES:
+        return card
+    recipe = TypeRecipe(
+        images=0,
+        test_images=0,
+        epochs=job.hyper.type_epochs,
+        from_stage=True,
+        reviewed=str(job.snapshot),
+        crop_context=stage.crop_context,
+        crop_diameters=stage.crop_diameters,
+        seed=job.seed,
+    )
+
+    def say(message: str) -> None:
+        print(f"type stage: {message}", file=sys.stderr, flush=True)
+
+    try:
+        return train_type_stage(card, recipe, log=say)
+    except (ValueError, RadiographError, OSError) as exc:  # NotBetterError is a ValueError
+        kept = "kept" if isinstance(exc, NotBetterError) else "carried unchanged"
+        say(f"{kept}: {exc}")
+    return card
 
 
 def build_trainer(

@@ -145,3 +145,75 @@ def test_publishing_a_typed_candidate_into_the_models_folder_keeps_its_type_stag
     assert card.type_weights_path is not None
     assert card.type_weights_path.parent == tmp_path / "models"
     assert file_sha256(card.type_weights_path) == start.type_stage.weights_sha256
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("present_stage_right_for", [0.0, 1.0])
+def test_a_fine_tune_teaches_the_type_stage_the_reviewed_types_unless_it_gets_worse(
+    write_job, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, present_stage_right_for
+) -> None:
+    """With ``hyper.type_epochs`` (the app's fine-tunes), the candidate's type stage continues
+    on the snapshot's typed screws and is written beside it, measured on the held-out images;
+    when the stage it carried typed those better, the carried one stays and stderr says so."""
+    from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+    from orthogui.io.fileops import file_sha256
+    from orthogui.ml.card import load_card
+    from orthogui.ml.screw_type import LENGTH_CROP, build_type_classifier
+    from orthogui.synth.dataset import write_dataset
+    from orthogui.training import screw_types
+    from orthogui.training.job import load_job
+    from orthogui.training.worker import run_job
+
+    snap = tmp_path / "snap"
+    write_dataset(snap, n=9, seed=5, scene="limb", size=256)
+    screws = tuple(c.name for c in DEFAULT_CATEGORIES if c.group == SCREW_GROUP)
+    others = [n for n in DEFAULT_CATEGORIES.names() if n not in screws]
+    groups = {"screw": list(screws)}
+    common = {"snapshot": str(snap), "category_groups": groups}
+    first = run_job(
+        load_job(
+            write_job(
+                hyper={"max_steps": 1},
+                output=str(tmp_path / "run0"),
+                categories=[*screws, *others],
+                **common,
+            )
+        ),
+        emit=lambda _event: None,
+    )
+    assert first.card is not None and first.card.source is not None
+    start = screw_types.attach_type_stage(
+        load_card(first.card.source),
+        build_type_classifier(len(screws)),
+        metrics={},
+        training_data={},
+        spec=LENGTH_CROP,
+    )
+    assert start.type_stage is not None
+    monkeypatch.setattr(screw_types, "_check_before", lambda *a: present_stage_right_for)
+    tuned = run_job(
+        load_job(
+            write_job(
+                hyper={"max_steps": 1, "type_epochs": 1},
+                output=str(tmp_path / "run1"),
+                start_card=str(start.source),
+                categories=[c.project_category for c in start.categories],
+                **common,
+            )
+        ),
+        emit=lambda _event: None,
+    )
+    assert tuned.card is not None and tuned.card.source is not None
+    stage = load_card(tuned.card.source).type_stage
+    assert stage is not None
+    weights = tuned.card.source.parent / stage.weights_file
+    assert file_sha256(weights) == stage.weights_sha256
+    err = capsys.readouterr().err
+    if present_stage_right_for == 0.0:  # anything is as good: the new stage is written
+        assert stage.weights_sha256 != start.type_stage.weights_sha256
+        assert stage.metrics["reviewed_train_strips"] > 0
+        assert stage.metrics["reviewed_check_images"] >= 1
+        assert f"--reviewed {snap}" in stage.training_data["command"]
+    else:  # the carried stage typed every check screw right: it stays
+        assert stage.weights_sha256 == start.type_stage.weights_sha256
+        assert "type stage: kept:" in err and "kept its present type stage" in err
