@@ -7,7 +7,6 @@ makes (shift, rotation, length), so the classifier sees at training what it sees
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -222,16 +221,6 @@ def _reviewed_files(path: Path) -> list[tuple[Path, Path, str]]:
     raise ValueError(f"{path}: a folder without annotations/*.json or annotations.json")
 
 
-def _category_names(path: Path) -> list[str]:
-    """The category names of a COCO file, or none where it cannot be read as one."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            cats = json.load(f).get("categories", [])
-        return [str(c["name"]) for c in cats if isinstance(c, dict) and "name" in c]
-    except (OSError, ValueError, AttributeError, TypeError):
-        return []
-
-
 def reviewed_strips(
     coco_path: str | Path,
     preprocessing: Preprocessing,
@@ -272,11 +261,9 @@ def reviewed_strips(
     path = Path(coco_path)
     results = []
     role_of: dict[str, str] = {}
+    # Labels that are no category of ours (an untyped "screw") are dropped, not refused.
+    labels = LabelMap(DEFAULT_CATEGORIES, drop_unknown=True)
     for file, root, role in _reviewed_files(path):
-        # Only the screw types are read; the file's other labels (fracture, an untyped
-        # "screw") are dropped, not refused. Names it cannot read are the importer's to report.
-        others = frozenset(_category_names(file)) - set(SCREW_TYPES)
-        labels = LabelMap(DEFAULT_CATEGORIES, drop=others)
         result = read_import("coco", file, label_map=labels, images_root=root)
         results.append(result)
         role_of |= {im.id: role for im in result.images}
@@ -508,6 +495,8 @@ def train_type_stage(
             f"crop context must be >= 1 and diameters between 0 and 16, got "
             f"{recipe.crop_context} and {recipe.crop_diameters}"
         )
+    if recipe.reviewed_copies < 1:
+        raise ValueError(f"reviewed copies must be at least 1, got {recipe.reviewed_copies}")
     start = None
     if recipe.from_stage:
         from orthogui.ml.weights import load_type_stage
@@ -539,8 +528,6 @@ def train_type_stage(
             log=log,
         )
         train = Strips(train.images + limb.images, train.labels + limb.labels)
-    if recipe.reviewed_copies < 1:
-        raise ValueError(f"reviewed copies must be at least 1, got {recipe.reviewed_copies}")
     mine = None
     if recipe.reviewed:
         log(f"cutting strips of the reviewed screws in {recipe.reviewed}")

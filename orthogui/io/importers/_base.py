@@ -89,12 +89,15 @@ class ImportResult:
 class LabelMap:
     """Source label -> project category name; identity for names the project already has.
 
-    ``drop`` lists source labels to skip on purpose (e.g. an "ignore" class).
+    ``drop`` lists source labels to skip on purpose (e.g. an "ignore" class);
+    ``drop_unknown`` skips every label that maps to no category instead of refusing the file
+    (a reader that wants some categories of a file, not all).
     """
 
     categories: CategorySet
     mapping: Mapping[str, str] = field(default_factory=dict)
     drop: frozenset[str] = frozenset()
+    drop_unknown: bool = False
 
     def resolve(self, labels: Iterable[str], *, file: str | Path) -> dict[str, str | None]:
         """Map every label or raise one error listing all unknown ones."""
@@ -107,7 +110,10 @@ class LabelMap:
                 continue
             target = self.mapping.get(label, label)
             if target not in names:
-                unknown.append(label if target == label else f"{label} -> {target}")
+                if self.drop_unknown:
+                    out[label] = None
+                else:
+                    unknown.append(label if target == label else f"{label} -> {target}")
                 continue
             out[label] = target
         if unknown:

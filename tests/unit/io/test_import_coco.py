@@ -146,6 +146,11 @@ def test_bad_json_and_unknown_labels(tmp_path: Path) -> None:
         ImportValidationError, match=r"labels not in the project's categories: \['screw_a'\]"
     ):
         read_import("coco", _coco(tmp_path, data), label_map=LABELS)
+    # a reader that wants only some categories drops the unknown ones instead
+    data["annotations"].append({"id": 2, "image_id": 1, "category_id": 9, "bbox": [1, 1, 2, 2]})
+    some = LabelMap(DEFAULT_CATEGORIES, drop_unknown=True)
+    result = read_import("coco", _coco(tmp_path, data), label_map=some)
+    assert [a.category for a in result.annotations] == ["fracture"]
 
 
 def test_merge_is_one_undo_step_and_nothing_half_imported(tmp_path: Path) -> None:
