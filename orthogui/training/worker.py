@@ -26,7 +26,7 @@ from orthogui.core.categories import DEFAULT_CATEGORIES, ShapeKind
 from orthogui.io.fileops import atomic_write
 from orthogui.ml.architectures import BuildOptions, build_model, get_architecture
 from orthogui.ml.augment import AugmentConfig
-from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, load_card
+from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, load_card, save_card
 from orthogui.ml.data import (
     ClassBalancedSampler,
     CocoDetectionDataset,
@@ -579,8 +579,9 @@ def teach_types(card: ModelCard, job: TrainingJob) -> ModelCard:
     the strips of the snapshot's reviewed, typed screws (``screw_types.reviewed_strips``: the
     snapshot's train split trains, its held-out split checks). The stage it carried stays when
     the new one types fewer check screws right, when the snapshot has no reviewed screw of a
-    known type, or when the strips cannot be cut; the reason goes to stderr. The detector's
-    run is never failed by its type stage."""
+    known type, or when the strips cannot be cut; the reason goes to stderr and into the
+    card's ``training_data["type_stage"]``. The detector's run is never failed by its type
+    stage."""
     from orthogui.core.radiograph import RadiographError
     from orthogui.training.screw_types import (
         SCREW_TYPES,
@@ -609,9 +610,11 @@ def teach_types(card: ModelCard, job: TrainingJob) -> ModelCard:
     try:
         return train_type_stage(card, recipe, log=say)
     except (ValueError, RadiographError, OSError) as exc:  # NotBetterError is a ValueError
-        kept = "kept" if isinstance(exc, NotBetterError) else "carried unchanged"
-        say(f"{kept}: {exc}")
-    return card
+        why = f"{'kept' if isinstance(exc, NotBetterError) else 'carried unchanged'}: {exc}"
+    say(why)
+    assert card.source is not None  # a saved candidate
+    data = {**card.training_data, "type_stage": why}  # the card says why too
+    return save_card(replace(card, training_data=data), card.source)
 
 
 def build_trainer(

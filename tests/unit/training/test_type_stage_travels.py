@@ -214,6 +214,9 @@ def test_a_fine_tune_teaches_the_type_stage_the_reviewed_types_unless_it_gets_wo
         assert stage.metrics["reviewed_train_strips"] > 0
         assert stage.metrics["reviewed_check_images"] >= 1
         assert f"--reviewed {snap}" in stage.training_data["command"]
+        assert "type_stage" not in load_card(tuned.card.source).training_data
     else:  # the carried stage typed every check screw right: it stays
         assert stage.weights_sha256 == start.type_stage.weights_sha256
         assert "type stage: kept:" in err and "kept its present type stage" in err
+        why = load_card(tuned.card.source).training_data["type_stage"]
+        assert why.startswith("kept: ") and "kept its present type stage" in why
