@@ -48,6 +48,9 @@ class Strips:
     images: list[NDArray[np.float32]]
     labels: list[int]
 
+    def __add__(self, other: Strips) -> Strips:
+        return Strips(self.images + other.images, self.labels + other.labels)
+
 
 def unit_of(stored: NDArray[Any]) -> NDArray[np.float32]:
     """A phantom's pixels windowed as the detector's preprocessing does (percentiles)."""
@@ -456,9 +459,12 @@ class TypeRecipe:
         return replace(LENGTH_CROP, context=self.crop_context, diameters=self.crop_diameters)
 
 
-def _check_before(card: ModelCard, spec: CropSpec, check: Strips) -> float | None:
-    """Accuracy of ``card``'s present type stage on ``check``: None without strips, without a
-    stage, or with a stage that reads strips cut another way."""
+def _check_before(
+    card: ModelCard, spec: CropSpec, check: Strips, present: torch.nn.Module | None = None
+) -> float | None:
+    """Accuracy of ``card``'s present type stage on ``check`` (``present``: that stage, already
+    loaded): None without strips, without a stage, or with a stage that reads strips cut
+    another way."""
     if not check.labels or card.type_stage is None:
         return None
     if astuple(crop_of(card.type_stage)) != astuple(spec):
@@ -467,7 +473,8 @@ def _check_before(card: ModelCard, spec: CropSpec, check: Strips) -> float | Non
         return None
     from orthogui.ml.weights import load_type_stage
 
-    present = load_type_stage(card, torch.device("cpu"))
+    if present is None:
+        present = load_type_stage(card, torch.device("cpu"))
     return None if present is None else confusion(present, check)[0]
 
 
@@ -527,7 +534,7 @@ def train_type_stage(
             scene="limb",
             log=log,
         )
-        train = Strips(train.images + limb.images, train.labels + limb.labels)
+        train = train + limb
     mine = None
     if recipe.reviewed:
         log(f"cutting strips of the reviewed screws in {recipe.reviewed}")
@@ -543,7 +550,7 @@ def train_type_stage(
             f"{len(mine.train.labels)} reviewed training strips, {len(mine.check.labels)} "
             f"check strips ({mine.check_images} of {mine.images} images); skipped {mine.skipped}"
         )
-        train = Strips(train.images + mine.train.images, train.labels + mine.train.labels)
+        train = train + mine.train
     if not train.labels:
         raise ValueError("no training strips: give phantoms (--images) or reviewed screws")
     test = synth_strips(n_images=recipe.test_images, seed=recipe.test_seed, spec=spec)
@@ -552,12 +559,13 @@ def train_type_stage(
         found = detector_strips(
             card, n_images=recipe.detector_images, seed=recipe.seed, spec=spec, log=log
         )
-        train = Strips(train.images + found.images, train.labels + found.labels)
+        train = train + found
         test_found = detector_strips(
             card, n_images=recipe.test_images, seed=recipe.test_seed, spec=spec
         )
     log(f"{len(train.labels)} training strips, {len(test.labels)} held-out strips")
-    before = _check_before(card, spec, mine.check) if mine is not None else None
+    # before training, which changes ``start`` in place
+    before = _check_before(card, spec, mine.check, start) if mine is not None else None
     model = train_classifier(train, epochs=recipe.epochs, initial=start, log=log)
     metrics: dict[str, Any] = {"confusion_order": list(SCREW_TYPES)}
     if test.labels:
