@@ -1,7 +1,8 @@
 """Benchmark: how far the phantoms are from real radiographs, in pretrained-feature space.
 
 Run: ``.venv/bin/python bench/synth_realism.py [--n-synth 200] [--n-real 400] [--seed 7301]
-[--scene mixed] [--size 1024] [--format jpeg8] [--per-part] [--json out.json] [--sheet docs/...]``
+[--scene mixed] [--size 1024] [--format jpeg8] [--export-px N] [--export-blur S] [--per-part]
+[--json out.json] [--sheet docs/...]``
 
 Both sets go through the same preparation: grey levels stretched between their 0.5 and 99.5
 percentiles, the central square cropped (real films have every aspect ratio, phantoms are
@@ -65,7 +66,7 @@ def real_files(n: int) -> list[Path]:
 
 
 def synth_images(
-    n: int, seed: int, scene: str, size: int, fmt: str
+    n: int, seed: int, scene: str, size: int, fmt: str, *, export_px: int = 0, blur: float = 0.0
 ) -> tuple[list[NDArray[np.uint8]], list[str], float]:
     """Phantoms as the data set writer makes them (the same plan and seed scheme)."""
     from orthogui.synth.dataset import plan_image
@@ -80,21 +81,32 @@ def synth_images(
         spec = plan_image(rng, scene=scene, size=size, placed=placed)  # type: ignore[arg-type]
         img = synthesize(spec, rng)
         placed.update(inst.category for inst in img.scene.instances if inst.metal)
-        out.append(prepare(exported(img, fmt)))
+        out.append(prepare(exported(img, fmt, export_px=export_px, blur=blur)))
         parts.append(img.scene.body_part or spec.kind)
     return out, parts, time.perf_counter() - t0
 
 
-def exported(img: Any, fmt: str) -> NDArray[Any]:
+def exported(img: Any, fmt: str, *, export_px: int = 0, blur: float = 0.0) -> NDArray[Any]:
     """The pixels a phantom is written with: 16-bit stored values (``png16``) or the decoded
-    8-bit JPEG of the ``jpeg8`` export (what FracAtlas films are)."""
+    8-bit JPEG of the ``jpeg8`` export (what FracAtlas films are).
+
+    Experiments with the export (``jpeg8`` only): ``blur`` (Gaussian sigma, px) softens the
+    8-bit image and ``export_px`` area-resizes it to that many px per side (most FracAtlas films
+    are 373x454 px exports) before the JPEG is encoded."""
     if fmt == "png16":
+        if export_px or blur:
+            raise SystemExit("--export-px and --export-blur model the jpeg8 export only")
         return np.asarray(img.stored)
     if fmt == "jpeg8":
         from orthogui.synth.acquisition import encode_jpeg
         from orthogui.synth.dataset import export_8bit
 
-        data = np.frombuffer(encode_jpeg(export_8bit(img)), dtype=np.uint8)
+        pixels = export_8bit(img)
+        if blur > 0:
+            pixels = cv2.GaussianBlur(pixels, (0, 0), blur)
+        if export_px:
+            pixels = cv2.resize(pixels, (export_px, export_px), interpolation=cv2.INTER_AREA)
+        data = np.frombuffer(encode_jpeg(np.ascontiguousarray(pixels)), dtype=np.uint8)
         return np.asarray(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE))
     raise SystemExit(f"unknown export format {fmt!r}: png16 or jpeg8")
 
@@ -248,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--format", default="jpeg8", help="how a phantom is exported: jpeg8 (default) or png16"
     )
+    parser.add_argument(
+        "--export-px", type=int, default=0, help="jpeg8: area-resize to N px before the JPEG"
+    )
+    parser.add_argument(
+        "--export-blur", type=float, default=0.0, help="jpeg8: Gaussian sigma (px) before it"
+    )
     parser.add_argument("--per-part", action="store_true", help="probe AUC per body part too")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--sheet", type=Path, help="write a phantoms-vs-real contact sheet")
@@ -264,8 +282,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{f}: cannot be read, skipped", file=sys.stderr)
             continue
         real_imgs.append(prepare(img))
+    if args.export_px < 0 or args.export_blur < 0:
+        parser.error("--export-px and --export-blur must not be negative")
     synth_imgs, parts, synth_s = synth_images(
-        args.n_synth, args.seed, args.scene, args.size, args.format
+        args.n_synth,
+        args.seed,
+        args.scene,
+        args.size,
+        args.format,
+        export_px=args.export_px,
+        blur=args.export_blur,
     )
     feats_real = lite0_features(real_imgs)
     feats_synth = lite0_features(synth_imgs)
@@ -274,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         "scene": args.scene,
         "size": args.size,
         "format": args.format,
+        **({"export_px": args.export_px} if args.export_px else {}),
+        **({"export_blur": args.export_blur} if args.export_blur else {}),
         "seed": args.seed,
         "n_synth": len(synth_imgs),
         "n_real": len(real_imgs),

@@ -45,3 +45,24 @@ def test_preparation_is_the_same_for_any_bit_depth_and_aspect() -> None:
     out = sr.prepare(wide)
     assert out.shape == (sr.INPUT_PX, sr.INPUT_PX) and out.dtype == np.uint8
     assert out.min() == 0 and out.max() == 255
+
+
+def test_export_experiments_resize_and_soften_the_jpeg() -> None:
+    from collections import Counter
+
+    import cv2
+
+    from orthogui.synth.dataset import plan_image
+    from orthogui.synth.scenes import synthesize
+
+    rng = np.random.default_rng([7301, 0])
+    img = synthesize(plan_image(rng, scene="limb", size=192, placed=Counter()), rng)
+    plain = sr.exported(img, "jpeg8")
+    assert plain.shape == (192, 192) and plain.dtype == np.uint8
+    assert sr.exported(img, "jpeg8", export_px=96).shape == (96, 96)
+    soft = sr.exported(img, "jpeg8", blur=2.0)
+    assert soft.shape == plain.shape
+    detail = [float(cv2.Laplacian(a, cv2.CV_32F).std()) for a in (plain, soft)]
+    assert detail[1] < 0.7 * detail[0]
+    with pytest.raises(SystemExit, match="jpeg8 export only"):
+        sr.exported(img, "png16", export_px=96)
