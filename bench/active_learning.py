@@ -32,6 +32,7 @@ into ``--plot`` (default docs/active-learning.png).
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -138,6 +139,7 @@ def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Datase
     own seeds (written once into ``work`` and read back on a resumed run)."""
     from orthogui.synth.dataset import write_dataset
 
+    kw: Any = {"scene": cfg.scene, "size": cfg.size}  # the scene is checked by the parser
     out = []
     for name, given, n, seed in (
         (
@@ -151,8 +153,7 @@ def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Datase
         if given is None:
             folder = work / name
             if not (folder / "annotations.json").is_file():
-                scene: Any = cfg.scene  # checked by the parser
-                write_dataset(folder, n=n, seed=seed, scene=scene, size=cfg.size)
+                _write_once(folder, functools.partial(write_dataset, n=n, seed=seed, **kw))
             given = folder
         out.append(read_dataset(given))
     pool, test = out
@@ -160,6 +161,29 @@ def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Datase
         keep = set(pool.ids()[: cfg.pool])
         pool = Dataset(pool.subset(keep), pool.source)
     return pool, test
+
+
+def _write_once(folder: Path, write: Callable[[Path], object]) -> None:
+    """Write a data set folder whole or not at all: into a folder of this process's own, then
+    renamed into place, so that processes of one run (``--only-repeats``) that need the same
+    test set do not write into one folder at once; the first to finish wins, the others' copies
+    (the same seed, the same bytes) are dropped. A folder a killed run left without its
+    ``annotations.json`` is replaced."""
+    if folder.is_dir() and not (folder / "annotations.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+    part = folder.with_name(f"{folder.name}.part-{os.getpid()}")
+    shutil.rmtree(part, ignore_errors=True)
+    try:
+        write(part)
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)
+        raise
+    try:
+        part.rename(folder)
+    except OSError:  # another process got there first
+        if not (folder / "annotations.json").is_file():
+            raise
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def write_snapshot(folder: Path, pool: Dataset, labelled: Sequence[int], test: Dataset) -> Path:

@@ -155,3 +155,34 @@ def test_repeats_in_parallel_processes_merge_into_one_summary(
     with pytest.raises(SystemExit):
         module.main([*args, "--only-repeats", "2"])
     assert "--only-repeats [2]: repeats are 0 to 1" in capsys.readouterr().err
+
+
+def test_a_data_set_folder_is_written_whole_once(tmp_path: Path) -> None:
+    module = load_bench("active_learning")
+    folder = tmp_path / "test"
+    calls: list[Path] = []
+
+    def write(out: Path) -> None:
+        calls.append(out)
+        out.mkdir()
+        (out / "annotations.json").write_text("{}", encoding="utf-8")
+
+    # A folder a killed run left half written is replaced; the write goes elsewhere first.
+    folder.mkdir()
+    (folder / "stale.png").write_bytes(b"x")
+    module._write_once(folder, write)
+    assert calls[0] != folder and not calls[0].exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["annotations.json"]
+    # Another process finished first: its folder stays, this process's copy is dropped.
+    (folder / "annotations.json").write_text('{"first": 1}', encoding="utf-8")
+    module._write_once(folder, write)
+    assert json.loads((folder / "annotations.json").read_text(encoding="utf-8")) == {"first": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test"]
+
+    def broken(out: Path) -> None:  # the writer fails: nothing half written is left in place
+        out.mkdir()
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        module._write_once(tmp_path / "pool", broken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test"]
