@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet", type=Path, help="write a phantoms-vs-real contact sheet")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.export_px < 0 or args.export_blur < 0:
+        parser.error("--export-px and --export-blur must not be negative")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     files = real_files(args.n_real)
@@ -282,8 +284,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{f}: cannot be read, skipped", file=sys.stderr)
             continue
         real_imgs.append(prepare(img))
-    if args.export_px < 0 or args.export_blur < 0:
-        parser.error("--export-px and --export-blur must not be negative")
     synth_imgs, parts, synth_s = synth_images(
         args.n_synth,
         args.seed,
