@@ -139,7 +139,7 @@ def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Datase
     own seeds (written once into ``work`` and read back on a resumed run)."""
     from orthogui.synth.dataset import write_dataset
 
-    kw: Any = {"scene": cfg.scene, "size": cfg.size}  # the scene is checked by the parser
+    scene: Any = cfg.scene  # checked by the parser
     out = []
     for name, given, n, seed in (
         (
@@ -153,7 +153,10 @@ def make_data(cfg: Config, work: Path, repeat: int = 0) -> tuple[Dataset, Datase
         if given is None:
             folder = work / name
             if not (folder / "annotations.json").is_file():
-                _write_once(folder, functools.partial(write_dataset, n=n, seed=seed, **kw))
+                _write_once(
+                    folder,
+                    functools.partial(write_dataset, n=n, seed=seed, scene=scene, size=cfg.size),
+                )
             given = folder
         out.append(read_dataset(given))
     pool, test = out

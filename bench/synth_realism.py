@@ -273,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.export_px < 0 or args.export_blur < 0:
         parser.error("--export-px and --export-blur must not be negative")
+    if args.format != "jpeg8" and (args.export_px or args.export_blur):
+        parser.error("--export-px and --export-blur model the jpeg8 export only")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     files = real_files(args.n_real)
