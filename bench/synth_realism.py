@@ -101,7 +101,7 @@ def exported(img: Any, fmt: str, *, export_px: int = 0, blur: float = 0.0) -> ND
         from orthogui.synth.acquisition import encode_jpeg
         from orthogui.synth.dataset import export_8bit
 
-        pixels = export_8bit(img)
+        pixels: NDArray[Any] = export_8bit(img)
         if blur > 0:
             pixels = cv2.GaussianBlur(pixels, (0, 0), blur)
         if export_px:
