@@ -49,7 +49,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PLOT = REPO / "docs" / "active-learning.png"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from al_curves import CURVE_METRICS, SCREW, labels_to_reach, mean_curves, plot  # noqa: E402
+from al_curves import (  # noqa: E402
+    CURVE_METRICS,
+    SCREW,
+    labels_per_repeat,
+    labels_to_reach,
+    mean_curves,
+    plot,
+)
 
 SAME_RUN = (
     "start_card", "pool", "k", "steps", "size", "test", "batch", "lr", "warmup", "scene",
@@ -560,6 +567,7 @@ def summarise(cfg: Config, state: State, *, pool_images: int, test_images: int) 
         needed["random_final_labelled"] = curves["random"][-1]["labelled"]
         for s, points in curves.items():
             needed[s] = labels_to_reach(points, target, SCREW)
+        needed["per_repeat"] = labels_per_repeat(runs, SCREW)
     return {
         "benchmark": "active_learning",
         **_config_json(cfg),

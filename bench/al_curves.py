@@ -54,6 +54,25 @@ def labels_to_reach(points: Sequence[dict[str, Any]], target: float, metric: str
     return None
 
 
+def labels_per_repeat(
+    runs: dict[str, dict[int, list[dict[str, Any]]]], metric: str, baseline: str = "random"
+) -> dict[str, dict[str, float | None]]:
+    """Per strategy and repeat: the labels its curve needs to reach the final figure of the same
+    repeat's ``baseline`` run (the repeats share a pool and a test set, so this pairs them);
+    ``None`` where it never does. Repeats whose baseline run is missing are left out."""
+    finals = {rep: rows[-1] for rep, rows in runs.get(baseline, {}).items() if rows}
+    out: dict[str, dict[str, float | None]] = {}
+    for strategy, reps in runs.items():
+        per: dict[str, float | None] = {}
+        for rep, rows in sorted(reps.items()):
+            final = finals.get(rep)
+            if final is None or not rows:
+                continue
+            per[str(rep)] = labels_to_reach(rows, float(final[metric]), metric)
+        out[strategy] = per
+    return out
+
+
 def plot(summary: dict[str, Any], path: Path) -> Path:
     """Screw, segm and bbox AP50 against labelled images: per strategy the mean over repeats
     and a band from the lowest to the highest repeat."""

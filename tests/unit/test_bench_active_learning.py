@@ -110,6 +110,8 @@ def test_repeats_resume_from_the_state_file_and_count_labels_needed(
     needed = summary["labels_needed"]
     assert needed["metric"] == "screw_AP50" and needed["target"] == points[-1]["screw_AP50"]
     assert needed["random"] is not None and 0 <= needed["random"] <= 4
+    per = needed["per_repeat"]["random"]  # each repeat against its own final figure
+    assert set(per) == {"0", "1"} and all(v is not None and 0 <= v <= 4 for v in per.values())
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(work.glob("rep*/random/round1"))  # --prune: the newest model only
 
