@@ -24,9 +24,11 @@ JSON-lines state file (``--state``, default WORK/state.jsonl) and skipped when t
 runs again, so it may be killed at any time (the round under way is redone).
 
 Prints one JSON object per round computed (round 0 = the start model, shared by all strategies),
-then a summary: mean curves with spread over repeats, and per strategy the labels needed to reach
-random's final screw AP50 (interpolated on the mean curves); draws the curves with min-max bands
-into ``--plot`` (default docs/active-learning.png).
+then a summary: mean curves with 95 % confidence intervals and spread over repeats; per strategy
+the labels needed to reach random's final screw AP50 (interpolated on the mean curves, and repeat
+by repeat against the same repeat's random run) and its screw AP50 minus random's, paired by
+repeat, with a 95 % confidence interval; draws the curves with their bands into ``--plot``
+(default docs/active-learning.png).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from al_curves import (  # noqa: E402
     labels_per_repeat,
     labels_to_reach,
     mean_curves,
+    paired_differences,
     plot,
 )
 
@@ -576,6 +579,7 @@ def summarise(cfg: Config, state: State, *, pool_images: int, test_images: int) 
         "repeats_done": {s: len(reps) for s, reps in runs.items()},
         "curves": curves,
         "labels_needed": needed,
+        "paired_vs_random": paired_differences(runs, SCREW),
         "runs": {
             s: {
                 str(rep): [{"labelled": r["labelled"], **_metrics(r)} for r in rows]

@@ -1,5 +1,6 @@
-"""Learning curves of bench/active_learning.py: mean and spread over repeats, the labels a
-strategy needs to reach a target, and the plot with min-max bands."""
+"""Learning curves of bench/active_learning.py: mean, confidence interval and spread over
+repeats, each strategy's paired difference to random order, the labels a strategy needs to
+reach a target, and the plot with its bands."""
 
 from __future__ import annotations
 
@@ -12,11 +13,32 @@ SCREW = "screw_AP50"
 CURVE_METRICS = (SCREW, *METRICS)
 
 
+# Student's t, two-sided 95 %, by degrees of freedom (1-30); beyond, the normal 1.96.
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def ci95(values: Sequence[float]) -> float:
+    """Half-width of the 95 % confidence interval of the mean of ``values`` (Student's t on the
+    sample standard deviation); 0 for fewer than two values."""
+    import numpy as np
+
+    n = len(values)
+    if n < 2:
+        return 0.0
+    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
+    return float(t * np.std(np.asarray(values, dtype=float), ddof=1) / np.sqrt(n))
+
+
 def mean_curves(
     runs: dict[str, dict[int, list[dict[str, Any]]]],
 ) -> dict[str, list[dict[str, Any]]]:
     """Per strategy and labelled count: each metric's mean over the repeats that reached it,
-    with ``<metric>_std``, ``<metric>_min``, ``<metric>_max`` and ``n`` (repeats)."""
+    with ``<metric>_std``, ``<metric>_min``, ``<metric>_max``, ``<metric>_ci95`` (half-width of
+    the mean's 95 % confidence interval) and ``n`` (repeats)."""
     import numpy as np
 
     curves: dict[str, list[dict[str, Any]]] = {}
@@ -34,6 +56,7 @@ def mean_curves(
                 point[f"{m}_std"] = round(float(v.std()), 5)
                 point[f"{m}_min"] = round(float(v.min()), 5)
                 point[f"{m}_max"] = round(float(v.max()), 5)
+                point[f"{m}_ci95"] = round(ci95(v.tolist()), 5)
             points.append(point)
         curves[strategy] = points
     return curves
@@ -73,9 +96,47 @@ def labels_per_repeat(
     return out
 
 
+def paired_differences(
+    runs: dict[str, dict[int, list[dict[str, Any]]]], metric: str, baseline: str = "random"
+) -> dict[str, list[dict[str, Any]]]:
+    """Per strategy other than ``baseline`` and labelled count: the strategy's figure minus the
+    same repeat's ``baseline`` figure (same pool, test set and training seeds), averaged over
+    the repeats that have both, with the 95 % confidence interval's half-width and how many
+    repeats the strategy is ahead in. An interval that excludes 0 is an effect, not noise."""
+    if baseline not in runs:
+        return {}
+    base = {
+        rep: {int(r["labelled"]): float(r[metric]) for r in rows}
+        for rep, rows in runs.get(baseline, {}).items()
+    }
+    out: dict[str, list[dict[str, Any]]] = {}
+    for strategy, reps in runs.items():
+        if strategy == baseline:
+            continue
+        by_n: dict[int, list[float]] = {}
+        for rep, rows in reps.items():
+            for r in rows:
+                n = int(r["labelled"])
+                if n in base.get(rep, {}):
+                    by_n.setdefault(n, []).append(float(r[metric]) - base[rep][n])
+        out[strategy] = [
+            {
+                "labelled": n,
+                "n": len(d),
+                "mean": round(sum(d) / len(d), 5),
+                "ci95": round(ci95(d), 5),
+                "ahead": sum(x > 0 for x in d),
+            }
+            for n, d in sorted(by_n.items())
+        ]
+    return out
+
+
 def plot(summary: dict[str, Any], path: Path) -> Path:
-    """Screw, segm and bbox AP50 against labelled images: per strategy the mean over repeats
-    and a band from the lowest to the highest repeat."""
+    """Three panels against labelled images: screw AP50 and the all-category mask AP50 per
+    strategy (mean over repeats, band from the lowest to the highest repeat), and each
+    strategy's screw AP50 minus random order's, paired by repeat, with its 95 % confidence
+    band (a band clear of zero is an effect, not fine-tuning noise)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,10 +144,12 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharex=True)
-    for ax, metric in zip(axes, (SCREW, "segm_AP50", "bbox_AP50")):
+    colours: dict[str, Any] = {}
+    for ax, metric in ((axes[0], SCREW), (axes[2], "segm_AP50")):
         for strategy, points in summary["curves"].items():
             xs = [p["labelled"] for p in points]
             (line,) = ax.plot(xs, [p[metric] for p in points], marker="o", label=strategy)
+            colours[strategy] = line.get_color()
             lo = [p.get(f"{metric}_min", p[metric]) for p in points]
             hi = [p.get(f"{metric}_max", p[metric]) for p in points]
             ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
@@ -99,17 +162,39 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
         if metric == SCREW and target is not None:
             ax.axhline(target, color="grey", linestyle=":", linewidth=1)
         ax.set_ylim(0.0, max(0.05, min(1.0, top * 1.15)))
+        ax.set_ylabel(metric + (" (all categories)" if metric != SCREW else ""))
+        ax.set_title("mean and min-max of the repeats", fontsize=10)
+    ax = axes[1]
+    ax.axhline(0.0, color="grey", linewidth=1)
+    for strategy, diffs in summary.get("paired_vs_random", {}).items():
+        xs = [d["labelled"] for d in diffs]
+        mean = [d["mean"] for d in diffs]
+        colour = colours.get(strategy)
+        ax.plot(xs, mean, marker="o", color=colour, label=f"{strategy} - random")
+        ax.fill_between(
+            xs,
+            [m - d["ci95"] for m, d in zip(mean, diffs)],
+            [m + d["ci95"] for m, d in zip(mean, diffs)],
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+        )
+    if not summary.get("paired_vs_random"):
+        ax.text(0.5, 0.5, "no random order to pair with", ha="center", transform=ax.transAxes)
+    ax.set_ylabel(f"{SCREW} difference")
+    ax.set_title("paired by repeat: mean and 95 % confidence interval", fontsize=10)
+    for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("labelled images")
-        ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left")
     c = summary["config"]
     reps = max(summary.get("repeats_done", {}).values(), default=1)
     fig.suptitle(
         f"Active learning: pool {summary['pool_images']}, k {c['k']}, {c['rounds']} rounds, "
-        f"{c['steps']} steps/round, test {summary['test_images']} images ({c['size']} px); "
-        f"mean and min-max of {reps} repeat(s)"
+        f"{c['steps']} steps/round, test {summary['test_images']} images ({c['size']} px), "
+        f"{reps} repeat(s)"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

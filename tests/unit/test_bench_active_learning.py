@@ -53,6 +53,8 @@ def test_tiny_run_prints_rounds_and_plots_both_curves(
         assert [p["labelled"] for p in points] == [0, 2]  # rounds + 1 points
         assert all(set(p) >= METRICS for p in points)
     assert json.loads(summary_file.read_text())["curves"] == summary["curves"]
+    paired = summary["paired_vs_random"]["uncertainty"]  # same start model: round 0 differs by 0
+    assert [(d["labelled"], d["n"]) for d in paired] == [(0, 1), (2, 1)] and paired[0]["mean"] == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and summary["plot"] == str(plot)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.unit._bench import load_bench
@@ -33,3 +34,51 @@ def test_labels_per_repeat_pairs_each_repeat_with_its_own_random_run() -> None:
     assert curves.labels_per_repeat({"uncertainty": runs["uncertainty"]}, "screw_AP50") == {
         "uncertainty": {}
     }
+
+
+def test_confidence_interval_of_the_mean_uses_students_t() -> None:
+    curves = load_bench("al_curves")
+    assert curves.ci95([0.3]) == 0.0
+    # two values 0.2 and 0.4: sd 0.1414, t(1) = 12.706 -> 12.706 * 0.1414 / sqrt(2) = 1.2706
+    assert abs(curves.ci95([0.2, 0.4]) - 1.2706) < 1e-3
+    assert abs(curves.ci95([1.0] * 5) - 0.0) < 1e-12
+    many = [0.0, 1.0] * 50  # df 99: the normal quantile
+    assert abs(curves.ci95(many) - 1.96 * 0.50252 / 10) < 1e-3
+    points = curves.mean_curves({"random": {0: _rows(0.1, 0.2), 1: _rows(0.1, 0.4)}})["random"]
+    assert points[0]["screw_AP50_ci95"] == 0.0
+    assert abs(points[1]["screw_AP50_ci95"] - 1.2706) < 1e-3
+
+
+def test_paired_differences_compare_each_repeat_with_its_own_random_run() -> None:
+    curves = load_bench("al_curves")
+    runs = {
+        "random": {0: _rows(0.1, 0.2, 0.3), 1: _rows(0.1, 0.3), 2: _rows(0.1, 0.1, 0.1)},
+        "uncertainty": {0: _rows(0.1, 0.3, 0.4), 1: _rows(0.1, 0.2, 0.9), 2: _rows(0.1, 0.3, 0.3)},
+    }
+    diff = curves.paired_differences(runs, "screw_AP50")
+    assert set(diff) == {"uncertainty"}
+    at = {d["labelled"]: d for d in diff["uncertainty"]}
+    assert at[0]["mean"] == 0.0 and at[0]["ahead"] == 0
+    assert at[20]["n"] == 3 and abs(at[20]["mean"] - 0.2 / 3) < 1e-5 and at[20]["ahead"] == 2
+    # 40 labels: repeat 1's random run stopped at 20, so only repeats 0 and 2 pair up
+    assert at[40]["n"] == 2 and abs(at[40]["mean"] - 0.15) < 1e-5 and at[40]["ahead"] == 2
+    assert abs(at[40]["ci95"] - curves.ci95([0.1, 0.2])) < 1e-5
+    assert curves.paired_differences({"uncertainty": runs["uncertainty"]}, "screw_AP50") == {}
+
+
+def test_plot_without_a_random_run_draws_the_curves(tmp_path: Path) -> None:
+    import warnings
+
+    curves = load_bench("al_curves")
+    runs = {"uncertainty": {0: _rows(0.1, 0.3)}}
+    summary = {
+        "curves": curves.mean_curves(runs),
+        "paired_vs_random": curves.paired_differences(runs, "screw_AP50"),
+        "config": {"k": 20, "rounds": 1, "steps": 10, "size": 800},
+        "pool_images": 40,
+        "test_images": 4,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no empty legend
+        out = curves.plot(summary, tmp_path / "al.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
