@@ -107,7 +107,7 @@ def paired_differences(
         return {}
     base = {
         rep: {int(r["labelled"]): float(r[metric]) for r in rows}
-        for rep, rows in runs.get(baseline, {}).items()
+        for rep, rows in runs[baseline].items()
     }
     out: dict[str, list[dict[str, Any]]] = {}
     for strategy, reps in runs.items():
