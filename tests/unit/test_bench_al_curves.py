@@ -1,4 +1,5 @@
-"""bench/al_curves.py: the labels a strategy needs, on the mean curves and repeat by repeat."""
+"""bench/al_curves.py: labels needed (mean curves and repeat by repeat), confidence intervals,
+the paired gain over random order, and the plot."""
 
 from __future__ import annotations
 
