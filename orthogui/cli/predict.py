@@ -265,7 +265,7 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
             try:
                 rg = read_radiograph(store.image_path(rec))
                 preds = predictor.predict(rg) if predict else None
-                value = predictor.uncertainty(rg) if score else None
+                value = predictor.explained_uncertainty(rg) if score else None
             except _SKIPPABLE as exc:
                 report.skip(f"{rec.id} ({rec.path})", exc)
                 continue
@@ -279,7 +279,7 @@ def _run_project(args: argparse.Namespace, predictor: Any) -> int:
             if preds is not None:
                 updated = updated.evolve(attributes={**updated.attributes, PREANNOTATED_BY: key})
             if value is not None:
-                scores.append(value)
+                scores.append(float(value))
                 updated = with_uncertainty(updated, value, predictor)
             store.update_images([updated])
             report.progress(rec.id)

@@ -25,17 +25,23 @@ WHY = "uncertainty_why"
 FEATURES = "uncertainty_features"
 """``ImageRecord.attributes`` key: the image's compact feature vector (``compact``)."""
 
+MASS = "uncertainty_mass"
+"""``ImageRecord.attributes`` key: the summed doubt over the image's findings times its rarity
+(``orthogui.ml.scoring.doubt_mass``), what the ``uncertainty_sum`` order sorts on."""
+
 COMPACT_DIMS = 32
 
 
 @dataclass(frozen=True)
 class ScoredImage:
     """An image's score as stored in a project: the number sorted on, the reason it is high
-    in the queue, and a compact feature vector for diverse batches (``None``: not computed)."""
+    in the queue, a compact feature vector for diverse batches and the summed doubt over its
+    findings (``None``: not computed)."""
 
     value: float
     why: str = ""
     features: tuple[float, ...] | None = None
+    mass: float | None = None
 
     def __float__(self) -> float:
         return float(self.value)
@@ -129,13 +135,20 @@ def k_center_order(
 
 
 def stored_score(record: ImageRecord) -> ScoredImage | None:
-    """A record's stored score (``uncertainty``, ``WHY``, ``FEATURES``); ``None`` when it has
-    none. Features that are not ``COMPACT_DIMS`` numbers are ignored."""
+    """A record's stored score (``uncertainty``, ``WHY``, ``FEATURES``, ``MASS``); ``None`` when
+    it has none. Features that are not ``COMPACT_DIMS`` numbers, and a mass that is not a
+    finite number of at least 0, are ignored."""
     if record.uncertainty is None:
         return None
     why = record.attributes.get(WHY)
     feats = _vector(record.attributes.get(FEATURES))
-    return ScoredImage(float(record.uncertainty), why if isinstance(why, str) else "", feats)
+    raw = record.attributes.get(MASS)
+    mass = (
+        float(raw)
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw < float("inf")
+        else None
+    )
+    return ScoredImage(float(record.uncertainty), why if isinstance(why, str) else "", feats, mass)
 
 
 def _vector(raw: object) -> tuple[float, ...] | None:

@@ -138,13 +138,18 @@ def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9))
 
 
+def _entropies(probs: FloatArray) -> FloatArray:
+    """Normalised entropy of each row (0 sure, 1 uniform)."""
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        return np.zeros(probs.shape[0] if probs.ndim == 2 else 0)
+    q = np.clip(probs, 1e-12, 1.0)
+    return np.asarray(np.clip(-(q * np.log(q)).sum(axis=1) / np.log(q.shape[1]), 0.0, 1.0))
+
+
 def entropy_score(p: ImagePredictions, ctx: ScoringContext) -> float:
     """Highest normalised entropy of a detection's class distribution (0 sure, 1 uniform)."""
-    if len(p.class_probs) == 0:
-        return 0.0
-    probs = np.clip(p.class_probs, 1e-12, 1.0)
-    h = -(probs * np.log(probs)).sum(axis=1) / np.log(probs.shape[1])
-    return float(h.max())
+    h = _entropies(p.class_probs)
+    return float(h.max()) if len(h) else 0.0
 
 
 def margin_score(p: ImagePredictions, ctx: ScoringContext) -> float:
@@ -195,11 +200,18 @@ def flip_score(p: ImagePredictions, ctx: ScoringContext) -> float:
 def type_score(p: ImagePredictions, ctx: ScoringContext) -> float:
     """Type ambiguity: the highest normalised entropy of a typed finding's type probabilities
     (0 sure of the type, 1 all types equally likely); 0 without a type stage."""
-    if p.type_probs is None or len(p.type_probs) == 0 or p.type_probs.shape[1] < 2:
-        return 0.0
-    q = np.clip(p.type_probs, 1e-12, 1.0)
-    h = -(q * np.log(q)).sum(axis=1) / np.log(q.shape[1])
-    return float(np.clip(h.max(), 0.0, 1.0))
+    h = np.zeros(0) if p.type_probs is None else _entropies(p.type_probs)
+    return float(h.max()) if len(h) else 0.0
+
+
+def doubt_mass(p: ImagePredictions, ctx: ScoringContext) -> float:
+    """The image's summed doubt (sum aggregation over findings instead of the scorers' max):
+    each detection's normalised class entropy weighted by its score, plus each typed
+    finding's type entropy. Grows with the number of uncertain findings, so an image with six
+    doubtful screws outranks one with a single doubtful screw."""
+    detections = float((_entropies(p.class_probs) * np.asarray(p.scores)).sum())
+    types = 0.0 if p.type_probs is None else float(_entropies(p.type_probs).sum())
+    return detections + types
 
 
 SCORERS: dict[str, Scorer] = {}
@@ -241,6 +253,8 @@ class ImageScores:
     labels: tuple[int, ...] = ()
     why: str = ""
     features: FloatArray | None = field(default=None, compare=False)
+    # ``doubt_mass``: the summed doubt over all findings (for ``uncertainty_sum``).
+    mass: float = 0.0
 
 
 def score_image(
@@ -250,7 +264,7 @@ def score_image(
     values = {name: SCORERS[name](p, ctx) for name in scorers}
     labels = tuple(int(c) for c in p.labels)
     why = explain(p, values, ctx)
-    return ImageScores(values, labels, why, p.features)
+    return ImageScores(values, labels, why, p.features, doubt_mass(p, ctx))
 
 
 def combined(
@@ -264,10 +278,17 @@ def combined(
     return mean * rarity(s.labels, ctx)
 
 
+def summed(s: ImageScores, ctx: ScoringContext) -> float:
+    """The summed doubt over the image's findings times its rarity: what ``uncertainty_sum``
+    sorts on (stored as ``ScoredImage.mass``)."""
+    return float(s.mass) * rarity(s.labels, ctx)
+
+
 def scored_image(s: ImageScores, ctx: ScoringContext) -> ScoredImage:
-    """What a project stores of an image's scores: ``combined``, the reason, compact features."""
+    """What a project stores of an image's scores: ``combined``, the reason, compact features
+    and the summed doubt (``summed``, 4 decimals)."""
     feats = None if s.features is None else compact(s.features)
-    return ScoredImage(float(combined(s, ctx)), s.why, feats)
+    return ScoredImage(float(combined(s, ctx)), s.why, feats, round(summed(s, ctx), 4))
 
 
 # -- why an image is worth reviewing ------------------------------------------------------------
@@ -372,7 +393,11 @@ compute from stored scores, see ``QUEUE_STRATEGIES``). Switch it only on a measu
 DIVERSE = "uncertainty_diverse"
 """The strategy name of uncertainty-weighted k-center among the most uncertain images."""
 
-QUEUE_STRATEGIES = ("uncertainty", DIVERSE)
+SUMMED = "uncertainty_sum"
+"""The strategy name of the summed doubt over an image's findings (``doubt_mass``) times its
+rarity."""
+
+QUEUE_STRATEGIES = ("uncertainty", DIVERSE, SUMMED)
 """Strategies the review queue can run on what a project stores (value, reason, features)."""
 
 Strategy = Callable[[Mapping[str, ImageScores], ScoringContext, int], list[str]]
@@ -397,6 +422,11 @@ def _by_combined(scores: Mapping[str, ImageScores], ctx: ScoringContext, seed: i
     return _ranked(keys, [combined(scores[k], ctx) for k in keys], None)
 
 
+def _by_mass(scores: Mapping[str, ImageScores], ctx: ScoringContext, seed: int) -> list[str]:
+    keys = sorted(scores)  # ties: by id
+    return _ranked(keys, [summed(scores[k], ctx) for k in keys], None)
+
+
 def _random(scores: Mapping[str, ImageScores], ctx: ScoringContext, seed: int) -> list[str]:
     keys = sorted(scores)
     return [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
@@ -418,12 +448,14 @@ def _diverse(scores: Mapping[str, ImageScores], ctx: ScoringContext, seed: int) 
 STRATEGIES: dict[str, Strategy] = {
     "uncertainty": _by_combined,
     DIVERSE: _diverse,
+    SUMMED: _by_mass,
     "random": _random,
     **{f"{name}-only": _single(name) for name in SCORERS},
 }
 """Queue orders by name: ``uncertainty`` (combined and rarity-weighted),
 ``uncertainty_diverse`` (uncertainty-weighted k-center on pooled backbone features among the
-``CANDIDATES`` most uncertain, ``orthogui.ml.diversity``), ``random``, and one per scorer
+``CANDIDATES`` most uncertain, ``orthogui.ml.diversity``), ``uncertainty_sum`` (the summed
+doubt over all findings, ``doubt_mass``, times rarity), ``random``, and one per scorer
 (``entropy-only`` ...)."""
 
 
@@ -466,6 +498,13 @@ def order_stored(
             f"strategy {strategy!r} needs more than stored scores; use {QUEUE_STRATEGIES}"
         )
     keys = list(scored)
+    if strategy == SUMMED:
+        # Scores stored before the mass was: after those with one, by their value.
+        have = [k for k in keys if scored[k].mass is not None]
+        rest = [k for k in keys if scored[k].mass is None]
+        return _ranked(have, [float(scored[k].mass or 0.0) for k in have], None) + _ranked(
+            rest, [float(scored[k].value) for k in rest], None
+        )
     values = [float(scored[k].value) for k in keys]
     feats = [scored[k].features for k in keys] if strategy == DIVERSE else None
     return _ranked(keys, values, feats, candidates=candidates)

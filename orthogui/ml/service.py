@@ -22,6 +22,7 @@ from orthogui.core.annotation import Prediction
 from orthogui.core.predictor import Predictor
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import Radiograph
+from orthogui.ml.diversity import FEATURES, MASS, WHY, ScoredImage
 
 Loader = Callable[[], Radiograph]
 SCORED_BY = "uncertainty_model"
@@ -62,9 +63,25 @@ def model_key(predictor: Predictor) -> str:
     return f"{predictor.model_name} {predictor.model_version}"
 
 
-def with_uncertainty(record: ImageRecord, value: float, predictor: Predictor) -> ImageRecord:
-    """``record`` with its uncertainty set and the model that scored it remembered."""
-    attrs = {**record.attributes, SCORED_BY: model_key(predictor)}
+def with_uncertainty(
+    record: ImageRecord, value: float | ScoredImage, predictor: Predictor
+) -> ImageRecord:
+    """``record`` with its uncertainty set and the model that scored it remembered.
+
+    A ``ScoredImage`` also stores its reason (``WHY``, shown in the queue), its features
+    (``FEATURES``, for diverse batches) and its summed doubt (``MASS``, for the
+    ``uncertainty_sum`` order); a plain number drops those of an earlier score (they described
+    another model's view)."""
+    drop = (WHY, FEATURES, MASS)
+    attrs = {k: v for k, v in record.attributes.items() if k not in drop}
+    attrs[SCORED_BY] = model_key(predictor)
+    if isinstance(value, ScoredImage):
+        if value.why:
+            attrs[WHY] = value.why
+        if value.features is not None:
+            attrs[FEATURES] = list(value.features)
+        if value.mass is not None:
+            attrs[MASS] = value.mass
     return record.evolve(uncertainty=float(value), attributes=attrs)
 
 

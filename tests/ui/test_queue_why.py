@@ -5,9 +5,9 @@ and features of a ``ScoredImage`` result and drops them for a plain number."""
 from __future__ import annotations
 
 from orthogui.core.project import ImageRecord
-from orthogui.ml.diversity import FEATURES, WHY, ScoredImage
-from orthogui.ml.scoring import DEFAULT_STRATEGY, DIVERSE, order_records
-from orthogui.ui.controllers.uncertainty import with_reason
+from orthogui.ml.diversity import FEATURES, MASS, WHY, ScoredImage
+from orthogui.ml.scoring import DEFAULT_STRATEGY, DIVERSE, QUEUE_STRATEGIES, order_records
+from orthogui.ml.service import SCORED_BY, with_uncertainty
 from orthogui.ui.panels.queue import WHY_COLUMN, ReviewQueuePanel
 
 REASON = "type unsure: locking_screw vs cortical_screw (0.48/0.41)"
@@ -65,14 +65,27 @@ def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no
 def test_queue_order_is_the_scoring_order(qtbot) -> None:  # type: ignore[no-untyped-def]
     panel = show_sorted(qtbot)
     by_name = sorted(records(), key=lambda r: (r.path.rsplit("/", 1)[-1], r.id))
-    for strategy in (DEFAULT_STRATEGY, DIVERSE):
+    for strategy in QUEUE_STRATEGIES:
         panel.strategy = strategy
         panel.resort()
         assert panel.ordered_ids() == order_records(by_name, strategy=strategy)
 
 
-def test_controller_stores_reason_and_features() -> None:
+class _Model:
+    model_name = "m"
+    model_version = "2"
+
+
+def test_stored_score_keeps_reason_features_and_mass() -> None:
     rec = ImageRecord("1", "a.png", uncertainty=0.3, attributes={"x": 1})
-    scored = with_reason(rec, ScoredImage(0.3, "mirror disagreement", (0.5, 0.25)))
-    assert scored.attributes == {"x": 1, WHY: "mirror disagreement", FEATURES: [0.5, 0.25]}
-    assert with_reason(scored, 0.7).attributes == {"x": 1}  # another model's number: no reason
+    m = _Model()
+    scored = with_uncertainty(rec, ScoredImage(0.4, "mirror disagreement", (0.5, 0.25)), m)
+    assert scored.uncertainty == 0.4
+    assert scored.attributes == {
+        "x": 1, SCORED_BY: "m 2", WHY: "mirror disagreement", FEATURES: [0.5, 0.25]
+    }  # fmt: skip
+    summed = with_uncertainty(rec, ScoredImage(0.3, "", None, 2.5), m)
+    assert summed.attributes == {"x": 1, SCORED_BY: "m 2", MASS: 2.5}
+    # Another model's plain number: no reason, features or mass of the earlier score.
+    assert with_uncertainty(summed, 0.7, m).attributes == {"x": 1, SCORED_BY: "m 2"}
+    assert with_uncertainty(scored, 0.7, m).attributes == {"x": 1, SCORED_BY: "m 2"}

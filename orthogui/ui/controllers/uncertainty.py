@@ -6,8 +6,9 @@ every image when the model changes, it is scored again. The pre-annotation contr
 ``InferenceService`` runs the scores (``Priority.BACKGROUND``: after every waiting prediction,
 on the same worker thread, so review is never blocked). Scores become ``ImageRecord.uncertainty``
 through the store (persisted bookkeeping, not an undo step) and the review queue re-sorts.
-A scorer that returns a ``ScoredImage`` (value, reason, compact features) also stores the reason
-(``WHY``, shown in the queue) and the features (``FEATURES``, for diverse batches).
+A scorer that returns a ``ScoredImage`` (value, reason, compact features, summed doubt) also
+stores the reason (``WHY``, shown in the queue), the features (``FEATURES``, for diverse
+batches) and the summed doubt (``MASS``, for the ``uncertainty_sum`` order).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from orthogui.core.project import ImageRecord
 from orthogui.core.radiograph import Radiograph
 from orthogui.io.store import ProjectStore, StoreWriteError
-from orthogui.ml.diversity import FEATURES, WHY, ScoredImage
+from orthogui.ml.diversity import ScoredImage
 from orthogui.ml.service import SCORED_BY, InferenceService, Priority, model_key, with_uncertainty
 from orthogui.ui.bridge import FutureBridge
 from orthogui.ui.controllers.preannotate import PreannotateController
@@ -225,9 +226,7 @@ class UncertaintyController(QObject):
         if not self.model.has_image(image_id) or not isinstance(result, float | ScoredImage):
             return
         value = float(result)
-        rec = with_reason(
-            with_uncertainty(self.model.image(image_id), value, svc.predictor), result
-        )
+        rec = with_uncertainty(self.model.image(image_id), result, svc.predictor)
         try:
             self.store.update_images([rec])
         except (StoreWriteError, KeyError) as exc:
@@ -269,15 +268,3 @@ class UncertaintyController(QObject):
         queue = self._queue
         if queue is not None and queue.sort_combo.currentData() == "uncertainty":
             queue.resort()
-
-
-def with_reason(record: ImageRecord, result: float | ScoredImage) -> ImageRecord:
-    """``record`` with the reason and features of ``result``; a plain number drops those of
-    an earlier score (they described another model's view)."""
-    attrs = {k: v for k, v in record.attributes.items() if k not in (WHY, FEATURES)}
-    if isinstance(result, ScoredImage):
-        if result.why:
-            attrs[WHY] = result.why
-        if result.features is not None:
-            attrs[FEATURES] = list(result.features)
-    return record.evolve(attributes=attrs)

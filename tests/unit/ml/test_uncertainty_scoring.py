@@ -17,7 +17,7 @@ from orthogui.core.project import ImageRecord
 from orthogui.io.store import ProjectStore
 from orthogui.ml.architectures import build_model
 from orthogui.ml.card import ModelCard
-from orthogui.ml.diversity import ScoredImage
+from orthogui.ml.diversity import ScoredImage, stored_score
 from orthogui.ml.predictor import MaskRCNNPredictor
 from orthogui.ml.scoring import (
     SCORERS,
@@ -104,6 +104,7 @@ def test_service_scores_in_the_background_with_the_same_value(
         assert isinstance(got[i], ScoredImage)
         assert float(got[i]) == pytest.approx(predictor.uncertainty(rg))
         assert got[i].why and got[i].features is not None and len(got[i].features) == 32
+        assert got[i].mass is not None and got[i].mass >= 0
     assert float(got["im0"]) != pytest.approx(float(got["im1"]))  # two different scores
 
 
@@ -126,8 +127,12 @@ def test_cli_predict_project_stores_the_uncertainty(
     with ProjectStore.open(project) as store:
         for rec in store.model.images():
             assert rec.attributes[SCORED_BY] == "test-model 0.1"
-            assert rec.uncertainty == pytest.approx(
-                predictor.uncertainty(synthetic_radiograph(int(rec.id[-1])))
+            rg = synthetic_radiograph(int(rec.id[-1]))
+            assert rec.uncertainty == pytest.approx(predictor.uncertainty(rg))
+            # As the workbench stores it: the reason, compact features, the summed doubt.
+            expected = predictor.explained_uncertainty(rg)
+            assert stored_score(rec) == ScoredImage(
+                rec.uncertainty, expected.why, expected.features, expected.mass
             )
         assert len(store.history) == 2  # the pre-annotations; scores are no undo steps
 

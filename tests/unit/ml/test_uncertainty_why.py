@@ -1,20 +1,26 @@
 """Why an image is first: a short reason from its strongest scorer and its rarest category; the
-queue's default strategy on a small fixed pool; the diverse strategy through ``order_queue``."""
+queue's default strategy on a small fixed pool; the diverse and the summed-doubt strategies
+through ``order_queue`` and from stored scores."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from orthogui.ml.diversity import ScoredImage
+from orthogui.core.project import ImageRecord
+from orthogui.ml.diversity import MASS, ScoredImage, stored_score
 from orthogui.ml.scoring import (
     DEFAULT_STRATEGY,
     DIVERSE,
     STRATEGIES,
+    SUMMED,
     ImagePredictions,
     ImageScores,
     ScoringContext,
+    combined,
+    doubt_mass,
     explain,
     order_queue,
+    order_records,
     score_image,
     scored_image,
 )
@@ -116,4 +122,59 @@ def test_scored_image_is_what_a_project_stores() -> None:
     stored = scored_image(s, CTX)
     assert isinstance(stored, ScoredImage) and stored.why == s.why
     assert stored.features == (0.0, 10.0)
-    assert scored_image(ImageScores({"entropy": 0.5}), CTX) == ScoredImage(0.5, "", None)
+    assert stored.mass == round(doubt_mass(POOL["d-type-doubt"], CTX), 4) > 0
+    assert scored_image(ImageScores({"entropy": 0.5}), CTX) == ScoredImage(0.5, "", None, 0.0)
+
+
+def entropy(row: list[float]) -> float:
+    q = np.array(row)
+    return float(-(q * np.log(q)).sum() / np.log(len(q)))
+
+
+def screws(n: int, type_row: list[float]) -> ImagePredictions:
+    """``n`` sure screws, each with the same type probabilities."""
+    p = np.array([SURE_SCREW] * n)
+    return ImagePredictions(
+        boxes=np.repeat(BOX, n, axis=0),
+        scores=p[:, 1],
+        labels=np.ones(n, dtype=np.int64),
+        class_probs=p,
+        type_probs=np.array([type_row] * n),
+    )
+
+
+def test_doubt_mass_sums_over_the_findings() -> None:
+    one = screws(1, [0.5, 0.45, 0.05])
+    six = screws(6, [0.8, 0.15, 0.05])
+    # Each detection's class entropy weighted by its score, plus each type entropy.
+    per = 0.97 * entropy(SURE_SCREW)
+    assert np.isclose(doubt_mass(one, CTX), per + entropy([0.5, 0.45, 0.05]))
+    assert np.isclose(doubt_mass(six, CTX), 6 * (per + entropy([0.8, 0.15, 0.05])))
+    empty = ImagePredictions(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 4)))
+    assert doubt_mass(empty, CTX) == 0.0
+    # The max-based order puts the single, more doubtful screw first; the summed order the
+    # film with six doubtful screws.
+    scores = {"one": score_image(one, CTX), "six": score_image(six, CTX)}
+    assert combined(scores["one"], CTX) > combined(scores["six"], CTX)
+    assert order_queue(scores, strategy="uncertainty", context=CTX) == ["one", "six"]
+    assert order_queue(scores, strategy=SUMMED, context=CTX) == ["six", "one"]
+    # Rarity weighs the sum as it weighs the mean.
+    rare = ScoringContext(label_names=NAMES, label_counts={1: 10, 2: 1000})
+    assert order_queue(scores, strategy=SUMMED, context=rare) == ["six", "one"]
+    assert np.isclose(
+        scored_image(scores["six"], rare).mass or 0, 4 * doubt_mass(six, CTX), atol=1e-3
+    )
+
+
+def test_summed_order_from_stored_scores() -> None:
+    recs = [
+        ImageRecord("old", "a.png", uncertainty=0.9),  # scored before the mass was stored
+        ImageRecord("one", "b.png", uncertainty=0.6, attributes={MASS: 0.8}),
+        ImageRecord("six", "c.png", uncertainty=0.3, attributes={MASS: 3.1}),
+        ImageRecord("bad", "d.png", uncertainty=0.2, attributes={MASS: "3"}),
+        ImageRecord("none", "e.png"),
+    ]
+    assert stored_score(recs[1]) == ScoredImage(0.6, "", None, 0.8)
+    assert stored_score(recs[3]) == ScoredImage(0.2, "", None, None)  # not a number: ignored
+    assert order_records(recs, strategy=SUMMED) == ["six", "one", "old", "bad", "none"]
+    assert order_records(recs) == ["old", "one", "six", "bad", "none"]
