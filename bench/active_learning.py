@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from al_curves import (  # noqa: E402
     CURVE_METRICS,
     SCREW,
+    instances_labelled,
     labels_per_repeat,
     labels_to_reach,
     mean_curves,
@@ -527,7 +528,13 @@ def run(
                 if previous is not None and not keep:  # the newest model only: disk stays small
                     shutil.rmtree(previous, ignore_errors=True)
                 previous = folder
-    return summarise(cfg, state, pool_images=len(pools[0].ids()), test_images=len(test.ids()))
+    return summarise(
+        cfg,
+        state,
+        pool_images=len(pools[0].ids()),
+        test_images=len(test.ids()),
+        counts={rep: instance_counts(pool) for rep, pool in pools.items()},
+    )
 
 
 def _row(
@@ -555,8 +562,31 @@ def _row(
 
 
 # -- summary -----------------------------------------------------------------------------------
-def summarise(cfg: Config, state: State, *, pool_images: int, test_images: int) -> dict[str, Any]:
-    """The summary of every finished round in ``state`` for the strategies of ``cfg``."""
+def instance_counts(pool: Dataset) -> dict[int, dict[str, int]]:
+    """Image id -> ``{"screws": n, "all": n}``: the annotations a reviewer checks on each image
+    of ``pool`` (screws of every type, and every finding)."""
+    from orthogui.core.categories import DEFAULT_CATEGORIES, SCREW_GROUP
+
+    screws = {c.name for c in DEFAULT_CATEGORIES.group(SCREW_GROUP)}
+    screw_ids = {int(c["id"]) for c in pool.coco["categories"] if c["name"] in screws}
+    counts: dict[int, dict[str, int]] = {i: {"screws": 0, "all": 0} for i in pool.ids()}
+    for a in pool.coco["annotations"]:
+        row = counts.setdefault(int(a["image_id"]), {"screws": 0, "all": 0})
+        row["all"] += 1
+        row["screws"] += int(int(a["category_id"]) in screw_ids)
+    return counts
+
+
+def summarise(
+    cfg: Config,
+    state: State,
+    *,
+    pool_images: int,
+    test_images: int,
+    counts: dict[int, dict[int, dict[str, int]]] | None = None,
+) -> dict[str, Any]:
+    """The summary of every finished round in ``state`` for the strategies of ``cfg``;
+    ``counts`` (repeat -> ``instance_counts`` of its pool) adds what the labels cost."""
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for (strategy, repeat, round_no), row in sorted(state.rows.items()):
         if strategy in cfg.strategies and repeat < cfg.repeats and round_no <= cfg.rounds:
@@ -580,6 +610,7 @@ def summarise(cfg: Config, state: State, *, pool_images: int, test_images: int) 
         "curves": curves,
         "labels_needed": needed,
         "paired_vs_random": paired_differences(runs, SCREW),
+        "instances_labelled": instances_labelled(runs, counts or {}),
         "runs": {
             s: {
                 str(rep): [{"labelled": r["labelled"], **_metrics(r)} for r in rows]

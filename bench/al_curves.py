@@ -96,6 +96,42 @@ def labels_per_repeat(
     return out
 
 
+def instances_labelled(
+    runs: dict[str, dict[int, list[dict[str, Any]]]],
+    counts: dict[int, dict[int, dict[str, int]]],
+) -> dict[str, list[dict[str, Any]]]:
+    """What the labels cost: per strategy and labelled count, the instances in the images
+    labelled so far (``counts``: repeat -> image id -> kind -> instances, e.g. ``screws`` and
+    ``all``), mean over the repeats, and per image. A strategy that saves images by picking
+    crowded ones saves less reviewing work than the image count says."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for strategy, reps in runs.items():
+        by_n: dict[int, list[dict[str, int]]] = {}
+        for rep, rows in reps.items():
+            table = counts.get(rep)
+            if table is None:
+                continue
+            seen: list[int] = []
+            for r in rows:
+                seen = [*seen, *(int(i) for i in r.get("picked", []))]
+                total = dict.fromkeys(next(iter(table.values()), {}), 0)
+                for i in seen:
+                    for kind, n in table.get(i, {}).items():
+                        total[kind] = total.get(kind, 0) + int(n)
+                by_n.setdefault(int(r["labelled"]), []).append(total)
+        points: list[dict[str, Any]] = []
+        for n, totals in sorted(by_n.items()):
+            kinds = sorted({k for t in totals for k in t})
+            point: dict[str, Any] = {"labelled": n, "repeats": len(totals)}
+            for kind in kinds:
+                mean = sum(t.get(kind, 0) for t in totals) / len(totals)
+                point[kind] = round(mean, 2)
+                point[f"{kind}_per_image"] = round(mean / n, 3) if n else None
+            points.append(point)
+        out[strategy] = points
+    return out
+
+
 def paired_differences(
     runs: dict[str, dict[int, list[dict[str, Any]]]], metric: str, baseline: str = "random"
 ) -> dict[str, list[dict[str, Any]]]:

@@ -55,6 +55,11 @@ def test_tiny_run_prints_rounds_and_plots_both_curves(
     assert json.loads(summary_file.read_text())["curves"] == summary["curves"]
     paired = summary["paired_vs_random"]["uncertainty"]  # same start model: round 0 differs by 0
     assert [(d["labelled"], d["n"]) for d in paired] == [(0, 1), (2, 1)] and paired[0]["mean"] == 0
+    for points in summary["instances_labelled"].values():  # what the two labelled images hold
+        assert [(p["labelled"], p["all"], p["screws"]) for p in points[:1]] == [(0, 0, 0)]
+        last = points[1]
+        assert last["labelled"] == 2 and last["all"] >= last["screws"] >= 0 and last["all"] > 0
+        assert last["all_per_image"] == round(last["all"] / 2, 3)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and summary["plot"] == str(plot)
 
 

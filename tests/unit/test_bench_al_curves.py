@@ -1,5 +1,5 @@
 """bench/al_curves.py: labels needed (mean curves and repeat by repeat), confidence intervals,
-the paired gain over random order, and the plot."""
+the paired gain over random order, the instances the labelled images hold, and the plot."""
 
 from __future__ import annotations
 
@@ -65,6 +65,36 @@ def test_paired_differences_compare_each_repeat_with_its_own_random_run() -> Non
     assert at[40]["n"] == 2 and abs(at[40]["mean"] - 0.15) < 1e-5 and at[40]["ahead"] == 2
     assert abs(at[40]["ci95"] - curves.ci95([0.1, 0.2])) < 1e-5
     assert curves.paired_differences({"uncertainty": runs["uncertainty"]}, "screw_AP50") == {}
+
+
+def test_instances_labelled_count_what_the_picked_images_hold() -> None:
+    curves = load_bench("al_curves")
+    counts = {
+        0: {1: {"screws": 3, "all": 4}, 2: {"screws": 0, "all": 1}, 3: {"screws": 5, "all": 5}},
+        1: {1: {"screws": 1, "all": 1}, 2: {"screws": 2, "all": 2}, 3: {"screws": 0, "all": 0}},
+    }
+
+    def run(*batches: list[int]) -> list[dict[str, Any]]:
+        return [{"labelled": 0, "picked": []}] + [
+            {"labelled": 2 * (n + 1), "picked": b} for n, b in enumerate(batches)
+        ]
+
+    runs = {
+        "random": {0: run([1, 2]), 1: run([1, 2])},
+        "uncertainty": {0: run([1, 3], [2]), 1: run([2, 1]), 2: run([9])},  # 2: no counts
+    }
+    got = curves.instances_labelled(runs, counts)
+    assert got["random"] == [
+        {"labelled": 0, "repeats": 2, "all": 0.0, "all_per_image": None,
+         "screws": 0.0, "screws_per_image": None},
+        {"labelled": 2, "repeats": 2, "all": 4.0, "all_per_image": 2.0,
+         "screws": 3.0, "screws_per_image": 1.5},
+    ]  # fmt: skip
+    # repeat 0 labels 3 + 5 screws, repeat 1 labels 2 + 1: 5.5 on average; then 8 in repeat 0
+    assert [(p["labelled"], p["repeats"], p["screws"]) for p in got["uncertainty"]] == [
+        (0, 2, 0.0), (2, 2, 5.5), (4, 1, 8.0)
+    ]  # fmt: skip
+    assert got["uncertainty"][1]["screws_per_image"] == 2.75
 
 
 def test_plot_without_a_random_run_draws_the_curves(tmp_path: Path) -> None:
