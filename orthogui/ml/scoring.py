@@ -479,6 +479,14 @@ def order_queue(
     return STRATEGIES[strategy](scores, context or ScoringContext(), seed)
 
 
+def sort_value(score: ScoredImage, strategy: str = DEFAULT_STRATEGY) -> float:
+    """The number ``strategy`` sorts a stored score on, as the queue shows it: the summed
+    doubt for ``uncertainty_sum`` (where stored), otherwise the stored value."""
+    if strategy == SUMMED and score.mass is not None:
+        return float(score.mass)
+    return float(score.value)
+
+
 def order_stored(
     scored: Mapping[str, ScoredImage],
     *,
@@ -502,8 +510,8 @@ def order_stored(
         # Scores stored before the mass was: after those with one, by their value.
         have = [k for k in keys if scored[k].mass is not None]
         rest = [k for k in keys if scored[k].mass is None]
-        return _ranked(have, [float(scored[k].mass or 0.0) for k in have], None) + _ranked(
-            rest, [float(scored[k].value) for k in rest], None
+        return _ranked(have, [sort_value(scored[k], strategy) for k in have], None) + _ranked(
+            rest, [sort_value(scored[k], strategy) for k in rest], None
         )
     values = [float(scored[k].value) for k in keys]
     feats = [scored[k].features for k in keys] if strategy == DIVERSE else None

@@ -4,9 +4,11 @@ and features of a ``ScoredImage`` result and drops them for a plain number."""
 
 from __future__ import annotations
 
+import pytest
+
 from orthogui.core.project import ImageRecord
 from orthogui.ml.diversity import FEATURES, MASS, WHY, ScoredImage
-from orthogui.ml.scoring import DEFAULT_STRATEGY, DIVERSE, QUEUE_STRATEGIES, order_records
+from orthogui.ml.scoring import DEFAULT_STRATEGY, DIVERSE, QUEUE_STRATEGIES, SUMMED, order_records
 from orthogui.ml.service import SCORED_BY, with_uncertainty
 from orthogui.ui.panels.queue import WHY_COLUMN, ReviewQueuePanel
 
@@ -16,11 +18,17 @@ REASON = "type unsure: locking_screw vs cortical_screw (0.48/0.41)"
 def records() -> list[ImageRecord]:
     a = [1.0] + [0.0] * 31
     return [
-        ImageRecord("1", "/x/b.png", uncertainty=0.9, attributes={WHY: REASON, FEATURES: a}),
+        ImageRecord(
+            "1", "/x/b.png", uncertainty=0.9, attributes={WHY: REASON, FEATURES: a, MASS: 1.5}
+        ),
         ImageRecord("2", "/x/a.png", uncertainty=0.8, attributes={WHY: "twin", FEATURES: a}),
-        ImageRecord("3", "/x/c.png", uncertainty=0.8, attributes={WHY: "mirror disagreement"}),
+        ImageRecord(
+            "3", "/x/c.png", uncertainty=0.8, attributes={WHY: "mirror disagreement", MASS: 4.0}
+        ),
         ImageRecord("4", "/x/d.png"),  # not scored yet
-        ImageRecord("5", "/x/e.png", uncertainty=0.1, attributes={FEATURES: [0.0] * 31 + [1.0]}),
+        ImageRecord(
+            "5", "/x/e.png", uncertainty=0.1, attributes={FEATURES: [0.0] * 31 + [1.0], MASS: 6.0}
+        ),
     ]
 
 
@@ -56,18 +64,29 @@ def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no
     assert panel.strategy == DEFAULT_STRATEGY == "uncertainty"
     # Highest first, equal values by file name, unscored last.
     assert panel.ordered_ids() == ["1", "2", "3", "5", "4"]
-    panel.strategy = DIVERSE
-    panel.resort()
+    panel.set_strategy(DIVERSE)
     # a.png has b.png's features: the image that lies elsewhere comes before it.
     assert panel.ordered_ids()[:2] == ["1", "3"] and panel.ordered_ids()[-1] == "4"
+
+
+def test_queue_orders_by_summed_doubt(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = show_sorted(qtbot)
+    items = panel._items
+    assert items["5"].text(3) == "0.10"  # the stored value, what the default order sorts on
+    panel.set_strategy(SUMMED)
+    # By the summed doubt; a.png was scored before it was stored: after them, by its value.
+    assert panel.ordered_ids() == ["5", "3", "1", "2", "4"]
+    assert [items[i].text(3) for i in panel.ordered_ids()] == ["6.00", "4.00", "1.50", "0.80", ""]
+    with pytest.raises(KeyError, match="cannot order the queue"):
+        panel.set_strategy("random")  # needs fresh scores, not stored ones
+    assert panel.strategy == SUMMED
 
 
 def test_queue_order_is_the_scoring_order(qtbot) -> None:  # type: ignore[no-untyped-def]
     panel = show_sorted(qtbot)
     by_name = sorted(records(), key=lambda r: (r.path.rsplit("/", 1)[-1], r.id))
     for strategy in QUEUE_STRATEGIES:
-        panel.strategy = strategy
-        panel.resort()
+        panel.set_strategy(strategy)
         assert panel.ordered_ids() == order_records(by_name, strategy=strategy)
 
 

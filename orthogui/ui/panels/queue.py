@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from orthogui.core.patient import queue_group
 from orthogui.core.project import ImageRecord, ImageStatus
 from orthogui.ml.diversity import stored_score
-from orthogui.ml.scoring import DEFAULT_STRATEGY, order_records
+from orthogui.ml.scoring import DEFAULT_STRATEGY, QUEUE_STRATEGIES, order_records, sort_value
 
 STATUS_TEXT = {
     ImageStatus.NEW: "new",
@@ -175,8 +175,9 @@ class ReviewQueuePanel(QDockWidget):
             item.setToolTip(0, failed)
         n = self._counts.get(rec.id, 0)
         item.setText(2, str(n) if n else "")
-        item.setText(3, "" if rec.uncertainty is None else f"{rec.uncertainty:.2f}")
         score = stored_score(rec)
+        shown = None if score is None else sort_value(score, self.strategy)
+        item.setText(3, "" if shown is None else f"{shown:.2f}")
         why = score.why if score is not None else ""
         item.setText(WHY_COLUMN, why)
         tip = f"Why first: {why}" if why else ""
@@ -207,6 +208,22 @@ class ReviewQueuePanel(QDockWidget):
 
     def resort(self) -> None:
         """Apply the sort again after the values it sorts on changed (e.g. new scores)."""
+        self._resort()
+
+    def set_strategy(self, strategy: str) -> None:
+        """Order "Sort: uncertainty" by another strategy of ``QUEUE_STRATEGIES``; the Unc.
+        column shows the number it sorts on.
+
+        Raises
+        ------
+        KeyError
+            ``strategy`` cannot run on stored scores.
+        """
+        if strategy not in QUEUE_STRATEGIES:
+            raise KeyError(f"strategy {strategy!r} cannot order the queue; use {QUEUE_STRATEGIES}")
+        self.strategy = strategy
+        for rid, item in self._items.items():
+            self._fill(item, self._records[rid])
         self._resort()
 
     def is_grouped(self) -> bool:
