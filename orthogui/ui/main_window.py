@@ -34,6 +34,7 @@ from orthogui.ui.controllers.pacs import PacsController
 from orthogui.ui.controllers.patient import PatientDisplay
 from orthogui.ui.controllers.preannotate import PreannotateController
 from orthogui.ui.controllers.presets import WindowPresets
+from orthogui.ui.controllers.queue_order import QueueOrderMenu
 from orthogui.ui.controllers.scan import FolderScanController
 from orthogui.ui.controllers.session import ResumeSession
 from orthogui.ui.controllers.store_health import StoreHealth, open_project
@@ -110,6 +111,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.training = TrainingController(self)
         install_help_menu(self, categories=self.model.categories)
         self.patient = PatientDisplay.install(self)
+        self.queue_order = QueueOrderMenu.install(self)  # View: how "Sort: uncertainty" orders
         self.store_health = StoreHealth.install(self)
         self._connect()
         self.session = ResumeSession.install(self)  # after _connect: sets the view after fit

@@ -77,6 +77,9 @@ def test_queue_orders_by_summed_doubt(qtbot) -> None:  # type: ignore[no-untyped
     # By the summed doubt; a.png was scored before it was stored: after them, by its value.
     assert panel.ordered_ids() == ["5", "3", "1", "2", "4"]
     assert [items[i].text(3) for i in panel.ordered_ids()] == ["6.00", "4.00", "1.50", "0.80", ""]
+    panel.update_record(records()[4].evolve(attributes={MASS: 36.24}))
+    panel.update_record(records()[2].evolve(attributes={MASS: 124.6}))
+    assert (items["5"].text(3), items["3"].text(3)) == ("36.2", "125")  # as wide as 0.42
     with pytest.raises(KeyError, match="cannot order the queue"):
         panel.set_strategy("random")  # needs fresh scores, not stored ones
     assert panel.strategy == SUMMED

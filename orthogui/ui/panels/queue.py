@@ -51,6 +51,13 @@ def _name(rec: ImageRecord) -> str:
     return Path(rec.path).name.lower()
 
 
+def _number(value: float) -> str:
+    """A score in four characters or so: 0.42, 8.80, 36.2, 124."""
+    if abs(value) < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+
+
 def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
     return [c for i in range(item.childCount()) if (c := item.child(i)) is not None]
 
@@ -177,7 +184,7 @@ class ReviewQueuePanel(QDockWidget):
         item.setText(2, str(n) if n else "")
         score = stored_score(rec)
         shown = None if score is None else sort_value(score, self.strategy)
-        item.setText(3, "" if shown is None else f"{shown:.2f}")
+        item.setText(3, "" if shown is None else _number(shown))
         why = score.why if score is not None else ""
         item.setText(WHY_COLUMN, why)
         tip = f"Why first: {why}" if why else ""
