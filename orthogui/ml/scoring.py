@@ -385,17 +385,18 @@ def explain(p: ImagePredictions, scores: Mapping[str, float], ctx: ScoringContex
     return "no findings" if len(p.labels) == 0 else "confident"
 
 
-DEFAULT_STRATEGY = "uncertainty"
-"""The review queue's order when sorted by uncertainty (a name of ``STRATEGIES`` the queue can
-compute from stored scores, see ``QUEUE_STRATEGIES``). Switch it only on a measurement
-(``bench/active_learning.py``)."""
-
 DIVERSE = "uncertainty_diverse"
 """The strategy name of uncertainty-weighted k-center among the most uncertain images."""
 
 SUMMED = "uncertainty_sum"
 """The strategy name of the summed doubt over an image's findings (``doubt_mass``) times its
 rarity."""
+
+DEFAULT_STRATEGY = SUMMED
+"""The review queue's order when sorted by uncertainty (a name of ``STRATEGIES`` the queue can
+compute from stored scores, see ``QUEUE_STRATEGIES``). Switch it only on a measurement
+(``bench/active_learning.py``): the summed doubt needed fewest labels for random order's
+screw figure in the simulation of ``docs/benchmarks.md``."""
 
 QUEUE_STRATEGIES = ("uncertainty", DIVERSE, SUMMED)
 """Strategies the review queue can run on what a project stores (value, reason, features)."""

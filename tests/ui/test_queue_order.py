@@ -81,6 +81,11 @@ def test_the_user_picks_the_uncertainty_order(qtbot, tmp_path: Path) -> None:  #
     assert menu.actions[DEFAULT_STRATEGY].text().endswith("(default)")
     assert win.queue_panel.sort_combo.currentData() == "name"
 
+    choose(qtbot, win, "Most doubtful finding")
+    assert win.queue_panel.sort_combo.currentData() == "uncertainty"
+    assert rows(win) == [("a.png", "0.90"), ("c.png", "0.70"), ("b.png", "0.50")]
+    assert settings.value(ORDER_KEY) == "uncertainty"
+
     choose(qtbot, win, "Summed doubt")
     # Sorted by uncertainty now, by the summed doubt; c has none stored: after, by its value.
     assert win.queue_panel.sort_combo.currentData() == "uncertainty"
@@ -89,15 +94,14 @@ def test_the_user_picks_the_uncertainty_order(qtbot, tmp_path: Path) -> None:  #
     assert settings.value(ORDER_KEY) == SUMMED
 
     choose(qtbot, win, "Most doubtful finding")
-    assert rows(win) == [("a.png", "0.90"), ("c.png", "0.70"), ("b.png", "0.50")]
-    choose(qtbot, win, "Summed doubt")
     win.close()
 
     again = window(qtbot, path, settings)  # remembered
-    assert again.queue_order.strategy == SUMMED and again.queue_order.actions[SUMMED].isChecked()
+    assert again.queue_order.strategy == "uncertainty"
+    assert again.queue_order.actions["uncertainty"].isChecked()
     combo = again.queue_panel.sort_combo
     combo.setCurrentIndex(combo.findData("uncertainty"))
-    assert [name for name, _ in rows(again)] == ["b.png", "a.png", "c.png"]
+    assert [name for name, _ in rows(again)] == ["a.png", "c.png", "b.png"]
     again.close()
 
     settings.setValue(ORDER_KEY, "no-such-order")  # a stale or edited setting: the default

@@ -44,6 +44,7 @@ def show_sorted(qtbot) -> ReviewQueuePanel:  # type: ignore[no-untyped-def]
 
 def test_queue_shows_why_a_scored_image_is_first(qtbot) -> None:  # type: ignore[no-untyped-def]
     panel = show_sorted(qtbot)
+    panel.set_strategy("uncertainty")  # b.png first: its finding is the most doubtful
     tree = panel.tree
     header = tree.headerItem()
     assert header is not None and header.text(WHY_COLUMN) == "Why first"
@@ -61,7 +62,11 @@ def test_queue_shows_why_a_scored_image_is_first(qtbot) -> None:  # type: ignore
 
 def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no-untyped-def]
     panel = show_sorted(qtbot)
-    assert panel.strategy == DEFAULT_STRATEGY == "uncertainty"
+    assert panel.strategy == DEFAULT_STRATEGY == SUMMED
+    # Highest summed doubt first; a.png, scored before the summed doubt was stored, after
+    # them by its value; unscored last.
+    assert panel.ordered_ids() == ["5", "3", "1", "2", "4"]
+    panel.set_strategy("uncertainty")
     # Highest first, equal values by file name, unscored last.
     assert panel.ordered_ids() == ["1", "2", "3", "5", "4"]
     panel.set_strategy(DIVERSE)
@@ -72,7 +77,8 @@ def test_queue_orders_by_the_default_strategy(qtbot) -> None:  # type: ignore[no
 def test_queue_orders_by_summed_doubt(qtbot) -> None:  # type: ignore[no-untyped-def]
     panel = show_sorted(qtbot)
     items = panel._items
-    assert items["5"].text(3) == "0.10"  # the stored value, what the default order sorts on
+    panel.set_strategy("uncertainty")
+    assert items["5"].text(3) == "0.10"  # the stored value, what this order sorts on
     panel.set_strategy(SUMMED)
     # By the summed doubt; a.png was scored before it was stored: after them, by its value.
     assert panel.ordered_ids() == ["5", "3", "1", "2", "4"]

@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from orthogui.core.radiograph import Radiograph
 from orthogui.io.files import records_for
 from orthogui.io.store import ProjectStore
-from orthogui.ml.diversity import WHY
+from orthogui.ml.diversity import MASS, WHY
 from orthogui.ml.service import SCORED_BY
 from orthogui.ui.main_window import MainWindow
-from orthogui.ui.panels.queue import WHY_COLUMN
+from orthogui.ui.panels.queue import WHY_COLUMN, score_text
 from orthogui.ui.services import Services
 from tests.ui._workbench import (
     FakePredictor,
@@ -277,9 +277,11 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     qtbot.waitUntil(lambda: all(r.attributes.get(WHY) for r in win.model.images()), timeout=5000)
     whys = [win.queue_panel._items[r.id].text(WHY_COLUMN) for r in win.model.images()]
     assert all(whys) and whys == [r.attributes[WHY] for r in win.model.images()]
-    expected = sorted(values, key=lambda n: (-(values[n] or 0.0), n))
+    # The default order sorts on the summed doubt stored beside each value, and shows it.
+    masses = {Path(r.path).name: r.attributes[MASS] for r in win.model.images()}
+    expected = sorted(masses, key=lambda n: (-masses[n], n))
     qtbot.waitUntil(lambda: [n for n, _ in queue_uncertainty(win)] == expected, timeout=5000)
-    assert [u for _, u in queue_uncertainty(win)] == [f"{values[n]:.2f}" for n in expected]
+    assert [u for _, u in queue_uncertainty(win)] == [score_text(masses[n]) for n in expected]
     win.close()
     assert by_name(project) == {n: (v, "tiny 1") for n, v in values.items()}
 
@@ -293,7 +295,7 @@ def test_a_real_model_fills_the_column_on_open_and_a_new_version_scores_again(
     qtbot.wait(300)
     assert len(calls) == 3 and win.uncertainty.pending() == []
     assert [u for _, u in sorted(queue_uncertainty(win))] == [
-        f"{values[n]:.2f}" for n in sorted(values)
+        score_text(masses[n]) for n in sorted(masses)
     ]
 
     # Version 2 chosen in the Model menu: every image is scored again, by version 2.

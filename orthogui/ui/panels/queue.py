@@ -51,7 +51,7 @@ def _name(rec: ImageRecord) -> str:
     return Path(rec.path).name.lower()
 
 
-def _number(value: float) -> str:
+def score_text(value: float) -> str:
     """A score in four characters or so: 0.42, 8.80, 36.2, 124."""
     if abs(value) < 10:
         return f"{value:.2f}"
@@ -184,7 +184,7 @@ class ReviewQueuePanel(QDockWidget):
         item.setText(2, str(n) if n else "")
         score = stored_score(rec)
         shown = None if score is None else sort_value(score, self.strategy)
-        item.setText(3, "" if shown is None else _number(shown))
+        item.setText(3, "" if shown is None else score_text(shown))
         why = score.why if score is not None else ""
         item.setText(WHY_COLUMN, why)
         tip = f"Why first: {why}" if why else ""

@@ -101,11 +101,19 @@ POOL = {
 
 def test_default_strategy_orders_a_fixed_pool() -> None:
     scores = {k: score_image(p, CTX) for k, p in POOL.items()}
-    assert DEFAULT_STRATEGY == "uncertainty"
+    assert DEFAULT_STRATEGY == SUMMED
     order = order_queue(scores, strategy=DEFAULT_STRATEGY, context=CTX)
+    # summed doubt: type doubt 0.90 (its screw 0.12 + the type 0.78), the two shaky fractures
+    # 0.33 each (ties by id), the sure screws 0.12 (the mirror's disagreement is no finding)
+    assert order == ["d-type-doubt", "b-shaky-fracture", "c-shaky-twin", "a-sure-screw", "e-mirror"]
+    assert order_queue(scores, context=CTX) == order  # order_queue's default is the queue's
+
+
+def test_most_doubtful_finding_orders_a_fixed_pool() -> None:
+    scores = {k: score_image(p, CTX) for k, p in POOL.items()}
+    order = order_queue(scores, strategy="uncertainty", context=CTX)
     # combined: mirror 0.27, the two shaky fractures 0.235 (ties by id), type doubt 0.225
     assert order == ["e-mirror", "b-shaky-fracture", "c-shaky-twin", "d-type-doubt", "a-sure-screw"]
-    assert order_queue(scores, context=CTX) == order  # order_queue's default is the queue's
 
 
 def test_diverse_strategy_skips_the_twin() -> None:
@@ -177,4 +185,4 @@ def test_summed_order_from_stored_scores() -> None:
     assert stored_score(recs[1]) == ScoredImage(0.6, "", None, 0.8)
     assert stored_score(recs[3]) == ScoredImage(0.2, "", None, None)  # not a number: ignored
     assert order_records(recs, strategy=SUMMED) == ["six", "one", "old", "bad", "none"]
-    assert order_records(recs) == ["old", "one", "six", "bad", "none"]
+    assert order_records(recs, strategy="uncertainty") == ["old", "one", "six", "bad", "none"]
