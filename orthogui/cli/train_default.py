@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --from-card: FracAtlas films with phantom screws drawn in (recipe: 0)",
     )
     parser.add_argument(
+        "--fracatlas-films",
+        type=int,
+        default=None,
+        help="with --from-card: FracAtlas films (not outlined for screws) in the mix (recipe: 300)",
+    )
+    parser.add_argument(
         "--from-card",
         default=None,
         help="fine-tune this published model (its next version) on the recipe's data instead "
@@ -133,6 +139,8 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
         fine = replace(fine, steps=args.steps)
     if args.composites is not None:
         fine = replace(fine, composites=args.composites)
+    if args.fracatlas_films is not None:
+        fine = replace(fine, fracatlas=args.fracatlas_films)
     work = Path(args.work)
     try:
         summary = fine_tune_snapshot(
@@ -176,6 +184,7 @@ def _stated_options(args: argparse.Namespace) -> str:
         ("--synth-train", args.synth_train),
         ("--steps", args.steps),
         ("--composites", args.composites),
+        ("--fracatlas-films", args.fracatlas_films),
     )
     return "".join(f" {flag} {value}" for flag, value in given if value is not None)
 

@@ -320,7 +320,13 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
     sources = [im.get("source", "synth") for im in train["images"]]
     assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
+    assert sources.count("C.jpg") == 1  # the other FracAtlas train film
     assert not (work / "finetune" / "run").exists()  # prepared, not trained
+    assert cli.main([*args, "--from-card", str(card), "--fracatlas-films", "0"]) == 0
+    train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
+    sources = [im.get("source", "synth") for im in train["images"]]
+    assert "C.jpg" not in sources
+    assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
 
 
 def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
@@ -333,7 +339,20 @@ def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
     parser = argparse.ArgumentParser()
     train_default.add_arguments(parser)
     given = parser.parse_args(
-        ["--work", "W", "--from-card", "c.json", "--size", "800", "--synth-train", "300"]
+        [
+            "--work",
+            "W",
+            "--from-card",
+            "c.json",
+            "--size",
+            "800",
+            "--synth-train",
+            "300",
+            "--fracatlas-films",
+            "600",
+        ]
     )
-    assert train_default._stated_options(given) == " --size 800 --synth-train 300"
+    assert train_default._stated_options(given) == (
+        " --size 800 --synth-train 300 --fracatlas-films 600"
+    )
     assert train_default._stated_options(parser.parse_args(["--work", "W"])) == ""
