@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --from-card: FracAtlas films (not outlined for screws) in the mix (recipe: 300)",
     )
     parser.add_argument(
+        "--mix-phantoms",
+        type=int,
+        default=None,
+        help="with --from-card: phantoms in the mix, the recipe snapshot's first ones (recipe: 300)",
+    )
+    parser.add_argument(
         "--from-card",
         default=None,
         help="fine-tune this published model (its next version) on the recipe's data instead "
@@ -141,6 +147,8 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
         fine = replace(fine, composites=args.composites)
     if args.fracatlas_films is not None:
         fine = replace(fine, fracatlas=args.fracatlas_films)
+    if args.mix_phantoms is not None:
+        fine = replace(fine, synthetic=args.mix_phantoms)
     work = Path(args.work)
     try:
         summary = fine_tune_snapshot(
@@ -185,6 +193,7 @@ def _stated_options(args: argparse.Namespace) -> str:
         ("--steps", args.steps),
         ("--composites", args.composites),
         ("--fracatlas-films", args.fracatlas_films),
+        ("--mix-phantoms", args.mix_phantoms),
     )
     return "".join(f" {flag} {value}" for flag, value in given if value is not None)
 

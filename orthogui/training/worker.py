@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from torchvision.models.detection import MaskRCNN
 
 from orthogui.core.categories import DEFAULT_CATEGORIES, ShapeKind
-from orthogui.io.fileops import atomic_write
+from orthogui.io.fileops import atomic_write, file_sha256
 from orthogui.ml.architectures import BuildOptions, build_model, get_architecture
 from orthogui.ml.augment import AugmentConfig
 from orthogui.ml.card import CardCategory, ModelCard, Preprocessing, load_card, save_card
@@ -345,6 +345,19 @@ def resume(
         return 0
     try:
         ckpt = torch.load(job.checkpoint_path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise JobError(
+            job.checkpoint_path, "", f"cannot resume from this checkpoint ({exc})"
+        ) from exc
+    changed = run_changes(ckpt, job)
+    if changed:
+        raise JobError(
+            job.checkpoint_path,
+            "",
+            f"this checkpoint belongs to another run ({', '.join(changed)} changed since it was "
+            "written); give the job another output folder, or delete the checkpoint to start over",
+        )
+    try:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["lr_scheduler"])
@@ -354,6 +367,52 @@ def resume(
         raise JobError(
             job.checkpoint_path, "", f"cannot resume from this checkpoint ({exc})"
         ) from exc
+
+
+# What makes a run: a checkpoint written under other values is not this run's to continue.
+# (max_steps may grow, so a finished run can be taken further; where and how fast it runs
+# — device, threads, output, models folder, logging — may change between resumes.)
+RUN_FIELDS = (
+    "snapshot",
+    "start_card",
+    "architecture",
+    "categories",
+    "category_groups",
+    "image_size",
+    "window",
+    "window_percentile_low",
+    "window_percentile_high",
+    "seed",
+    "val_fraction",
+)
+
+
+def snapshot_fingerprint(snapshot: Path) -> str:
+    """sha256 of the COCO file the training split is read from (``load_split``'s choice): the
+    same folder rebuilt with other data is another run's data."""
+    for path in (snapshot / "annotations" / "train.json", snapshot, snapshot / "annotations.json"):
+        if path.is_file():
+            return file_sha256(path)
+    return ""
+
+
+def run_changes(ckpt: dict[str, Any], job: TrainingJob) -> list[str]:
+    """The run-defining values of ``job`` that differ from those ``ckpt`` was written under
+    (empty: the checkpoint is this run's). Checkpoints of older versions, without the job or
+    the fingerprint, are taken as this run's, as before."""
+    then = ckpt.get("args")
+    if not isinstance(then, dict):
+        return []
+    now = job.to_json()
+    changed = [k for k in RUN_FIELDS if k in then and then[k] != now.get(k)]
+    hyper_then = {k: v for k, v in (then.get("hyper") or {}).items() if k != "max_steps"}
+    hyper_now = {k: v for k, v in now["hyper"].items() if k != "max_steps"}
+    changed += [f"hyper.{k}" for k in sorted(hyper_then) if hyper_then[k] != hyper_now.get(k)]
+    fingerprint = ckpt.get("snapshot_sha256")
+    same_folder = "snapshot" not in changed
+    if fingerprint and same_folder and fingerprint != snapshot_fingerprint(job.snapshot):
+        changed.append("the snapshot's training data")
+    return changed
 
 
 def _distributed(model: nn.Module, device: torch.device, dist: DistContext) -> nn.Module:
@@ -390,6 +449,7 @@ class Trainer:
     val_loader: DataLoader[Any]
     gt: dict[str, Any]
     category_of_label: dict[int, int]
+    snapshot_sha256: str = ""  # the training split's (checkpoints carry it: run_changes)
 
     @property
     def rank0(self) -> bool:
@@ -427,6 +487,7 @@ class Trainer:
             "step": step,
             "args": self.job.to_json(),
             "card": self.card.to_json(),
+            "snapshot_sha256": self.snapshot_sha256,
         }
         path = atomic_save(state, self.job.checkpoint_path)
         self.state.saved_step = step
@@ -664,6 +725,7 @@ def build_trainer(
         say=say,
         stop=stop,
         state=LoopState(step=step),
+        snapshot_sha256=snapshot_fingerprint(job.snapshot),
         val_loader=_loader(data.val, job, None, 1),
         gt=_eval_gt(data.val_split, data.card, category_of_label),
         category_of_label=category_of_label,

@@ -147,3 +147,50 @@ def test_nan_loss_is_a_failed_event(write_job: Callable[..., Path], tmp_path: Pa
     last = events[-1]
     assert isinstance(last, Failed) and last.kind == "nan" and "non-finite" in last.reason
     assert not (tmp_path / "models").exists()  # nothing published from diverged weights
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(
+    write_job: Callable[..., Path], tmp_path: Path, snapshot: Path
+) -> None:
+    """The same output folder with another mix or schedule must not silently continue (and
+    publish) the earlier run: the worker names the checkpoint and what changed, and leaves it.
+    A longer schedule of the same run resumes."""
+    import shutil
+
+    import torch
+
+    from orthogui.training.worker import main
+
+    def run(job: Path) -> tuple[int, list[Event]]:
+        out = io.StringIO()
+        code = main([str(job)], stream=out)
+        return code, [from_json(x) for x in out.getvalue().splitlines()]
+
+    data = tmp_path / "snap"
+    shutil.copytree(snapshot, data)
+    code, events = run(write_job(snapshot=str(data), hyper={"max_steps": 2}))
+    assert code == 0 and isinstance(events[-1], Finished), events
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    before = ckpt.read_bytes()
+
+    code, events = run(write_job(snapshot=str(data), hyper={"max_steps": 2, "lr": 0.001}))
+    assert code == 1 and len(events) == 1
+    failed = events[0]
+    assert isinstance(failed, Failed) and failed.kind == "error"
+    assert str(ckpt) in failed.reason and "another run" in failed.reason
+    assert "hyper.lr" in failed.reason
+    assert ckpt.read_bytes() == before  # left as it was
+
+    train = data / "annotations.json"
+    coco = json.loads(train.read_text())
+    coco["annotations"] = coco["annotations"][1:]  # the folder rebuilt with other data
+    train.write_text(json.dumps(coco))
+    code, events = run(write_job(snapshot=str(data), hyper={"max_steps": 2}))
+    assert code == 1 and "the snapshot's training data" in events[-1].reason  # type: ignore[attr-defined]
+
+    # Same run, longer: continues from its checkpoint (the data as the checkpoint saw it).
+    shutil.copy2(snapshot / "annotations.json", train)
+    code, events = run(write_job(snapshot=str(data), hyper={"max_steps": 3}))
+    started = next(e for e in events if isinstance(e, Started))
+    assert code == 0 and started.start_step == 2, events
+    assert torch.load(ckpt, map_location="cpu", weights_only=False)["step"] == 3
