@@ -327,6 +327,10 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     sources = [im.get("source", "synth") for im in train["images"]]
     assert "C.jpg" not in sources
     assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
+    assert sources.count("synth") == 2  # the recipe snapshot's two phantoms
+    assert cli.main([*args, "--from-card", str(card), "--mix-phantoms", "1"]) == 0
+    train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
+    assert [im.get("source", "synth") for im in train["images"]].count("synth") == 1
 
 
 def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
@@ -350,9 +354,11 @@ def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
             "300",
             "--fracatlas-films",
             "600",
+            "--mix-phantoms",
+            "500",
         ]
     )
     assert train_default._stated_options(given) == (
-        " --size 800 --synth-train 300 --fracatlas-films 600"
+        " --size 800 --synth-train 300 --fracatlas-films 600 --mix-phantoms 500"
     )
     assert train_default._stated_options(parser.parse_args(["--work", "W"])) == ""
