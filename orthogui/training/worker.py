@@ -293,6 +293,7 @@ class Datasets:
     val: CocoDetectionDataset
     val_split: SplitData
     card: ModelCard
+    fingerprint: str = ""  # sha256 of the COCO file the train split was read from
 
 
 def load_datasets(job: TrainingJob, card: ModelCard, dist: DistContext) -> Datasets:
@@ -315,7 +316,7 @@ def load_datasets(job: TrainingJob, card: ModelCard, dist: DistContext) -> Datas
         training_data={**card.training_data, TRAIN_INSTANCES: train_instances(train_ds, card)},
     )
     val_ds = CocoDetectionDataset(val_split, labels=labels, preprocessing=card.preprocessing)
-    return Datasets(train_ds, val_ds, val_split, card)
+    return Datasets(train_ds, val_ds, val_split, card, file_sha256(train_split.source))
 
 
 def _sampler(
@@ -338,9 +339,11 @@ def resume(
     optimizer: torch.optim.Optimizer,
     scheduler: LambdaLR,
     scaler: torch.amp.GradScaler,
+    fingerprint: str = "",
 ) -> int:
     """Load this job's own last checkpoint (when ``job.resume`` and it exists) into the model
-    and the optimizer, scheduler and scaler; returns the step it was written at (0: none)."""
+    and the optimizer, scheduler and scaler; returns the step it was written at (0: none).
+    ``fingerprint``: the training data's (``Datasets.fingerprint``)."""
     if not (job.resume and job.checkpoint_path.is_file()):
         return 0
     try:
@@ -349,7 +352,7 @@ def resume(
         raise JobError(
             job.checkpoint_path, "", f"cannot resume from this checkpoint ({exc})"
         ) from exc
-    changed = run_changes(ckpt, job)
+    changed = run_changes(ckpt, job, fingerprint)
     if changed:
         raise JobError(
             job.checkpoint_path,
@@ -387,19 +390,11 @@ RUN_FIELDS = (
 )
 
 
-def snapshot_fingerprint(snapshot: Path) -> str:
-    """sha256 of the COCO file the training split is read from (``load_split``'s choice): the
-    same folder rebuilt with other data is another run's data."""
-    for path in (snapshot / "annotations" / "train.json", snapshot, snapshot / "annotations.json"):
-        if path.is_file():
-            return file_sha256(path)
-    return ""
-
-
-def run_changes(ckpt: dict[str, Any], job: TrainingJob) -> list[str]:
+def run_changes(ckpt: dict[str, Any], job: TrainingJob, fingerprint: str) -> list[str]:
     """The run-defining values of ``job`` that differ from those ``ckpt`` was written under
-    (empty: the checkpoint is this run's). Checkpoints of older versions, without the job or
-    the fingerprint, are taken as this run's, as before."""
+    (empty: the checkpoint is this run's); ``fingerprint`` is the training data's now (the
+    same snapshot folder rebuilt with other data is another run's data). Checkpoints of older
+    versions, without the job or the fingerprint, are taken as this run's, as before."""
     then = ckpt.get("args")
     if not isinstance(then, dict):
         return []
@@ -408,9 +403,8 @@ def run_changes(ckpt: dict[str, Any], job: TrainingJob) -> list[str]:
     hyper_then = {k: v for k, v in (then.get("hyper") or {}).items() if k != "max_steps"}
     hyper_now = {k: v for k, v in now["hyper"].items() if k != "max_steps"}
     changed += [f"hyper.{k}" for k in sorted(hyper_then) if hyper_then[k] != hyper_now.get(k)]
-    fingerprint = ckpt.get("snapshot_sha256")
-    same_folder = "snapshot" not in changed
-    if fingerprint and same_folder and fingerprint != snapshot_fingerprint(job.snapshot):
+    then_data = ckpt.get("snapshot_sha256")
+    if then_data and "snapshot" not in changed and then_data != fingerprint:
         changed.append("the snapshot's training data")
     return changed
 
@@ -449,7 +443,6 @@ class Trainer:
     val_loader: DataLoader[Any]
     gt: dict[str, Any]
     category_of_label: dict[int, int]
-    snapshot_sha256: str = ""  # the training split's (checkpoints carry it: run_changes)
 
     @property
     def rank0(self) -> bool:
@@ -487,7 +480,7 @@ class Trainer:
             "step": step,
             "args": self.job.to_json(),
             "card": self.card.to_json(),
-            "snapshot_sha256": self.snapshot_sha256,
+            "snapshot_sha256": self.data.fingerprint,
         }
         path = atomic_save(state, self.job.checkpoint_path)
         self.state.saved_step = step
@@ -694,7 +687,7 @@ def build_trainer(
     optimizer = make_optimizer(model, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
     scheduler = warmup_cosine(optimizer, warmup_steps=hp.warmup_steps, total_steps=hp.max_steps)
     scaler = make_scaler(device, hp.amp)
-    step = resume(job, model, optimizer, scheduler, scaler)
+    step = resume(job, model, optimizer, scheduler, scaler, data.fingerprint)
     net = _distributed(model, device, dist)
     say: Emit = emit if dist.rank == 0 else _silent
     say(
@@ -725,7 +718,6 @@ def build_trainer(
         say=say,
         stop=stop,
         state=LoopState(step=step),
-        snapshot_sha256=snapshot_fingerprint(job.snapshot),
         val_loader=_loader(data.val, job, None, 1),
         gt=_eval_gt(data.val_split, data.card, category_of_label),
         category_of_label=category_of_label,
