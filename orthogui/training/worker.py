@@ -293,7 +293,7 @@ class Datasets:
     val: CocoDetectionDataset
     val_split: SplitData
     card: ModelCard
-    fingerprint: str = ""  # sha256 of the COCO file the train split was read from
+    fingerprint: str  # sha256 of the COCO file the train split was read from
 
 
 def load_datasets(job: TrainingJob, card: ModelCard, dist: DistContext) -> Datasets:
@@ -339,7 +339,7 @@ def resume(
     optimizer: torch.optim.Optimizer,
     scheduler: LambdaLR,
     scaler: torch.amp.GradScaler,
-    fingerprint: str = "",
+    fingerprint: str,
 ) -> int:
     """Load this job's own last checkpoint (when ``job.resume`` and it exists) into the model
     and the optimizer, scheduler and scaler; returns the step it was written at (0: none).
