@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/synth_realism.py [--n-synth 200] [--n-real 400] [--seed 7301]
 [--scene mixed] [--size 1024] [--format jpeg8] [--export-px N] [--export-blur S] [--per-part]
-[--json out.json] [--sheet docs/...]``
+[--references] [--json out.json] [--sheet docs/...]``
 
 Both sets go through the same preparation: grey levels stretched between their 0.5 and 99.5
 percentiles, the central square cropped (real films have every aspect ratio, phantoms are
@@ -250,6 +250,63 @@ def _label(tile: NDArray[np.uint8], text: str) -> NDArray[np.uint8]:
     return out
 
 
+def outside_films(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """FracAtlas films that are not among ``files``: every implant film (``hardware`` = 1 in
+    ``dataset.csv``) and as many films without implants, spread over the sorted list."""
+    import csv
+
+    with (FRACATLAS / "dataset.csv").open(newline="", encoding="utf-8") as fh:
+        hardware = {r["image_id"] for r in csv.DictReader(fh) if r["hardware"] == "1"}
+    taken = set(files)
+    others = [f for f in sorted((FRACATLAS / "images").rglob("*.jpg")) if f not in taken]
+    implant = [f for f in others if f.name in hardware]
+    plain = [f for f in others if f.name not in hardware]
+    if len(implant) < 10 or len(plain) < len(implant):
+        raise SystemExit(
+            f"{FRACATLAS}: {len(implant)} implant and {len(plain)} other films outside the "
+            "reference set; the references need 10 implant films and as many others"
+        )
+    idx = np.linspace(0, len(plain) - 1, len(implant)).round().astype(int)
+    return implant, [plain[i] for i in idx]
+
+
+def references(files: list[Path], feats_real: FloatArray) -> dict[str, dict[str, float]]:
+    """The two figures for real films outside the reference set, to read the phantoms' against.
+
+    ``implant_films``: every FracAtlas film tagged ``hardware`` that is not a reference film
+    (real post-operative films); ``plain_films``: as many films without implants, also outside
+    the reference set (two real samples: the floor); ``composites``: those plain films with the
+    generator's screws drawn into their bone (``synth.composite``: real anatomy, drawn metal).
+    Equal sample sizes, so the three rows compare with each other, not with the phantoms' row
+    at another size."""
+    from orthogui.synth.composite import composite_screws
+
+    implant, plain = outside_films(files)
+    read = [(f, cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)) for f in implant + plain]
+    bad = [str(f) for f, img in read if img is None]
+    if bad:
+        raise SystemExit(f"cannot read {', '.join(bad)}")
+    grey = [img for _, img in read]
+    composites = [
+        composite_screws(g, np.random.default_rng([7301, i]))[0]
+        for i, g in enumerate(grey[len(implant) :])
+    ]
+    sets = {
+        "implant_films": grey[: len(implant)],
+        "plain_films": grey[len(implant) :],
+        "composites": composites,
+    }
+    out: dict[str, dict[str, float]] = {}
+    for name, images in sets.items():
+        feats = lite0_features([prepare(i) for i in images])
+        out[name] = {
+            "n": len(images),
+            "probe_auc": round(probe_auc(feats, feats_real), 4),
+            "ratio": round(frechet_ratio(feats, feats_real)["ratio"], 4),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-synth", type=int, default=200)
@@ -267,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         "--export-blur", type=float, default=0.0, help="jpeg8: Gaussian sigma (px) before it"
     )
     parser.add_argument("--per-part", action="store_true", help="probe AUC per body part too")
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="the same figures for real implant films, plain films and composites outside "
+        "the reference set",
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--sheet", type=Path, help="write a phantoms-vs-real contact sheet")
     parser.add_argument("--threads", type=int, default=2)
@@ -319,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             if sel.sum() >= 10:
                 per[part] = round(probe_auc(feats_synth[sel], feats_real), 4)
         result["probe_auc_per_part"] = per
+    if args.references:
+        result["references"] = references(files, feats_real)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.sheet:
         sheet(synth_imgs, real_imgs, parts, args.sheet)

@@ -65,7 +65,7 @@ class ToneCurve:
     """Film-like processing LUT: a logistic over the anatomy's value range.
 
     Anatomy is rescaled to ``u`` in [0, 1] between its 1st and 99th percentile; the output, as
-    a fraction of full scale, is ``black + (white - black) * S(u)`` with
+    a fraction of full scale, is ``black + (white - black) * (S(u) - S(0)) / (1 - S(0))`` with
     ``S = (1 - toe) * sigmoid(slope * (u - midpoint)) + toe * clip((u + 0.5) / 2, 0, 1)``: air
     sits near ``black`` and metal near ``white``, and the linear ``toe`` keeps the noise of the
     air visible instead of crushing it flat, as real films show.
@@ -77,11 +77,19 @@ class ToneCurve:
     white: float
     toe: float
 
-    def apply(self, u: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Map rescaled values ``u`` to fractions of full scale (monotonic increasing)."""
+    def _s(self, u: NDArray[np.float32]) -> NDArray[np.float32]:
         sig = 1.0 / (1.0 + np.exp(-np.float32(self.slope) * (u - np.float32(self.midpoint))))
         ramp = np.clip((u + np.float32(0.5)) * np.float32(0.5), 0.0, 1.0)
-        s = np.float32(1.0 - self.toe) * sig + np.float32(self.toe) * ramp
+        return np.asarray(np.float32(1.0 - self.toe) * sig + np.float32(self.toe) * ramp)
+
+    def apply(self, u: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Map rescaled values ``u`` to fractions of full scale (monotonic increasing).
+
+        ``S`` is shifted so that the anatomy's faintest edge (``u = 0``) lands on ``black``: a
+        gentle curve then lifts the soft tissue without lifting the air, which lies a little
+        below, in the toe."""
+        s0 = self._s(np.zeros(1, dtype=np.float32))[0]
+        s = (self._s(u) - s0) / (np.float32(1.0) - s0)
         return np.asarray(
             np.float32(self.black) + np.float32(self.white - self.black) * s, dtype=np.float32
         )
@@ -113,6 +121,10 @@ class Acquisition:
     flat_field: float  # amplitude of the smooth flat-field residual
     dust: int  # dust specks and scratches on a CR plate
     bits: int
+    # Soft tissue's attenuation for this film's beam: an extremity technique (50-65 kVp, an
+    # effective energy near 33 keV) puts water at about 0.03 per mm, so the limb's soft tissue
+    # shows as a grey envelope around the bone, not the faint halo of a harder beam.
+    soft_tissue_mu_per_mm: float = 0.03
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> Acquisition:
@@ -145,10 +157,12 @@ class Acquisition:
                 depth=float(rng.uniform(0.008, 0.03)),
                 phase=float(rng.uniform(0.0, 2 * np.pi)),
             )
+        # A gentle curve centred low in the anatomy's range: processed extremity films keep the
+        # soft tissue mid-grey and the bone short of white.
         tone = ToneCurve(
-            slope=float(rng.uniform(3.8, 5.5) if cr else rng.uniform(4.5, 7.0)),
-            midpoint=float(rng.uniform(0.5, 0.65)),
-            black=float(rng.uniform(0.05, 0.11)),
+            slope=float(rng.uniform(2.7, 3.9) if cr else rng.uniform(3.2, 4.9)),
+            midpoint=float(rng.uniform(0.3, 0.45)),
+            black=float(rng.uniform(0.1, 0.17)),
             white=float(rng.uniform(0.95, 0.995)),
             toe=float(rng.uniform(0.08, 0.2)),
         )
@@ -175,6 +189,7 @@ class Acquisition:
             flat_field=float(rng.uniform(0.003, 0.02)),
             dust=int(rng.poisson(2.0)) if cr and rng.random() < 0.4 else 0,
             bits=int(rng.choice([10, 12])) if cr else int(rng.choice([12, 14, 16])),
+            soft_tissue_mu_per_mm=float(rng.uniform(0.026, 0.034)),
         )
 
 
@@ -298,7 +313,8 @@ def expose_realistic(
     ramp_y = (np.arange(h, dtype=np.float32) / h - 0.5) * np.float32(np.sin(acq.heel_angle))
     heel = 1.0 - np.float32(acq.heel) * (ramp_y[:, None] + ramp_x[None, :])
     # Blades leave 3 % leakage and scatter: the unexposed border is bright, not saturated.
-    primary = np.exp(-line_integral(scene)) * heel * (np.float32(0.03) + 0.97 * open_)
+    mu = {"soft_tissue": acq.soft_tissue_mu_per_mm}
+    primary = np.exp(-line_integral(scene, mu)) * heel * (np.float32(0.03) + 0.97 * open_)
     scatter = np.float32(acq.scatter_fraction) * blur(
         primary, acq.scatter_sigma_mm / scene.spacing_mm
     )

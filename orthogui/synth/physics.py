@@ -6,6 +6,7 @@ the way a digital radiography system with its usual processing would.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -52,11 +53,17 @@ class Exposure:
         )
 
 
-def line_integral(scene: Scene) -> NDArray[np.float32]:
-    """Sum over materials of attenuation times thickness (the Beer–Lambert exponent)."""
+def line_integral(
+    scene: Scene, mu_per_mm: Mapping[str, float] | None = None
+) -> NDArray[np.float32]:
+    """Sum over materials of attenuation times thickness (the Beer–Lambert exponent).
+
+    ``mu_per_mm`` overrides the attenuation of some materials (a beam of another quality);
+    the others keep ``MATERIALS``'s."""
+    override = mu_per_mm or {}
     total = np.zeros(scene.shape, dtype=np.float32)
     for name, thick in scene.thickness.items():
-        total += np.float32(MATERIALS[name].mu_per_mm) * thick
+        total += np.float32(override.get(name, MATERIALS[name].mu_per_mm)) * thick
     return total
 
 

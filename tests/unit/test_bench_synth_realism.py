@@ -66,3 +66,53 @@ def test_export_experiments_resize_and_soften_the_jpeg() -> None:
     assert detail[1] < 0.7 * detail[0]
     with pytest.raises(SystemExit, match="jpeg8 export only"):
         sr.exported(img, "png16", export_px=96)
+
+
+def _fracatlas(root, hardware: int, plain: int):
+    """A FracAtlas-like tree: ``hardware`` implant films and ``plain`` others, 64 px each."""
+    import cv2
+
+    (root / "images" / "Fractured").mkdir(parents=True)
+    rows = ["image_id,split,hand,leg,hip,shoulder,mixed,hardware"]
+    for i in range(hardware + plain):
+        name = f"IMG{i:07d}.jpg"
+        img = np.full((64, 48), 30 + i, np.uint8)
+        img[10:50, 20:28] = 200
+        cv2.imwrite(str(root / "images" / "Fractured" / name), img)
+        rows.append(f"{name},x,1,0,0,0,0,{int(i < hardware)}")
+    (root / "dataset.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_references_are_real_films_outside_the_reference_set(tmp_path, monkeypatch) -> None:
+    _fracatlas(tmp_path, hardware=20, plain=40)
+    monkeypatch.setattr(sr, "FRACATLAS", tmp_path)
+    files = sr.real_files(20)
+    implant, plain = sr.outside_films(files)
+    assert not (set(implant) | set(plain)) & set(files)
+    every = sorted((tmp_path / "images").rglob("*.jpg"))
+    hardware = set(every[:20])
+    assert set(implant) == hardware - set(files) and len(implant) >= 10
+    assert len(plain) == len(implant) and not set(plain) & hardware
+    assert len(set(plain)) == len(plain)
+    # Too few implant films outside the set: a clear error, not a figure on three films.
+    with pytest.raises(SystemExit, match="10 implant films"):
+        sr.outside_films(sr.real_files(40))
+
+
+def test_references_score_each_set_at_the_same_size(tmp_path, monkeypatch) -> None:
+    _fracatlas(tmp_path, hardware=20, plain=40)
+    monkeypatch.setattr(sr, "FRACATLAS", tmp_path)
+    seen: list[int] = []
+
+    def features(images, **_):
+        seen.append(len(images))
+        return np.stack([np.histogram(i, bins=8, range=(0, 256))[0] for i in images]) / 1e4
+
+    monkeypatch.setattr(sr, "lite0_features", features)
+    files = sr.real_files(20)
+    rng = np.random.default_rng(3)
+    out = sr.references(files, rng.normal(size=(40, 8)))
+    assert set(out) == {"implant_films", "plain_films", "composites"}
+    n = len(sr.outside_films(files)[0])
+    assert seen == [n, n, n] and all(row["n"] == n for row in out.values())
+    assert all(0.0 <= row["probe_auc"] <= 1.0 and row["ratio"] > 0 for row in out.values())

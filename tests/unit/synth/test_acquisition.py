@@ -27,8 +27,8 @@ from orthogui.synth.acquisition import (
     render_8bit,
 )
 from orthogui.synth.dataset import export_8bit, write_dataset
-from orthogui.synth.phantom import Scene, chord
-from orthogui.synth.physics import expose, window_presets
+from orthogui.synth.phantom import MATERIALS, Scene, chord
+from orthogui.synth.physics import expose, line_integral, window_presets
 from orthogui.synth.scenes import SynthImage
 
 # sha256 of ``expose`` on ``_legacy_scene()`` for seeds 0, 1, 2, computed before the realistic
@@ -153,8 +153,10 @@ def test_metal_over_bone_over_soft_tissue_over_air(seed: int) -> None:
     v = stored.astype(np.float64)
     assert v[metal].mean() > v[bone].mean() > v[soft].mean() > v[air].mean()
     top = (1 << acq.bits) - 1
-    # Processed look: black air, dark soft tissue, metal near white.
+    # Processed look: dark air, the soft tissue a grey envelope well above it (as on processed
+    # extremity films), metal near white.
     assert v[air].mean() < 0.2 * top
+    assert v[soft].mean() - v[air].mean() > 0.25 * top
     assert v[metal].mean() > 0.8 * top
 
 
@@ -325,3 +327,16 @@ def test_cli_writes_jpeg8(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "annotations.json").read_text())
     assert data["images"][0]["file_name"].endswith(".jpg")
     assert (tmp_path / data["images"][0]["file_name"]).is_file()
+
+
+def test_the_beam_sets_soft_tissue_attenuation() -> None:
+    scene = _limb_scene()
+    t = scene.thickness
+    default = line_integral(scene)
+    harder = line_integral(scene, {"soft_tissue": 0.03})
+    expected = default + np.float32(0.03 - MATERIALS["soft_tissue"].mu_per_mm) * t["soft_tissue"]
+    np.testing.assert_allclose(harder, expected, rtol=1e-5, atol=1e-5)
+    # Each realistic film draws its beam; an extremity technique keeps water near 0.03 per mm.
+    draws = [Acquisition.random(np.random.default_rng(s)) for s in range(40)]
+    mus = [a.soft_tissue_mu_per_mm for a in draws]
+    assert 0.026 <= min(mus) < max(mus) <= 0.034
