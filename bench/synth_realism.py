@@ -250,6 +250,33 @@ def _label(tile: NDArray[np.uint8], text: str) -> NDArray[np.uint8]:
     return out
 
 
+def leave_one_part_out(
+    feats_synth: FloatArray, feats_real: FloatArray, parts: list[str], *, draws: int = 5
+) -> dict[str, dict[str, float]]:
+    """Where the distance lies: the Fréchet ratio with one body part's phantoms left out,
+    beside the mean over ``draws`` random cuts of as many phantoms. A part whose leaving out
+    lowers the ratio more than a random cut is farther from the real films than the average
+    phantom."""
+    labels = np.array(parts)
+    rng = np.random.default_rng(0)
+    out: dict[str, dict[str, float]] = {}
+    for part in sorted(set(parts)):
+        keep = labels != part
+        if keep.sum() < 10 or (~keep).sum() < 5:
+            continue
+        cuts = [
+            frechet_ratio(
+                feats_synth[rng.choice(len(labels), keep.sum(), replace=False)], feats_real
+            )["ratio"]
+            for _ in range(draws)
+        ]
+        out[part] = {
+            "without": round(frechet_ratio(feats_synth[keep], feats_real)["ratio"], 4),
+            "random_cut": round(float(np.mean(cuts)), 4),
+        }
+    return out
+
+
 def outside_films(files: list[Path]) -> tuple[list[Path], list[Path]]:
     """FracAtlas films that are not among ``files``: every implant film (``hardware`` = 1 in
     ``dataset.csv``) and as many films without implants, spread over the sorted list."""
@@ -270,15 +297,18 @@ def outside_films(files: list[Path]) -> tuple[list[Path], list[Path]]:
     return implant, [plain[i] for i in idx]
 
 
-def references(files: list[Path], feats_real: FloatArray) -> dict[str, dict[str, float]]:
+def references(
+    files: list[Path], feats_real: FloatArray, feats_synth: FloatArray
+) -> dict[str, dict[str, float]]:
     """The two figures for real films outside the reference set, to read the phantoms' against.
 
     ``implant_films``: every FracAtlas film tagged ``hardware`` that is not a reference film
     (real post-operative films); ``plain_films``: as many films without implants, also outside
     the reference set (two real samples: the floor); ``composites``: those plain films with the
     generator's screws drawn into their bone (``synth.composite``: real anatomy, drawn metal).
-    Equal sample sizes, so the three rows compare with each other, not with the phantoms' row
-    at another size."""
+    ``phantoms``: the first as many phantoms. The Fréchet ratio grows with the sample size
+    (two real samples drift together as they grow, the phantoms stay as far), so these four rows
+    compare with each other, not with the figures of the whole phantom set."""
     from orthogui.synth.composite import composite_screws
 
     implant, plain = outside_films(files)
@@ -296,11 +326,12 @@ def references(files: list[Path], feats_real: FloatArray) -> dict[str, dict[str,
         "plain_films": grey[len(implant) :],
         "composites": composites,
     }
+    feats_of = {name: lite0_features([prepare(i) for i in images]) for name, images in sets.items()}
+    feats_of["phantoms"] = feats_synth[: len(implant)]
     out: dict[str, dict[str, float]] = {}
-    for name, images in sets.items():
-        feats = lite0_features([prepare(i) for i in images])
+    for name, feats in feats_of.items():
         out[name] = {
-            "n": len(images),
+            "n": len(feats),
             "probe_auc": round(probe_auc(feats, feats_real), 4),
             "ratio": round(frechet_ratio(feats, feats_real)["ratio"], 4),
         }
@@ -382,8 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             if sel.sum() >= 10:
                 per[part] = round(probe_auc(feats_synth[sel], feats_real), 4)
         result["probe_auc_per_part"] = per
+        result["ratio_leaving_out"] = leave_one_part_out(feats_synth, feats_real, parts)
     if args.references:
-        result["references"] = references(files, feats_real)
+        result["references"] = references(files, feats_real, feats_synth)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.sheet:
         sheet(synth_imgs, real_imgs, parts, args.sheet)

@@ -111,8 +111,22 @@ def test_references_score_each_set_at_the_same_size(tmp_path, monkeypatch) -> No
     monkeypatch.setattr(sr, "lite0_features", features)
     files = sr.real_files(20)
     rng = np.random.default_rng(3)
-    out = sr.references(files, rng.normal(size=(40, 8)))
-    assert set(out) == {"implant_films", "plain_films", "composites"}
+    out = sr.references(files, rng.normal(size=(40, 8)), rng.normal(size=(30, 8)) + 2.0)
+    assert set(out) == {"implant_films", "plain_films", "composites", "phantoms"}
     n = len(sr.outside_films(files)[0])
     assert seen == [n, n, n] and all(row["n"] == n for row in out.values())
+    # The phantoms' row: the first n phantoms, here a shifted set, told apart.
+    assert out["phantoms"]["probe_auc"] > 0.9
     assert all(0.0 <= row["probe_auc"] <= 1.0 and row["ratio"] > 0 for row in out.values())
+
+
+def test_leaving_out_the_far_part_lowers_the_ratio_more_than_a_random_cut() -> None:
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(200, 6))
+    near = rng.normal(size=(80, 6))
+    far = rng.normal(size=(20, 6)) + 4.0
+    parts = ["near"] * 80 + ["far"] * 20
+    out = sr.leave_one_part_out(np.concatenate([near, far]), real, parts)
+    assert set(out) == {"near", "far"}
+    assert out["far"]["without"] < 0.5 * out["far"]["random_cut"]
+    assert out["near"]["without"] > out["near"]["random_cut"]
