@@ -79,6 +79,24 @@ def run(args: argparse.Namespace) -> int:
     if args.from_card is not None and not Path(args.from_card).is_file():
         print(f"orthogui: {args.from_card}: no such model card (--from-card)", file=sys.stderr)
         return 1
+    if args.from_card is not None and args.size is not None:
+        from orthogui.ml.card import ModelError, load_card
+
+        try:
+            reads = load_card(args.from_card).preprocessing.max_size
+        except ModelError as exc:
+            print(f"orthogui: {exc}", file=sys.stderr)
+            return 1
+        if args.size != reads:
+            # The fine-tuned model keeps the start model's input: another --size would only
+            # store the snapshot at that size and state a size the network never read.
+            print(
+                f"orthogui: {args.from_card}: the model reads {reads}-px images; a fine-tune "
+                f"keeps that input size, so --size {args.size} cannot be honoured "
+                f"(give --size {reads} or leave it out)",
+                file=sys.stderr,
+            )
+            return 1
     fracatlas = None if args.fracatlas == "none" else Path(args.fracatlas)
     if fracatlas is not None and not (fracatlas / "annotations.json").is_file():
         print(f"orthogui: {fracatlas}: no FracAtlas annotations.json here", file=sys.stderr)

@@ -362,3 +362,28 @@ def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
         " --size 800 --synth-train 300 --fracatlas-films 600 --mix-phantoms 500"
     )
     assert train_default._stated_options(parser.parse_args(["--work", "W"])) == ""
+
+
+def test_a_fine_tune_refuses_an_input_size_its_model_does_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fine-tune keeps the start model's input size: ``--size`` of another size is refused
+    before anything is built (it would only store the snapshot larger and state a size the
+    network never read); an unreadable card is named."""
+    from orthogui import cli
+    from orthogui.ml.card import default_models_dir, load_card
+    from orthogui.training.default_model import DEFAULT_MODEL_NAME
+
+    shipped = sorted(default_models_dir().glob(f"{DEFAULT_MODEL_NAME}-*.json"))[-1]
+    reads = load_card(shipped).preprocessing.max_size
+    work = tmp_path / "work"
+    args = ["train-default", "--work", str(work), "--fracatlas", "none", "--prepare-only"]
+    assert cli.main([*args, "--from-card", str(shipped), "--size", str(reads + 224)]) == 1
+    err = capsys.readouterr().err
+    assert f"reads {reads}-px images" in err and f"--size {reads + 224} cannot" in err
+    assert not work.exists()
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    assert cli.main([*args, "--from-card", str(broken), "--size", "800"]) == 1
+    assert "broken.json" in capsys.readouterr().err
+    assert not work.exists()
