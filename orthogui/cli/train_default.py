@@ -56,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --from-card: phantoms in the mix, the recipe snapshot's first ones (recipe: 300)",
     )
     parser.add_argument(
+        "--limb-phantoms",
+        type=int,
+        default=None,
+        help="with --from-card: plain limb phantoms (one bone, fracture, plate, screws of "
+        "every type) made for the mix (recipe: 0)",
+    )
+    parser.add_argument(
         "--from-card",
         default=None,
         help="fine-tune this published model (its next version) on the recipe's data instead "
@@ -167,6 +174,8 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
         fine = replace(fine, fracatlas=args.fracatlas_films)
     if args.mix_phantoms is not None:
         fine = replace(fine, synthetic=args.mix_phantoms)
+    if args.limb_phantoms is not None:
+        fine = replace(fine, limb=args.limb_phantoms)
     work = Path(args.work)
     try:
         summary = fine_tune_snapshot(
@@ -212,6 +221,7 @@ def _stated_options(args: argparse.Namespace) -> str:
         ("--composites", args.composites),
         ("--fracatlas-films", args.fracatlas_films),
         ("--mix-phantoms", args.mix_phantoms),
+        ("--limb-phantoms", args.limb_phantoms),
     )
     return "".join(f" {flag} {value}" for flag, value in given if value is not None)
 

@@ -31,7 +31,7 @@ from orthogui.io.fileops import atomic_write_text, file_sha256
 from orthogui.io.importers import CocoError, load_coco
 from orthogui.io.readers import read_radiograph
 from orthogui.paths import resource
-from orthogui.synth.dataset import write_dataset
+from orthogui.synth.dataset import SceneChoice, write_dataset
 from orthogui.training.job import HyperParameters, TrainingJob, save_job
 
 DEFAULT_MODEL_NAME = "orthogui-default-light"
@@ -294,14 +294,25 @@ def downscale_part(root: Path, coco: dict[str, Any], size: int) -> dict[str, Any
     return coco
 
 
-def _synth_part(out: Path, name: str, *, n: int, seed: int, recipe: Recipe) -> dict[str, Any]:
+def _synth_part(
+    out: Path,
+    name: str,
+    *,
+    n: int,
+    seed: int,
+    sizes: tuple[int, int],
+    scene: SceneChoice = "mixed",
+) -> dict[str, Any]:
+    """``n`` phantoms of ``scene`` made at ``sizes[0]`` px and stored at ``sizes[1]`` px
+    under ``out/synth/name``; their COCO with file names relative to ``out``."""
+    synth_size, size = sizes
     part = out / "synth" / name
-    write_dataset(part, n=n, seed=seed, scene="mixed", size=recipe.synth_size, fmt="png16")
+    write_dataset(part, n=n, seed=seed, scene=scene, size=synth_size, fmt="png16")
     try:
         coco = load_coco(part / "annotations.json")
     except CocoError as exc:
         raise RecipeError(exc.path, exc.reason) from exc
-    coco = downscale_part(part, coco, recipe.size)
+    coco = downscale_part(part, coco, size)
     for im in coco["images"]:
         im["file_name"] = f"synth/{name}/{im['file_name']}"
     return coco
@@ -346,10 +357,11 @@ def build_snapshot(
         f"synthesising {recipe.synth_train} + {recipe.synth_val} images at "
         f"{recipe.synth_size} px, stored at {recipe.size} px"
     )
+    sizes = (recipe.synth_size, recipe.size)
     train = _synth_part(
-        root, "train", n=recipe.synth_train, seed=recipe.synth_train_seed, recipe=recipe
+        root, "train", n=recipe.synth_train, seed=recipe.synth_train_seed, sizes=sizes
     )
-    val = _synth_part(root, "val", n=recipe.synth_val, seed=recipe.synth_val_seed, recipe=recipe)
+    val = _synth_part(root, "val", n=recipe.synth_val, seed=recipe.synth_val_seed, sizes=sizes)
     fracture_id = next(c.id for c in DEFAULT_CATEGORIES if c.name == "fracture")
     skipped = 0
     n_frac = 0
@@ -476,6 +488,10 @@ class FineTune:
     lr: float = 0.005
     warmup_steps: int = 50
     synthetic: int = 300  # the recipe snapshot's first phantoms
+    # Plain "limb" phantoms (one long bone, its fracture, a plate and screws of every type),
+    # made for the fine-tune at the recipe's sizes: the recipe's phantoms are all "mixed".
+    limb: int = 0
+    limb_seed: int = 8111
     fracatlas: int = 300  # its first other FracAtlas films
     real_screw_repeats: int = 4  # each film outlined for real screws, this many times per epoch
     # Phantom screws drawn into other FracAtlas films (synth.composite): real anatomy, exact
@@ -536,6 +552,7 @@ def fine_tune_snapshot(
     extra = [im for im in fracatlas if im["source"] not in tune]
     extra = extra[fine_tune.fracatlas :] + extra[: fine_tune.fracatlas]
     n_comp = _add_composites(src, dst, extra, by_image, images, annotations, fine_tune)
+    n_limb = _add_limb_phantoms(dst, summary.get("recipe", {}), images, annotations, fine_tune)
     for name in plain:
         target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -552,7 +569,7 @@ def fine_tune_snapshot(
     return {
         **summary,
         "train_images": len(images),
-        "train_synthetic_images": len(parts[0][0]),
+        "train_synthetic_images": len(parts[0][0]) + n_limb,
         "train_fracatlas_images": len(parts[1][0]) + len(parts[2][0]),
         "train_composite_images": n_comp,
         "train_instances": dict(sorted(per.items())),
@@ -560,13 +577,48 @@ def fine_tune_snapshot(
             **asdict(fine_tune),
             "real_screw_films": len(parts[2][0]),
             "mix": (
-                f"the recipe snapshot's first {len(parts[0][0])} phantoms, its first "
+                f"the recipe snapshot's first {len(parts[0][0])} phantoms, {n_limb} plain limb "
+                f"phantoms (seed {fine_tune.limb_seed}), the recipe snapshot's first "
                 f"{len(parts[1][0])} other FracAtlas films, its {len(parts[2][0])} films "
                 f"outlined for real screws {fine_tune.real_screw_repeats} times each, and "
                 f"{n_comp} other FracAtlas films with phantom screws drawn in"
             ),
         },
     }
+
+
+def _add_limb_phantoms(
+    dst: Path,
+    recipe_json: dict[str, Any],
+    images: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+    fine_tune: FineTune,
+) -> int:
+    """Append ``fine_tune.limb`` plain limb phantoms, made at the recipe's phantom size and
+    stored at its input size, to ``images`` and ``annotations``; returns how many."""
+    if fine_tune.limb <= 0:
+        return 0
+    defaults = Recipe()
+    coco = _synth_part(
+        dst,
+        "limb",
+        n=fine_tune.limb,
+        seed=fine_tune.limb_seed,
+        sizes=(
+            int(recipe_json.get("synth_size", defaults.synth_size)),
+            int(recipe_json.get("size", defaults.size)),
+        ),
+        scene="limb",
+    )
+    new_id: dict[int, int] = {}
+    for im in coco["images"]:
+        images.append({**im, "id": len(images) + 1})
+        new_id[int(im["id"])] = len(images)
+    for a in coco["annotations"]:
+        annotations.append(
+            {**a, "id": len(annotations) + 1, "image_id": new_id[int(a["image_id"])]}
+        )
+    return len(coco["images"])
 
 
 def _add_composites(

@@ -283,6 +283,47 @@ def test_fine_tune_mix_adds_films_with_phantom_screws_drawn_in(tmp_path: Path) -
             assert min(x, y) >= 0 and x + w <= im["width"] and y + h <= im["height"]
 
 
+def test_fine_tune_mix_adds_plain_limb_phantoms_at_the_recipe_sizes(tmp_path: Path) -> None:
+    """``limb``: plain limb phantoms made for the mix at the recipe's phantom size, stored at
+    its input size, with every screw and the fracture labelled inside the stored image."""
+    from orthogui.core.categories import DEFAULT_CATEGORIES
+    from orthogui.training.default_model import FineTune, fine_tune_snapshot
+
+    fa = _fake_fracatlas(tmp_path / "fa")
+    _outline_a_as_tune(fa, tmp_path / "screws.json")
+    recipe = Recipe(
+        size=160,
+        synth_size=320,
+        synth_train=1,
+        synth_val=1,
+        real_screws=str(tmp_path / "screws.json"),
+    )
+    build_snapshot(tmp_path / "snap", recipe=recipe, fracatlas_dir=fa)
+    fine = FineTune(synthetic=1, fracatlas=1, real_screw_repeats=1, limb=3, limb_seed=5)
+    summary = fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft", fine_tune=fine)
+    train = json.loads((tmp_path / "ft/annotations/train.json").read_text())
+    limb = [im for im in train["images"] if im["file_name"].startswith("synth/limb/")]
+    assert len(limb) == 3 and summary["train_synthetic_images"] == 1 + 3
+    assert "3 plain limb phantoms (seed 5)" in summary["fine_tune"]["mix"]
+    assert [im["id"] for im in train["images"]] == list(range(1, len(train["images"]) + 1))
+    assert len({a["id"] for a in train["annotations"]}) == len(train["annotations"])
+    names = {c.id: c.name for c in DEFAULT_CATEGORIES}
+    cats = []
+    for im in limb:
+        pixels = cv2.imread(str(tmp_path / "ft" / im["file_name"]), cv2.IMREAD_UNCHANGED)
+        assert pixels.dtype == np.uint16 and max(pixels.shape) == 160
+        assert pixels.shape == (im["height"], im["width"])
+        for a in (a for a in train["annotations"] if a["image_id"] == im["id"]):
+            cats.append(names[a["category_id"]])
+            x, y, w, h = a["bbox"]
+            assert min(x, y) >= 0 and x + w <= im["width"] + 0.5 and y + h <= im["height"] + 0.5
+    assert "fracture" in cats and any(c.endswith("_screw") for c in cats)
+    again = fine_tune_snapshot(tmp_path / "snap", tmp_path / "ft2", fine_tune=fine)
+    assert again["train_images"] == summary["train_images"]
+    first = (tmp_path / "ft" / limb[0]["file_name"]).read_bytes()
+    assert first == (tmp_path / "ft2" / limb[0]["file_name"]).read_bytes()  # same seed, same bytes
+
+
 def test_the_command_prepares_a_fine_tune_from_a_published_card(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -331,6 +372,10 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     assert cli.main([*args, "--from-card", str(card), "--mix-phantoms", "1"]) == 0
     train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
     assert [im.get("source", "synth") for im in train["images"]].count("synth") == 1
+    assert cli.main([*args, "--from-card", str(card), "--limb-phantoms", "2"]) == 0
+    train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
+    limb = [im for im in train["images"] if im["file_name"].startswith("synth/limb/")]
+    assert len(limb) == 2
 
 
 def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
@@ -356,10 +401,12 @@ def test_a_published_fine_tune_states_the_options_it_was_run_with() -> None:
             "600",
             "--mix-phantoms",
             "500",
+            "--limb-phantoms",
+            "200",
         ]
     )
     assert train_default._stated_options(given) == (
-        " --size 800 --synth-train 300 --fracatlas-films 600 --mix-phantoms 500"
+        " --size 800 --synth-train 300 --fracatlas-films 600 --mix-phantoms 500 --limb-phantoms 200"
     )
     assert train_default._stated_options(parser.parse_args(["--work", "W"])) == ""
 

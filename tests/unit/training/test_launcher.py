@@ -160,6 +160,9 @@ def test_attached_run_stop_ends_the_group_and_reports_stopped(tmp_path: Path) ->
     job, events = tmp_path / "job.json", tmp_path / "events.jsonl"
     events.write_text(Started(total_steps=5).to_json() + "\n")
     proc = _sleeper(str(job))
+    # Until exec the child shows pytest's command line, not the job's: a stop asked for then
+    # leaves it alone as another process (a reused pid), so wait until it is the "worker".
+    assert _wait_for(lambda: process_alive(proc.pid, marker=str(job)))
     rec = Recorder()
     run = AttachedRun(RunRecord(pid=proc.pid, job=job, events=events), on_event=rec, poll_s=0.02)
     run.start()
