@@ -156,13 +156,8 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
     the published next version (threshold and mix stated in its card)."""
     from dataclasses import replace
 
-    from orthogui.training.default_model import (
-        FineTune,
-        RecipeError,
-        fine_tune_job,
-        fine_tune_snapshot,
-        publish_default,
-    )
+    from orthogui.training.default_model import RecipeError, publish_default
+    from orthogui.training.fine_tune import FineTune, fine_tune_job, fine_tune_snapshot
     from orthogui.training.job import save_job
 
     fine = FineTune()

@@ -24,7 +24,9 @@ SCREWS = {c.name for c in DEFAULT_CATEGORIES if c.supercategory == "screw"}
 # them right; version 6 (version 5 read at 800 px) found 11 and typed 8 right; version 7
 # (fine-tuned at 800 px) finds 13 and types 11 right; version 8 (version 7's detector, strips
 # cut by the screw's length) types all 13 right; version 10 (fine-tuned on more real films) finds
-# 12 and types all 12 right. A random-weight network finds none.
+# 12 and types all 12 right; version 13 (limb phantoms added to the fine-tuning) finds 13 and
+# types all 13 right.
+# A random-weight network finds none.
 MIN_FOUND = 11
 MIN_TYPED = 12
 

@@ -200,7 +200,7 @@ def test_fine_tune_mix_weights_the_real_screw_films_and_keeps_the_recipe_val(
     """The next version's fine-tuning snapshot: the first phantoms, the first FracAtlas films
     without outlined screws, every film with outlined screws repeated; val is the recipe's;
     the job starts from the given card with the fine-tuning schedule."""
-    from orthogui.training.default_model import FineTune, fine_tune_job, fine_tune_snapshot
+    from orthogui.training.fine_tune import FineTune, fine_tune_job, fine_tune_snapshot
 
     fa = _fake_fracatlas(tmp_path / "fa")
     _outline_a_as_tune(fa, tmp_path / "screws.json")
@@ -246,7 +246,7 @@ def test_fine_tune_mix_adds_films_with_phantom_screws_drawn_in(tmp_path: Path) -
     """Composites: other FracAtlas films (never the outlined ones) with phantom screws drawn
     in, their own fracture kept, each screw an exact mask of its type."""
     from orthogui.core.categories import DEFAULT_CATEGORIES
-    from orthogui.training.default_model import FineTune, fine_tune_snapshot
+    from orthogui.training.fine_tune import FineTune, fine_tune_snapshot
 
     fa = _fake_fracatlas(tmp_path / "fa")
     film = np.full((400, 200), 12, np.uint8)
@@ -287,7 +287,7 @@ def test_fine_tune_mix_adds_plain_limb_phantoms_at_the_recipe_sizes(tmp_path: Pa
     """``limb``: plain limb phantoms made for the mix at the recipe's phantom size, stored at
     its input size, with every screw and the fracture labelled inside the stored image."""
     from orthogui.core.categories import DEFAULT_CATEGORIES
-    from orthogui.training.default_model import FineTune, fine_tune_snapshot
+    from orthogui.training.fine_tune import FineTune, fine_tune_snapshot
 
     fa = _fake_fracatlas(tmp_path / "fa")
     _outline_a_as_tune(fa, tmp_path / "screws.json")
@@ -331,6 +331,7 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     the fine-tuning mix and its job beside it, starting from the card."""
     from orthogui import cli
     from orthogui.training import default_model
+    from orthogui.training.fine_tune import FineTune
 
     fa = _fake_fracatlas(tmp_path / "fa")
     labels = tmp_path / "screws.json"
@@ -360,14 +361,14 @@ def test_the_command_prepares_a_fine_tune_from_a_published_card(
     assert job.start_card == (tmp_path / "m-4.json").resolve() and job.hyper.max_steps == 9
     train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
     sources = [im.get("source", "synth") for im in train["images"]]
-    assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
+    assert sources.count("A.jpg") == FineTune().real_screw_repeats
     assert sources.count("C.jpg") == 1  # the other FracAtlas train film
     assert not (work / "finetune" / "run").exists()  # prepared, not trained
     assert cli.main([*args, "--from-card", str(card), "--fracatlas-films", "0"]) == 0
     train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
     sources = [im.get("source", "synth") for im in train["images"]]
     assert "C.jpg" not in sources
-    assert sources.count("A.jpg") == default_model.FineTune().real_screw_repeats
+    assert sources.count("A.jpg") == FineTune().real_screw_repeats
     assert sources.count("synth") == 2  # the recipe snapshot's two phantoms
     assert cli.main([*args, "--from-card", str(card), "--mix-phantoms", "1"]) == 0
     train = json.loads((work / "finetune/snapshot/annotations/train.json").read_text())
