@@ -100,7 +100,7 @@ def fine_tune_snapshot(
     extra = [im for im in fracatlas if im["source"] not in tune]
     extra = extra[fine_tune.fracatlas :] + extra[: fine_tune.fracatlas]
     n_comp = _add_composites(src, dst, extra, by_image, images, annotations, fine_tune)
-    n_limb = _add_limb_phantoms(dst, summary.get("recipe", {}), images, annotations, fine_tune)
+    n_limb = _add_limb_phantoms(dst, summary_path, summary, images, annotations, fine_tune)
     for name in plain:
         target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,8 @@ def fine_tune_snapshot(
 
 def _add_limb_phantoms(
     dst: Path,
-    recipe_json: dict[str, Any],
+    summary_path: Path,
+    summary: dict[str, Any],
     images: list[dict[str, Any]],
     annotations: list[dict[str, Any]],
     fine_tune: FineTune,
@@ -146,17 +147,15 @@ def _add_limb_phantoms(
     stored at its input size, to ``images`` and ``annotations``; returns how many."""
     if fine_tune.limb <= 0:
         return 0
-    defaults = Recipe()
+    recipe_json = summary.get("recipe") or {}
+    try:
+        sizes = (int(recipe_json["synth_size"]), int(recipe_json["size"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecipeError(
+            summary_path, "the recipe snapshot states no phantom and input sizes"
+        ) from exc
     coco = synth_part(
-        dst,
-        "limb",
-        n=fine_tune.limb,
-        seed=fine_tune.limb_seed,
-        sizes=(
-            int(recipe_json.get("synth_size", defaults.synth_size)),
-            int(recipe_json.get("size", defaults.size)),
-        ),
-        scene="limb",
+        dst, "limb", n=fine_tune.limb, seed=fine_tune.limb_seed, sizes=sizes, scene="limb"
     )
     new_id: dict[int, int] = {}
     for im in coco["images"]:
