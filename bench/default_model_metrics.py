@@ -108,7 +108,10 @@ def threshold_sweep(
 ) -> dict[str, Any]:
     """Screw proposals shown at each score threshold, matched one to one at mask IoU >= 0.5,
     highest score first: ``shown``, ``found`` (screws found, any type; the rest of ``shown`` are
-    false or duplicate proposals) and ``found_right_type``, out of ``gt`` screws."""
+    false or duplicate proposals) and ``found_right_type``, out of ``gt`` screws;
+    ``found_by_box``: screws located, matched the same way by the bounding box of the outline
+    (box IoU >= 0.5, any type) — those beyond ``found`` are in the right place and extent but
+    outlined too poorly to count (e.g. an outline that runs into a crossing screw)."""
     coco_gt = load_gt(gt)
     coco_dt = load_results(coco_gt, dt)
     n_gt = len(gt["annotations"])
@@ -116,9 +119,13 @@ def threshold_sweep(
     for t in thresholds:
         anyt = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t, class_aware=False)
         typed = greedy_match(coco_gt, coco_dt, iou_type="segm", score_threshold=t)
+        boxed = greedy_match(
+            coco_gt, coco_dt, iou_type="bbox", score_threshold=t, class_aware=False
+        )
         rows[f"{t:g}"] = {
             "shown": len(anyt.matches) + len(anyt.unmatched_dt),
             "found": len(anyt.matches),
+            "found_by_box": len(boxed.matches),
             "found_right_type": len(typed.matches),
         }
     return {"gt": n_gt, "iou": 0.5, "by_threshold": rows}
