@@ -38,13 +38,15 @@ def _gt() -> dict[str, Any]:
     return {"images": images, "annotations": anns, "categories": cats}
 
 
-def _det(category: int, box: tuple[float, float, float, float], mask: Any, score: float) -> dict:
-    x0, y0, x1, y1 = box
+def _det(category: int, outline: list[list[float]], score: float) -> dict[str, Any]:
+    # as the bench's results: the box is the outline's bounding box (``coco_result``)
+    xs, ys = outline[0][0::2], outline[0][1::2]
+    box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
     return {
         "image_id": 1,
         "category_id": category,
-        "bbox": [x0, y0, x1 - x0, y1 - y0],
-        "segmentation": mask,
+        "bbox": box,
+        "segmentation": outline,
         "score": score,
     }
 
@@ -53,14 +55,14 @@ def test_sweep_counts_screws_found_typed_and_boxed_only() -> None:
     bench = load_bench("default_model_metrics")
     dets = [
         # the first screw, outlined and typed right
-        _det(1, (10, 10, 90, 20), _poly(10, 10, 90, 20), 0.9),
+        _det(1, _poly(10, 10, 90, 20), 0.9),
         # the second: located (its outline spans the screw's box), but the outline is a thin
         # diagonal sliver of it (mask IoU far below 0.5)
-        _det(1, (10, 50, 90, 60), [[10, 50, 14, 50, 90, 59, 90, 60, 86, 60, 10, 51]], 0.8),
+        _det(1, [[10, 50, 14, 50, 90, 59, 90, 60, 86, 60, 10, 51]], 0.8),
         # the third, outlined but typed wrong, and below the 0.5 threshold
-        _det(1, (10, 80, 90, 90), _poly(10, 80, 90, 90), 0.4),
+        _det(1, _poly(10, 80, 90, 90), 0.4),
         # a false proposal on nothing
-        _det(2, (40, 30, 60, 40), _poly(40, 30, 60, 40), 0.7),
+        _det(2, _poly(40, 30, 60, 40), 0.7),
     ]
     sweep = bench.threshold_sweep(_gt(), dets, thresholds=(0.3, 0.5))
     assert sweep["gt"] == 3
