@@ -93,9 +93,7 @@ def fine_tune_snapshot(
     for group, times in parts:
         for _ in range(times):
             for im in group:
-                images.append({**im, "id": len(images) + 1})
-                for a in by_image.get(int(im["id"]), []):
-                    annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
+                _append(images, annotations, im, by_image.get(int(im["id"]), []))
     plain = {str(im["file_name"]) for im in images + val["images"]}
     extra = [im for im in fracatlas if im["source"] not in tune]
     extra = extra[fine_tune.fracatlas :] + extra[: fine_tune.fracatlas]
@@ -135,6 +133,18 @@ def fine_tune_snapshot(
     }
 
 
+def _append(
+    images: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+    image: dict[str, Any],
+    anns: list[dict[str, Any]],
+) -> None:
+    """Append ``image`` and its ``anns`` to the mix, numbered after what is already in it."""
+    images.append({**image, "id": len(images) + 1})
+    for a in anns:
+        annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
+
+
 def _add_limb_phantoms(
     dst: Path,
     summary_path: Path,
@@ -157,14 +167,11 @@ def _add_limb_phantoms(
     coco = synth_part(
         dst, "limb", n=fine_tune.limb, seed=fine_tune.limb_seed, sizes=sizes, scene="limb"
     )
-    new_id: dict[int, int] = {}
-    for im in coco["images"]:
-        images.append({**im, "id": len(images) + 1})
-        new_id[int(im["id"])] = len(images)
+    by_image: dict[int, list[dict[str, Any]]] = {}
     for a in coco["annotations"]:
-        annotations.append(
-            {**a, "id": len(annotations) + 1, "image_id": new_id[int(a["image_id"])]}
-        )
+        by_image.setdefault(int(a["image_id"]), []).append(a)
+    for im in coco["images"]:
+        _append(images, annotations, im, by_image.get(int(im["id"]), []))
     return len(coco["images"])
 
 
@@ -202,21 +209,18 @@ def _add_composites(
         (dst / "composite").mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(dst / name), film):
             raise RecipeError(dst / name, "cannot write the composite image")
-        images.append({**im, "id": len(images) + 1, "file_name": name, "composite": True})
-        for a in by_image.get(int(im["id"]), []):
-            annotations.append({**a, "id": len(annotations) + 1, "image_id": len(images)})
-        for sc in screws:
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": len(images),
-                    "category_id": DEFAULT_CATEGORIES.by_name(sc.type_name).id,
-                    "segmentation": segmentation(sc.mask),
-                    "bbox": mask_bbox(sc.mask),
-                    "area": float(np.count_nonzero(sc.mask)),
-                    "iscrowd": 0,
-                }
-            )
+        drawn = [
+            {
+                "category_id": DEFAULT_CATEGORIES.by_name(sc.type_name).id,
+                "segmentation": segmentation(sc.mask),
+                "bbox": mask_bbox(sc.mask),
+                "area": float(np.count_nonzero(sc.mask)),
+                "iscrowd": 0,
+            }
+            for sc in screws
+        ]
+        own = by_image.get(int(im["id"]), [])
+        _append(images, annotations, {**im, "file_name": name, "composite": True}, own + drawn)
         written += 1
     return written
 
