@@ -82,6 +82,10 @@ class Postprocessing:
     # a higher-scoring mask of its category, or is covered that much by it, is the same finding
     # proposed twice (a screw found whole and again by half); 1.0 keeps every mask.
     mask_containment: float = 0.8
+    # Box categories: where above 0, a box is redrawn around the cells of its own mask head
+    # output at or above this probability (the mask outlines a fracture's extent more tightly
+    # than the box regression does); 0 keeps the regressed box.
+    box_from_mask: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ def _problems(card: ModelCard) -> list[str]:
         "mask_threshold",
         "box_containment",
         "mask_containment",
+        "box_from_mask",
     ):
         v = getattr(post, key)
         if not 0.0 <= v <= 1.0:

@@ -100,6 +100,42 @@ def paste_masks(
     return tuple(out)
 
 
+def boxes_from_masks(
+    boxes: NDArray[np.float32],
+    masks: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    box_labels: frozenset[int],
+    *,
+    threshold: float,
+) -> NDArray[np.float32]:
+    """Redraw the boxes of ``box_labels`` detections around their own mask.
+
+    ``masks`` are the ``(N, M, M)`` mask-head probabilities, each spanning its box (cell ``j``
+    covers ``x0 + j * w / M`` to ``x0 + (j + 1) * w / M``, as RoIAlign samples it). A box
+    becomes the extent of the cells at or above ``threshold``; a box whose mask has no such
+    cell, and every other label's box, is kept as it is. Returns a new array.
+    """
+    out = np.array(boxes, dtype=np.float32, copy=True)
+    if threshold <= 0.0 or not box_labels:
+        return out
+    m = masks.shape[-1] if masks.ndim == 3 else 0
+    for i in np.flatnonzero(np.isin(labels, list(box_labels))):
+        on = masks[i] >= threshold
+        if not on.any():
+            continue
+        rows = np.flatnonzero(on.any(axis=1))
+        cols = np.flatnonzero(on.any(axis=0))
+        x0, y0, x1, y1 = (float(v) for v in boxes[i])
+        cw, ch = (x1 - x0) / m, (y1 - y0) / m
+        out[i] = (
+            x0 + cols[0] * cw,
+            y0 + rows[0] * ch,
+            x0 + (cols[-1] + 1) * cw,
+            y0 + (rows[-1] + 1) * ch,
+        )
+    return out
+
+
 def _contained(a: Box, b: Box) -> float:
     """Intersection of ``a`` and ``b`` over the smaller one's area."""
     w = min(a.x1, b.x1) - max(a.x0, b.x0)

@@ -25,11 +25,12 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.image_list import ImageList
 
 from orthogui.core.annotation import TYPE_PROBABILITIES, Prediction
+from orthogui.core.categories import ShapeKind
 from orthogui.core.geometry import Polygon
 from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard
 from orthogui.ml.diversity import ScoredImage
-from orthogui.ml.postprocess import Detections, paste_masks, to_predictions
+from orthogui.ml.postprocess import Detections, boxes_from_masks, paste_masks, to_predictions
 from orthogui.ml.preprocess import (
     DEFAULT_MAX_INPUT_PIXELS,
     NetworkInput,
@@ -108,6 +109,9 @@ class MaskRCNNPredictor:
             max_detections=max_detections,
         )
         self._categories = card.category_for_label()
+        self._box_labels = frozenset(
+            label for label, cat in self._categories.items() if cat.shape is ShapeKind.BOX
+        )
         self.type_model = load_type_stage(card, self.device)
         self._lock = threading.Lock()
         self._context: ScoringContext | None = None
@@ -355,18 +359,22 @@ class MaskRCNNPredictor:
         out = []
         start = 0
         thr = self.card.postprocessing.mask_threshold
+        from_mask = self.card.postprocessing.box_from_mask
         for n, size in zip(counts, originals):
             block = packed[start : start + n]
             start += n
             m = math.isqrt(max(block.shape[1] - 6, 1))
             boxes = np.ascontiguousarray(block[:, :4])
             masks = block[:, 6:].reshape(n, m, m)
+            labels = block[:, 5].astype(np.int64)
             out.append(
                 Detections(
                     image_size=size,
-                    boxes=boxes,
+                    boxes=boxes_from_masks(
+                        boxes, masks, labels, self._box_labels, threshold=from_mask
+                    ),
                     scores=block[:, 4].copy(),
-                    labels=block[:, 5].astype(np.int64),
+                    labels=labels,
                     masks=paste_masks(masks, boxes, size, threshold=thr),
                 )
             )

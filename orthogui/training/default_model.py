@@ -84,6 +84,9 @@ class Recipe:
     # The published card's score threshold: findings are reviewed, so recall matters more than
     # precision (bench/default_model_metrics.py's threshold sweep gives the figures).
     display_threshold: float = 0.3
+    # Fracture boxes redrawn around the mask head's cells at or above this probability
+    # (``Postprocessing.box_from_mask``; 0 keeps the regressed boxes).
+    box_from_mask: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -411,7 +414,14 @@ def build_snapshot(
 
 def _data_part(recipe_json: dict[str, Any]) -> dict[str, Any]:
     """The recipe fields the snapshot depends on (not the optimiser's, not the display's)."""
-    model_only = ("hyper", "seed", "display_threshold", "architecture", "group_screws")
+    model_only = (
+        "hyper",
+        "seed",
+        "display_threshold",
+        "box_from_mask",
+        "architecture",
+        "group_screws",
+    )
     return {k: v for k, v in recipe_json.items() if k not in model_only}
 
 
@@ -494,7 +504,10 @@ RECIPE_RATIONALE = (
     "steps (1-2 h on 2 CPU cores). Percentile window (0.5-99.95 %) so 14-bit synthetic "
     "PNGs, 8-bit FracAtlas JPEGs and DICOMs reach the network alike. Augmentation: rotation "
     "+-15 deg, horizontal flip, mild elastic, brightness/contrast/gamma, noise. Class-balanced "
-    "(LVIS repeat-factor) sampling."
+    "(LVIS repeat-factor) sampling. Fracture boxes are redrawn around the mask head's cells at "
+    "probability >= 0.25: the mask outlines a fracture's extent more tightly than the box "
+    "regression (synthetic fracture box AP50 +0.03-0.04 on two unseen seeds, FracAtlas valid "
+    "unchanged)."
 )
 
 
@@ -581,11 +594,15 @@ def publish_default(
         "weights_dtype": "float16 (loaded into float32)",
         "backbone": _backbone_provenance(card.architecture),
     }
-    threshold = float(summary.get("recipe", {}).get("display_threshold", Recipe.display_threshold))
+    recipe = summary.get("recipe", {})
+    threshold = float(recipe.get("display_threshold", Recipe.display_threshold))
+    from_mask = float(recipe.get("box_from_mask", Recipe.box_from_mask))
     final = replace(
         card,
         training_data=training_data,
-        postprocessing=replace(card.postprocessing, score_threshold=threshold),
+        postprocessing=replace(
+            card.postprocessing, score_threshold=threshold, box_from_mask=from_mask
+        ),
     )
     out = save_weights(model, final, models_dir, half=True)
     assert out.source is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.unit.ml.conftest import card_for
 
 def test_round_trip(tmp_path: Path) -> None:
     card = card_for()
+    card = replace(card, postprocessing=replace(card.postprocessing, box_from_mask=0.25))
     saved = save_card(card, tmp_path / "m.json")
     loaded = load_card(tmp_path / "m.json")
     assert loaded == card == saved
@@ -45,6 +47,7 @@ def _valid(tmp_path: Path) -> dict:
         (lambda d: d["preprocessing"].update(window="magic"), "preprocessing.window"),
         (lambda d: d["preprocessing"].update(mean=[0.5]), "preprocessing.mean"),
         (lambda d: d["postprocessing"].update(score_threshold=1.5), "score_threshold"),
+        (lambda d: d["postprocessing"].update(box_from_mask=-0.1), "box_from_mask"),
         (lambda d: d["postprocessing"].update(bogus=1), "unknown postprocessing fields"),
         (lambda d: d["categories"][0].update(shape="circle"), "categories[0].shape"),
         (lambda d: d.update(format="other/9"), "unknown card format"),
@@ -77,8 +80,6 @@ def test_unknown_project_category_is_refused() -> None:
 
 
 def test_find_by_name_picks_the_newest_version(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     for v in ("0.9", "0.10", "0.2"):
         save_card(replace(card_for(), version=v), tmp_path / f"m-{v}.json")
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")

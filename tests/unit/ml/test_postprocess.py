@@ -10,7 +10,13 @@ from torchvision.models.detection.roi_heads import paste_masks_in_image
 from orthogui.core.geometry import Box, Polygon
 from orthogui.io.masks import mask_iou, polygons_to_mask
 from orthogui.ml.card import Postprocessing
-from orthogui.ml.postprocess import Detections, MaskCrop, paste_masks, to_predictions
+from orthogui.ml.postprocess import (
+    Detections,
+    MaskCrop,
+    boxes_from_masks,
+    paste_masks,
+    to_predictions,
+)
 from tests.unit.ml.conftest import card_for
 
 
@@ -163,3 +169,25 @@ def test_a_screw_proposed_twice_is_one_finding_and_neighbours_stay() -> None:
         ("locking_screw", 0.5),
     ]
     assert len(run(1.0)) == 5  # off: every mask kept
+
+
+def test_a_box_is_redrawn_around_its_own_mask() -> None:
+    # Two detections over the same 28-cell grid: a fracture (box label 6) whose mask lights
+    # rows 7-13 and columns 4-23 of a 280 x 140 px box, and a screw (label 1) with the same
+    # mask, which keeps its box: only box categories are redrawn.
+    masks = np.zeros((3, 28, 28), np.float32)
+    masks[:, 7:14, 4:24] = 0.6
+    masks[:, 10, 2] = 0.2  # under the threshold: not part of the extent
+    boxes = np.array([[100, 50, 380, 190], [100, 50, 380, 190], [0, 0, 28, 28]], np.float32)
+    labels = np.array([6, 1, 6])
+    masks[2] = 0.0  # a fracture whose mask reaches nowhere keeps its regressed box
+    out = boxes_from_masks(boxes, masks, labels, frozenset({6}), threshold=0.25)
+    assert out[0] == pytest.approx([100 + 4 * 10, 50 + 7 * 5, 100 + 24 * 10, 50 + 14 * 5])
+    assert out[1] == pytest.approx(boxes[1]) and out[2] == pytest.approx(boxes[2])
+    assert boxes[0] == pytest.approx([100, 50, 380, 190])  # the input is left alone
+    # Threshold 0 turns it off; at 0.1 the faint cell widens the box to column 2.
+    assert boxes_from_masks(boxes, masks, labels, frozenset({6}), threshold=0.0) == (
+        pytest.approx(boxes)
+    )
+    wider = boxes_from_masks(boxes, masks, labels, frozenset({6}), threshold=0.1)
+    assert wider[0][0] == pytest.approx(100 + 2 * 10)

@@ -138,3 +138,27 @@ def test_unit_image_percentile_window() -> None:
             Radiograph(path="rgb.png", format="png", stored=np.zeros((4, 4, 3)), bits_stored=8),
             Preprocessing(),
         )
+
+
+def test_fracture_boxes_can_come_from_their_masks(predictor: MaskRCNNPredictor) -> None:
+    # With ``box_from_mask`` the predictor redraws each fracture box around the mask head's
+    # cells at or above it; screws' boxes and every mask stay as the regressed ones.
+    rg = synthetic_radiograph(1)
+    card = predictor.card
+    unit = to_unit_image(rg, card.preprocessing)
+    (plain,) = predictor.detect([unit])
+    tight_card = replace(card, postprocessing=replace(card.postprocessing, box_from_mask=0.5))
+    tight = MaskRCNNPredictor(predictor.model, tight_card, device="cpu", max_detections=30)
+    (det,) = tight.detect([unit])
+    MaskRCNNPredictor(predictor.model, card, device="cpu", max_detections=30)  # restore
+    assert np.array_equal(plain.labels, det.labels) and np.allclose(plain.scores, det.scores)
+    fractures = det.labels == 6
+    assert fractures.any() and (~fractures).any()
+    assert np.allclose(det.boxes[~fractures], plain.boxes[~fractures])
+    for i in np.flatnonzero(fractures):
+        old, new = plain.boxes[i], det.boxes[i]
+        # Inside the regressed box and no larger than it; the pasted masks are unchanged.
+        assert old[0] - 1e-3 <= new[0] < new[2] <= old[2] + 1e-3
+        assert old[1] - 1e-3 <= new[1] < new[3] <= old[3] + 1e-3
+        assert np.array_equal(det.masks[i].mask, plain.masks[i].mask)
+    assert not np.allclose(det.boxes[fractures], plain.boxes[fractures])

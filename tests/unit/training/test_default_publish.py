@@ -60,6 +60,8 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
     )
     card = load_card(path)
     assert card.postprocessing.score_threshold == recipe.display_threshold != 0.5
+    # fracture boxes from the outline, as the recipe says (the candidate's card had them off)
+    assert card.postprocessing.box_from_mask == recipe.box_from_mask > 0.0
     assert card.training_data["command"] == "python -m orthogui x"
     assert card.training_data["datasets"][1]["citation"] == FRACATLAS_CITATION
     assert card.training_data["datasets"][0]["seeds"]["held_out_test"] == 3
@@ -78,6 +80,12 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
         publish_default(candidate.source, tmp_path / "m2", summary=summary, command="c")
     )
     assert again.postprocessing.score_threshold == 0.42
+    summary["recipe"]["box_from_mask"] = 0.0  # a recipe that kept the regressed boxes
+    kept = load_card(
+        publish_default(candidate.source, tmp_path / "m4", summary=summary, command="c")
+    )
+    assert kept.postprocessing.box_from_mask == 0.0
+    del summary["recipe"]["box_from_mask"]
     assert len(again.training_data["datasets"]) == 2  # no real-screw labels in that recipe
     # trained with the real-screw outlines: the card names them and the films held out
     summary["recipe"]["real_screws"] = "real-screws/fracatlas-screws.json"
