@@ -86,6 +86,10 @@ class Postprocessing:
     # output at or above this probability (the mask outlines a fracture's extent more tightly
     # than the box regression does); 0 keeps the regressed box.
     box_from_mask: float = 0.0
+    # Mask categories: where above 0, a detection's score is multiplied by the mean probability
+    # of its mask's cells at or above ``mask_threshold``, raised to this power (an outline the
+    # mask head is unsure of ranks lower); ``score_threshold`` applies to the product.
+    mask_score_power: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -229,10 +233,11 @@ def _problems(card: ModelCard) -> list[str]:
         or post.min_area < 0
         or post.max_detections < 1
         or post.max_boxes_per_category < 1
+        or not 0.0 <= post.mask_score_power <= 8.0
     ):
         out.append(
-            "postprocessing tolerance/min_area must be >= 0 and max_detections, "
-            "max_boxes_per_category >= 1"
+            "postprocessing tolerance/min_area must be >= 0, max_detections and "
+            "max_boxes_per_category >= 1, and mask_score_power in [0, 8]"
         )
     if any(not math.isfinite(v) for v in card.metrics.values()):
         out.append("metrics must be finite numbers")

@@ -30,7 +30,13 @@ from orthogui.core.geometry import Polygon
 from orthogui.core.radiograph import Radiograph
 from orthogui.ml.card import ModelCard
 from orthogui.ml.diversity import ScoredImage
-from orthogui.ml.postprocess import Detections, boxes_from_masks, paste_masks, to_predictions
+from orthogui.ml.postprocess import (
+    Detections,
+    boxes_from_masks,
+    mask_confidence_scores,
+    paste_masks,
+    to_predictions,
+)
 from orthogui.ml.preprocess import (
     DEFAULT_MAX_INPUT_PIXELS,
     NetworkInput,
@@ -112,6 +118,7 @@ class MaskRCNNPredictor:
         self._box_labels = frozenset(
             label for label, cat in self._categories.items() if cat.shape is ShapeKind.BOX
         )
+        self._mask_labels = frozenset(self._categories) - self._box_labels
         self.type_model = load_type_stage(card, self.device)
         self._lock = threading.Lock()
         self._context: ScoringContext | None = None
@@ -360,6 +367,7 @@ class MaskRCNNPredictor:
         start = 0
         thr = self.card.postprocessing.mask_threshold
         from_mask = self.card.postprocessing.box_from_mask
+        power = self.card.postprocessing.mask_score_power
         for n, size in zip(counts, originals):
             block = packed[start : start + n]
             start += n
@@ -367,13 +375,19 @@ class MaskRCNNPredictor:
             boxes = np.ascontiguousarray(block[:, :4])
             masks = block[:, 6:].reshape(n, m, m)
             labels = block[:, 5].astype(np.int64)
+            scores = mask_confidence_scores(
+                block[:, 4], masks, labels, self._mask_labels, power=power, threshold=thr
+            )
+            if power > 0.0:  # the score threshold holds for the rescored findings too
+                keep = scores >= float(self.model.roi_heads.score_thresh)
+                boxes, masks, labels, scores = boxes[keep], masks[keep], labels[keep], scores[keep]
             out.append(
                 Detections(
                     image_size=size,
                     boxes=boxes_from_masks(
                         boxes, masks, labels, self._box_labels, threshold=from_mask
                     ),
-                    scores=block[:, 4].copy(),
+                    scores=scores,
                     labels=labels,
                     masks=paste_masks(masks, boxes, size, threshold=thr),
                 )

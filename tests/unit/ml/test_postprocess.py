@@ -14,6 +14,7 @@ from orthogui.ml.postprocess import (
     Detections,
     MaskCrop,
     boxes_from_masks,
+    mask_confidence_scores,
     paste_masks,
     to_predictions,
 )
@@ -191,3 +192,24 @@ def test_a_box_is_redrawn_around_its_own_mask() -> None:
     )
     wider = boxes_from_masks(boxes, masks, labels, frozenset({6}), threshold=0.1)
     assert wider[0][0] == pytest.approx(100 + 2 * 10)
+
+
+def test_mask_scores_are_weighted_by_the_outline_confidence() -> None:
+    # A firm outline (cells at 0.9) keeps 0.9 of its score, a hesitant one (0.6) keeps 0.6;
+    # cells under the mask threshold do not count; a box label keeps its score.
+    masks = np.zeros((4, 28, 28), np.float32)
+    masks[0, 5:20, 10:14] = 0.9
+    masks[1, 5:20, 10:14] = 0.6
+    masks[1, 0:5, :] = 0.3  # faint, outside the outline
+    masks[2, 5:20, 10:14] = 0.6
+    # masks[3] is empty: no outline, no confidence
+    scores = np.array([0.8, 0.8, 0.8, 0.8], np.float32)
+    labels = np.array([1, 1, 6, 1])
+    out = mask_confidence_scores(scores, masks, labels, frozenset({1}), power=1.0, threshold=0.5)
+    assert out == pytest.approx([0.72, 0.48, 0.8, 0.0])
+    squared = mask_confidence_scores(
+        scores, masks, labels, frozenset({1}), power=2.0, threshold=0.5
+    )
+    assert squared[:2] == pytest.approx([0.8 * 0.81, 0.8 * 0.36])
+    off = mask_confidence_scores(scores, masks, labels, frozenset({1}), power=0.0, threshold=0.5)
+    assert off == pytest.approx(scores) and off is not scores

@@ -162,3 +162,38 @@ def test_fracture_boxes_can_come_from_their_masks(predictor: MaskRCNNPredictor) 
         assert old[1] - 1e-3 <= new[1] < new[3] <= old[3] + 1e-3
         assert np.array_equal(det.masks[i].mask, plain.masks[i].mask)
     assert not np.allclose(det.boxes[fractures], plain.boxes[fractures])
+
+
+def test_outline_confidence_reweights_scores_and_the_threshold_holds(
+    predictor: MaskRCNNPredictor,
+) -> None:
+    # ``mask_score_power``: each screw's score times the mean probability of its outline's
+    # cells; boxes keep theirs; findings the product puts under the threshold are dropped.
+    rg = synthetic_radiograph(2)
+    card = predictor.card
+    unit = to_unit_image(rg, card.preprocessing)
+    (plain,) = predictor.detect([unit])
+    threshold = float(np.median(plain.scores[plain.labels == 1]))
+    post = replace(card.postprocessing, mask_score_power=1.0)
+    weighted = MaskRCNNPredictor(
+        predictor.model,
+        replace(card, postprocessing=post),
+        device="cpu",
+        max_detections=30,
+        score_threshold=threshold,
+    )
+    (det,) = weighted.detect([unit])
+    MaskRCNNPredictor(predictor.model, card, device="cpu", max_detections=30)  # restore
+    assert (det.scores >= threshold).all()
+    # every finding kept is one of the unweighted ones (same box), with a score no higher
+    for box, score, label in zip(det.boxes, det.scores, det.labels):
+        same = np.all(np.isclose(plain.boxes, box), axis=1) & (plain.labels == label)
+        (i,) = np.flatnonzero(same)
+        if label == 6:
+            assert score == pytest.approx(plain.scores[i])
+        else:
+            assert score < plain.scores[i]
+    above = plain.scores >= threshold
+    screws_above = int((above & (plain.labels == 1)).sum())
+    assert 0 < (det.labels == 1).sum() < screws_above  # some fall under the threshold
+    assert (det.labels == 6).sum() == (above & (plain.labels == 6)).sum()

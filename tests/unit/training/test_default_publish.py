@@ -62,6 +62,7 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
     assert card.postprocessing.score_threshold == recipe.display_threshold != 0.5
     # fracture boxes from the outline, as the recipe says (the candidate's card had them off)
     assert card.postprocessing.box_from_mask == recipe.box_from_mask > 0.0
+    assert card.postprocessing.mask_score_power == recipe.mask_score_power > 0.0
     assert card.training_data["command"] == "python -m orthogui x"
     assert card.training_data["datasets"][1]["citation"] == FRACATLAS_CITATION
     assert card.training_data["datasets"][0]["seeds"]["held_out_test"] == 3
