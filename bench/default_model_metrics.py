@@ -243,7 +243,8 @@ def demo_fracture_overlap(predictor: MaskRCNNPredictor) -> dict[str, Any]:
     from orthogui.demo import FRACATLAS_DEMO
 
     worst: dict[str, float] = {}
-    threshold = predictor.card.postprocessing.score_threshold
+    post = predictor.card.postprocessing
+    threshold = max(post.score_threshold, post.box_score_threshold)
     for path in sorted((FRACATLAS_DEMO / "images").glob("*.jpg")):
         boxes = [
             p.shape.bbox()

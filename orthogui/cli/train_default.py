@@ -193,7 +193,11 @@ def _fine_tune(args: argparse.Namespace, recipe: Recipe) -> int:
     code, candidate = _train(args, job_path, work / "finetune" / "run")
     if candidate is None:
         return code
-    summary["recipe"] = {**summary["recipe"], "display_threshold": fine.display_threshold}
+    summary["recipe"] = {
+        **summary["recipe"],
+        "display_threshold": fine.display_threshold,
+        "box_display_threshold": fine.box_display_threshold,
+    }
     card = publish_default(
         candidate,
         args.models_dir,

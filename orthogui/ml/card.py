@@ -90,6 +90,9 @@ class Postprocessing:
     # of its mask's cells at or above ``mask_threshold``, raised to this power (an outline the
     # mask head is unsure of ranks lower); ``score_threshold`` applies to the product.
     mask_score_power: float = 0.0
+    # Box categories (fracture) are shown from this score where it is above ``score_threshold``
+    # (their scores are not weighted by an outline); 0: ``score_threshold`` for every category.
+    box_score_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ def _problems(card: ModelCard) -> list[str]:
         "box_containment",
         "mask_containment",
         "box_from_mask",
+        "box_score_threshold",
     ):
         v = getattr(post, key)
         if not 0.0 <= v <= 1.0:

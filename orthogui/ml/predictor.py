@@ -119,6 +119,11 @@ class MaskRCNNPredictor:
             label for label, cat in self._categories.items() if cat.shape is ShapeKind.BOX
         )
         self._mask_labels = frozenset(self._categories) - self._box_labels
+        # The card's own thresholds: box categories may start higher; an explicit
+        # ``score_threshold`` (evaluation, benchmarks) is the one threshold for all.
+        self._box_threshold = (
+            card.postprocessing.box_score_threshold if score_threshold is None else 0.0
+        )
         self.type_model = load_type_stage(card, self.device)
         self._lock = threading.Lock()
         self._context: ScoringContext | None = None
@@ -378,8 +383,10 @@ class MaskRCNNPredictor:
             scores = mask_confidence_scores(
                 block[:, 4], masks, labels, self._mask_labels, power=power, threshold=thr
             )
-            if power > 0.0:  # the score threshold holds for the rescored findings too
-                keep = scores >= float(self.model.roi_heads.score_thresh)
+            # The score threshold holds for the rescored findings too; boxes may need more.
+            keep = scores >= float(self.model.roi_heads.score_thresh)
+            keep &= ~np.isin(labels, list(self._box_labels)) | (scores >= self._box_threshold)
+            if not keep.all():
                 boxes, masks, labels, scores = boxes[keep], masks[keep], labels[keep], scores[keep]
             out.append(
                 Detections(

@@ -90,6 +90,8 @@ class Recipe:
     # Screw and vertebral-fracture scores times their outline's confidence to this power
     # (``Postprocessing.mask_score_power``; 0 keeps the detector's scores).
     mask_score_power: float = 1.0
+    # Box categories' display threshold where it is above ``display_threshold`` (0: the same).
+    box_display_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,7 @@ def _data_part(recipe_json: dict[str, Any]) -> dict[str, Any]:
         "display_threshold",
         "box_from_mask",
         "mask_score_power",
+        "box_display_threshold",
         "architecture",
         "group_screws",
     )
@@ -604,6 +607,7 @@ def publish_default(
     threshold = float(recipe.get("display_threshold", Recipe.display_threshold))
     from_mask = float(recipe.get("box_from_mask", Recipe.box_from_mask))
     power = float(recipe.get("mask_score_power", Recipe.mask_score_power))
+    box_threshold = float(recipe.get("box_display_threshold", Recipe.box_display_threshold))
     final = replace(
         card,
         training_data=training_data,
@@ -612,6 +616,7 @@ def publish_default(
             score_threshold=threshold,
             box_from_mask=from_mask,
             mask_score_power=power,
+            box_score_threshold=box_threshold,
         ),
     )
     out = save_weights(model, final, models_dir, half=True)

@@ -16,7 +16,9 @@ from tests.unit.ml.conftest import card_for
 
 def test_round_trip(tmp_path: Path) -> None:
     card = card_for()
-    post = replace(card.postprocessing, box_from_mask=0.25, mask_score_power=1.0)
+    post = replace(
+        card.postprocessing, box_from_mask=0.25, mask_score_power=1.0, box_score_threshold=0.6
+    )
     card = replace(card, postprocessing=post)
     saved = save_card(card, tmp_path / "m.json")
     loaded = load_card(tmp_path / "m.json")
@@ -50,6 +52,7 @@ def _valid(tmp_path: Path) -> dict:
         (lambda d: d["postprocessing"].update(score_threshold=1.5), "score_threshold"),
         (lambda d: d["postprocessing"].update(box_from_mask=-0.1), "box_from_mask"),
         (lambda d: d["postprocessing"].update(mask_score_power=9), "mask_score_power"),
+        (lambda d: d["postprocessing"].update(box_score_threshold=2), "box_score_threshold"),
         (lambda d: d["postprocessing"].update(bogus=1), "unknown postprocessing fields"),
         (lambda d: d["categories"][0].update(shape="circle"), "categories[0].shape"),
         (lambda d: d.update(format="other/9"), "unknown card format"),

@@ -197,3 +197,28 @@ def test_outline_confidence_reweights_scores_and_the_threshold_holds(
     screws_above = int((above & (plain.labels == 1)).sum())
     assert 0 < (det.labels == 1).sum() < screws_above  # some fall under the threshold
     assert (det.labels == 6).sum() == (above & (plain.labels == 6)).sum()
+
+
+def test_fracture_boxes_can_need_a_higher_score(predictor: MaskRCNNPredictor) -> None:
+    # ``box_score_threshold``: box categories start at it, mask ones at ``score_threshold``;
+    # an explicit threshold (evaluation) is the one threshold for every category.
+    rg = synthetic_radiograph(3)
+    card = predictor.card
+    unit = to_unit_image(rg, card.preprocessing)
+    (plain,) = predictor.detect([unit])
+    fractures = plain.labels == 6
+    cut = float(np.median(plain.scores[fractures]))
+    post = replace(card.postprocessing, box_score_threshold=cut)
+    stricter = replace(card, postprocessing=post)
+    (det,) = MaskRCNNPredictor(predictor.model, stricter, device="cpu", max_detections=30).detect(
+        [unit]
+    )
+    assert (det.labels == 1).sum() == (plain.labels == 1).sum()
+    assert 0 < (det.labels == 6).sum() == (plain.scores[fractures] >= cut).sum() < fractures.sum()
+    assert (det.scores[det.labels == 6] >= cut).all()
+    explicit = MaskRCNNPredictor(
+        predictor.model, stricter, device="cpu", max_detections=30, score_threshold=0.2
+    )
+    (low,) = explicit.detect([unit])
+    MaskRCNNPredictor(predictor.model, card, device="cpu", max_detections=30)  # restore
+    assert (low.labels == 6).sum() == fractures.sum()

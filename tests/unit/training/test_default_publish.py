@@ -63,6 +63,7 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
     # fracture boxes from the outline, as the recipe says (the candidate's card had them off)
     assert card.postprocessing.box_from_mask == recipe.box_from_mask > 0.0
     assert card.postprocessing.mask_score_power == recipe.mask_score_power > 0.0
+    assert card.postprocessing.box_score_threshold == recipe.box_display_threshold
     assert card.training_data["command"] == "python -m orthogui x"
     assert card.training_data["datasets"][1]["citation"] == FRACATLAS_CITATION
     assert card.training_data["datasets"][0]["seeds"]["held_out_test"] == 3
@@ -82,10 +83,13 @@ def test_publish_writes_half_weights_and_the_recipe_threshold(tmp_path: Path) ->
     )
     assert again.postprocessing.score_threshold == 0.42
     summary["recipe"]["box_from_mask"] = 0.0  # a recipe that kept the regressed boxes
+    summary["recipe"]["box_display_threshold"] = 0.55  # and showed fractures from 0.55
     kept = load_card(
         publish_default(candidate.source, tmp_path / "m4", summary=summary, command="c")
     )
     assert kept.postprocessing.box_from_mask == 0.0
+    assert kept.postprocessing.box_score_threshold == 0.55
+    del summary["recipe"]["box_display_threshold"]
     del summary["recipe"]["box_from_mask"]
     assert len(again.training_data["datasets"]) == 2  # no real-screw labels in that recipe
     # trained with the real-screw outlines: the card names them and the films held out
