@@ -118,7 +118,7 @@ def boxes_from_masks(
     out = np.array(boxes, dtype=np.float32, copy=True)
     if threshold <= 0.0 or not box_labels:
         return out
-    m = masks.shape[-1] if masks.ndim == 3 else 0
+    m = masks.shape[-1]
     for i in np.flatnonzero(np.isin(labels, list(box_labels))):
         on = masks[i] >= threshold
         if not on.any():
